@@ -1,0 +1,500 @@
+//! The one filter type. Its query-string form is shared by the REST API, the page URL and the
+//! CLI: `range=1d&project=shop&project=blog&q=deleted`. Several values of one key are OR,
+//! different keys are AND; empty values are ignored so plain HTML forms can submit everything.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Outcome, limits};
+
+/// Time presets. Relative ones count back from now; calendar ones are computed in `tz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RangePreset {
+    Minutes5,
+    Minutes15,
+    Hours1,
+    Hours6,
+    Days1,
+    Days3,
+    Days7,
+    Days30,
+    Today,
+    Yesterday,
+    DayBeforeYesterday,
+    ThisWeek,
+    LastWeek,
+}
+
+impl RangePreset {
+    pub const ALL: [RangePreset; 13] = [
+        RangePreset::Minutes5,
+        RangePreset::Minutes15,
+        RangePreset::Hours1,
+        RangePreset::Hours6,
+        RangePreset::Days1,
+        RangePreset::Days3,
+        RangePreset::Days7,
+        RangePreset::Days30,
+        RangePreset::Today,
+        RangePreset::Yesterday,
+        RangePreset::DayBeforeYesterday,
+        RangePreset::ThisWeek,
+        RangePreset::LastWeek,
+    ];
+
+    /// The query-string spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RangePreset::Minutes5 => "5m",
+            RangePreset::Minutes15 => "15m",
+            RangePreset::Hours1 => "1h",
+            RangePreset::Hours6 => "6h",
+            RangePreset::Days1 => "1d",
+            RangePreset::Days3 => "3d",
+            RangePreset::Days7 => "7d",
+            RangePreset::Days30 => "30d",
+            RangePreset::Today => "today",
+            RangePreset::Yesterday => "yesterday",
+            RangePreset::DayBeforeYesterday => "day_before_yesterday",
+            RangePreset::ThisWeek => "this_week",
+            RangePreset::LastWeek => "last_week",
+        }
+    }
+
+    /// What a person reads in the dropdown.
+    pub fn label(self) -> &'static str {
+        match self {
+            RangePreset::Minutes5 => "Last 5 minutes",
+            RangePreset::Minutes15 => "Last 15 minutes",
+            RangePreset::Hours1 => "Last hour",
+            RangePreset::Hours6 => "Last 6 hours",
+            RangePreset::Days1 => "Last 24 hours",
+            RangePreset::Days3 => "Last 3 days",
+            RangePreset::Days7 => "Last 7 days",
+            RangePreset::Days30 => "Last 30 days",
+            RangePreset::Today => "Today",
+            RangePreset::Yesterday => "Yesterday",
+            RangePreset::DayBeforeYesterday => "Day before yesterday",
+            RangePreset::ThisWeek => "This week",
+            RangePreset::LastWeek => "Last week",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RangePreset> {
+        RangePreset::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A `from`/`to` bound: an instant (RFC 3339 with zone) or a wall-clock time read in `tz`
+/// (what an HTML `datetime-local` input gives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeBound {
+    Instant(DateTime<Utc>),
+    Local(NaiveDateTime),
+}
+
+impl TimeBound {
+    pub fn parse(raw: &str) -> Option<TimeBound> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+            return Some(TimeBound::Instant(t.with_timezone(&Utc)));
+        }
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+            .map(TimeBound::Local)
+    }
+
+    fn to_query(self) -> String {
+        match self {
+            TimeBound::Instant(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            TimeBound::Local(t) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        }
+    }
+}
+
+/// Which events to show. `Default` is "everything".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub range: Option<RangePreset>,
+    pub from: Option<TimeBound>,
+    pub to: Option<TimeBound>,
+    /// IANA zone name for calendar presets and wall-clock bounds; UTC when absent.
+    pub tz: Option<String>,
+    /// Matches the actor's id, name or email.
+    pub actor: Vec<String>,
+    pub project: Vec<String>,
+    pub module: Vec<String>,
+    pub action: Vec<String>,
+    pub category: Vec<String>,
+    pub result: Vec<Outcome>,
+    pub ip: Vec<String>,
+    /// Matches the target's id or name.
+    pub target: Vec<String>,
+    pub trace_id: Vec<String>,
+    pub flagged: Option<bool>,
+    /// Keyword search over description, error, target, actor and details.
+    pub q: Option<String>,
+}
+
+/// A query parameter that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{param}: {message}")]
+pub struct FilterError {
+    pub param: String,
+    pub message: String,
+}
+
+impl FilterError {
+    pub fn new(param: &str, message: impl Into<String>) -> Self {
+        FilterError { param: param.to_owned(), message: message.into() }
+    }
+}
+
+impl Filter {
+    /// Every query key a filter understands.
+    pub const KEYS: [&'static str; 15] = [
+        "range", "from", "to", "tz", "actor", "project", "module", "action", "category", "result",
+        "ip", "target", "trace_id", "flagged", "q",
+    ];
+
+    /// Parses a query string (with or without the leading `?`). Pairs whose key is not a filter
+    /// key are handed back so the caller can read its own (`cursor`, `format`) and refuse the rest.
+    pub fn from_query(query: &str) -> Result<(Filter, Vec<(String, String)>), FilterError> {
+        let query = query.strip_prefix('?').unwrap_or(query);
+        let mut filter = Filter::default();
+        let mut rest = Vec::new();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.trim();
+            if !Filter::KEYS.contains(&key.as_ref()) {
+                rest.push((key.into_owned(), value.to_owned()));
+                continue;
+            }
+            if value.is_empty() {
+                continue;
+            }
+            filter.set(&key, value)?;
+        }
+        filter.check()?;
+        Ok((filter, rest))
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), FilterError> {
+        let single = |present: bool| {
+            if present {
+                Err(FilterError::new(key, "may be given only once"))
+            } else {
+                Ok(())
+            }
+        };
+        let too_long = |max: usize| value.chars().count() > max;
+        match key {
+            "range" => {
+                single(self.range.is_some())?;
+                let preset = RangePreset::parse(value).ok_or_else(|| {
+                    let names: Vec<_> = RangePreset::ALL.iter().map(|p| p.as_str()).collect();
+                    FilterError::new(key, format!("must be one of {}", names.join(", ")))
+                })?;
+                self.range = Some(preset);
+            }
+            "from" | "to" => {
+                let slot = if key == "from" { &mut self.from } else { &mut self.to };
+                if slot.is_some() {
+                    return Err(FilterError::new(key, "may be given only once"));
+                }
+                *slot = Some(TimeBound::parse(value).ok_or_else(|| {
+                    FilterError::new(
+                        key,
+                        "must be RFC 3339 (2026-11-23T10:00:00Z) or a local time (2026-11-23T10:00)",
+                    )
+                })?);
+            }
+            "tz" => {
+                single(self.tz.is_some())?;
+                let plausible = value.len() <= 64
+                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+                if !plausible {
+                    return Err(FilterError::new(key, "must be an IANA time zone, e.g. Europe/Berlin"));
+                }
+                self.tz = Some(value.to_owned());
+            }
+            "result" => {
+                let outcome = Outcome::parse(value)
+                    .ok_or_else(|| FilterError::new(key, "must be success or failure"))?;
+                if !self.result.contains(&outcome) {
+                    self.result.push(outcome);
+                }
+            }
+            "flagged" => {
+                single(self.flagged.is_some())?;
+                self.flagged = Some(match value {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(FilterError::new(key, "must be true or false")),
+                });
+            }
+            "q" => {
+                single(self.q.is_some())?;
+                if too_long(limits::QUERY_MAX) {
+                    return Err(FilterError::new(
+                        key,
+                        format!("must be at most {} characters", limits::QUERY_MAX),
+                    ));
+                }
+                if !value.chars().any(char::is_alphanumeric) {
+                    return Err(FilterError::new(key, "must contain a letter or digit"));
+                }
+                self.q = Some(value.to_owned());
+            }
+            "ip" => {
+                let ip = value.parse::<std::net::IpAddr>().map_err(|_| {
+                    FilterError::new(key, "must be an IPv4 or IPv6 address")
+                })?;
+                self.ip.push(ip.to_string());
+            }
+            _ => {
+                if too_long(limits::EMAIL_MAX) {
+                    return Err(FilterError::new(key, "value is too long"));
+                }
+                let list = self.list_mut(key).expect("KEYS and list_mut agree");
+                if !list.iter().any(|v| v == value) {
+                    list.push(value.to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn list_mut(&mut self, key: &str) -> Option<&mut Vec<String>> {
+        Some(match key {
+            "actor" => &mut self.actor,
+            "project" => &mut self.project,
+            "module" => &mut self.module,
+            "action" => &mut self.action,
+            "category" => &mut self.category,
+            "ip" => &mut self.ip,
+            "target" => &mut self.target,
+            "trace_id" => &mut self.trace_id,
+            _ => return None,
+        })
+    }
+
+    fn check(&self) -> Result<(), FilterError> {
+        if self.range.is_some() && (self.from.is_some() || self.to.is_some()) {
+            return Err(FilterError::new("range", "use either range or from/to, not both"));
+        }
+        #[cfg(feature = "tz")]
+        self.zone()?;
+        Ok(())
+    }
+
+    /// The query-string form, keys in a stable order; `Filter::from_query` reads it back.
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        if let Some(r) = self.range {
+            out.append_pair("range", r.as_str());
+        }
+        if let Some(f) = self.from {
+            out.append_pair("from", &f.to_query());
+        }
+        if let Some(t) = self.to {
+            out.append_pair("to", &t.to_query());
+        }
+        for (key, values) in [
+            ("actor", &self.actor),
+            ("project", &self.project),
+            ("module", &self.module),
+            ("action", &self.action),
+            ("category", &self.category),
+        ] {
+            for v in values {
+                out.append_pair(key, v);
+            }
+        }
+        for r in &self.result {
+            out.append_pair("result", r.as_str());
+        }
+        for (key, values) in [("ip", &self.ip), ("target", &self.target), ("trace_id", &self.trace_id)] {
+            for v in values {
+                out.append_pair(key, v);
+            }
+        }
+        if let Some(f) = self.flagged {
+            out.append_pair("flagged", if f { "true" } else { "false" });
+        }
+        if let Some(q) = &self.q {
+            out.append_pair("q", q);
+        }
+        if let Some(tz) = &self.tz {
+            out.append_pair("tz", tz);
+        }
+        out.finish()
+    }
+
+    /// The words of `q`: runs of letters and digits, lower-cased. Every word must match.
+    pub fn keywords(&self) -> Vec<String> {
+        self.q
+            .as_deref()
+            .unwrap_or("")
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    }
+}
+
+/// The resolved time bounds of a filter: `from` inclusive, `to` exclusive.
+#[cfg(feature = "tz")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[cfg(feature = "tz")]
+impl Filter {
+    fn zone(&self) -> Result<chrono_tz::Tz, FilterError> {
+        match &self.tz {
+            None => Ok(chrono_tz::UTC),
+            Some(name) => name.parse().map_err(|_| {
+                FilterError::new("tz", format!("unknown time zone {name:?}; use an IANA name such as Europe/Berlin"))
+            }),
+        }
+    }
+
+    /// Turns the preset or bounds into instants, with calendar presets computed in `tz`.
+    pub fn time_window(&self, now: DateTime<Utc>) -> Result<TimeWindow, FilterError> {
+        use chrono::{Datelike, Duration, NaiveTime, TimeZone};
+
+        let zone = self.zone()?;
+        let local_to_utc = |naive: NaiveDateTime| -> DateTime<Utc> {
+            // A wall-clock time skipped by a DST jump resolves to the moment after the gap.
+            let mut probe = naive;
+            for _ in 0..4 {
+                if let Some(t) = zone.from_local_datetime(&probe).earliest() {
+                    return t.with_timezone(&Utc);
+                }
+                probe += Duration::minutes(30);
+            }
+            Utc.from_utc_datetime(&naive)
+        };
+        let bound = |b: TimeBound| match b {
+            TimeBound::Instant(t) => t,
+            TimeBound::Local(naive) => local_to_utc(naive),
+        };
+        let Some(range) = self.range else {
+            let window = TimeWindow { from: self.from.map(bound), to: self.to.map(bound) };
+            if let (Some(f), Some(t)) = (window.from, window.to)
+                && f >= t
+            {
+                return Err(FilterError::new("from", "must be before to"));
+            }
+            return Ok(window);
+        };
+        let back = |d: Duration| Ok(TimeWindow { from: Some(now - d), to: None });
+        let today = now.with_timezone(&zone).date_naive();
+        let days = |first: chrono::NaiveDate, count: i64| {
+            let start = local_to_utc(first.and_time(NaiveTime::MIN));
+            let end = local_to_utc((first + Duration::days(count)).and_time(NaiveTime::MIN));
+            Ok(TimeWindow { from: Some(start), to: Some(end) })
+        };
+        let monday = today - Duration::days(today.weekday().num_days_from_monday().into());
+        match range {
+            RangePreset::Minutes5 => back(Duration::minutes(5)),
+            RangePreset::Minutes15 => back(Duration::minutes(15)),
+            RangePreset::Hours1 => back(Duration::hours(1)),
+            RangePreset::Hours6 => back(Duration::hours(6)),
+            RangePreset::Days1 => back(Duration::days(1)),
+            RangePreset::Days3 => back(Duration::days(3)),
+            RangePreset::Days7 => back(Duration::days(7)),
+            RangePreset::Days30 => back(Duration::days(30)),
+            RangePreset::Today => days(today, 1),
+            RangePreset::Yesterday => days(today - Duration::days(1), 1),
+            RangePreset::DayBeforeYesterday => days(today - Duration::days(2), 1),
+            RangePreset::ThisWeek => days(monday, 7),
+            RangePreset::LastWeek => days(monday - Duration::days(7), 7),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_round_trips() {
+        let q = "range=today&actor=alice%40example.com&project=shop&project=blog&result=failure&ip=10.0.0.1&flagged=true&q=deleted+project&tz=Europe%2FBerlin";
+        let (filter, rest) = Filter::from_query(q).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(filter.project, ["shop", "blog"]);
+        assert_eq!(filter.actor, ["alice@example.com"]);
+        assert_eq!(Filter::from_query(&filter.to_query()).unwrap().0, filter);
+    }
+
+    #[test]
+    fn empty_values_are_ignored_and_other_keys_returned() {
+        let (filter, rest) = Filter::from_query("?project=&module=Login&cursor=abc").unwrap();
+        assert!(filter.project.is_empty());
+        assert_eq!(filter.module, ["Login"]);
+        assert_eq!(rest, [("cursor".to_owned(), "abc".to_owned())]);
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        for (q, param) in [
+            ("range=2w", "range"),
+            ("result=ok", "result"),
+            ("from=last+tuesday", "from"),
+            ("ip=example.com", "ip"),
+            ("flagged=perhaps", "flagged"),
+            ("q=%21%21%21", "q"),
+            ("range=1d&from=2026-01-01T00:00", "range"),
+            ("tz=Not%20A%20Zone", "tz"),
+        ] {
+            assert_eq!(Filter::from_query(q).unwrap_err().param, param, "{q}");
+        }
+    }
+
+    #[test]
+    fn keywords_split_on_punctuation() {
+        let (f, _) = Filter::from_query("q=Alice%40Example.com+deleted").unwrap();
+        assert_eq!(f.keywords(), ["alice", "example", "com", "deleted"]);
+    }
+}
+
+#[cfg(all(test, feature = "tz"))]
+mod window_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn today_is_computed_in_the_given_zone() {
+        // 23:30 UTC on the 23rd is already the 24th in Berlin.
+        let now = at("2026-11-23T23:30:00Z");
+        let (f, _) = Filter::from_query("range=today&tz=Europe/Berlin").unwrap();
+        let w = f.time_window(now).unwrap();
+        assert_eq!(w.from, Some(at("2026-11-23T23:00:00Z")));
+        assert_eq!(w.to, Some(at("2026-11-24T23:00:00Z")));
+    }
+
+    #[test]
+    fn last_week_starts_on_monday() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap(); // a Wednesday
+        let (f, _) = Filter::from_query("range=last_week").unwrap();
+        let w = f.time_window(now).unwrap();
+        assert_eq!(w.from, Some(at("2026-11-16T00:00:00Z")));
+        assert_eq!(w.to, Some(at("2026-11-23T00:00:00Z")));
+    }
+
+    #[test]
+    fn local_bounds_are_read_in_tz_and_must_be_ordered() {
+        let now = at("2026-11-23T12:00:00Z");
+        let (f, _) = Filter::from_query("from=2026-07-01T10:00&tz=Europe/Berlin").unwrap();
+        assert_eq!(f.time_window(now).unwrap().from, Some(at("2026-07-01T08:00:00Z")));
+        let (f, _) = Filter::from_query("from=2026-07-02T00:00:00Z&to=2026-07-01T00:00:00Z").unwrap();
+        assert_eq!(f.time_window(now).unwrap_err().param, "from");
+    }
+}

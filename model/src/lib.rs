@@ -1,0 +1,17 @@
+//! Auditrail's shared vocabulary: the event model, filters, cursors and pages, used alike by the
+//! REST API, the server functions, the page URL and the CLI. Compiles for the server and for
+//! `wasm32-unknown-unknown`; nothing here touches a database or the network.
+
+mod cursor;
+mod event;
+mod filter;
+mod page;
+mod validate;
+
+pub use cursor::Cursor;
+pub use event::{Actor, ActorType, Event, NewEvent, Outcome, Target};
+pub use filter::{Filter, FilterError, RangePreset, TimeBound};
+#[cfg(feature = "tz")]
+pub use filter::TimeWindow;
+pub use page::{EventPage, FacetValue, Facets, PageRequest};
+pub use validate::{EventError, limits};

@@ -1,0 +1,59 @@
+//! What list and facet queries return.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Cursor, Event};
+
+/// One page of the newest-first listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Present when more rows may follow; pass it back as `cursor`.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// Where a page starts and how long it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// Parses the `limit` query value; absent means the default.
+    pub fn parse_limit(raw: Option<&str>) -> Result<u32, String> {
+        match raw {
+            None | Some("") => Ok(Self::DEFAULT_LIMIT),
+            Some(s) => match s.parse::<u32>() {
+                Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
+                _ => Err(format!("limit must be a number from 1 to {}", Self::MAX_LIMIT)),
+            },
+        }
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest { cursor: None, limit: Self::DEFAULT_LIMIT }
+    }
+}
+
+/// Distinct values for the filter dropdowns, each list sorted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facets {
+    pub projects: Vec<FacetValue>,
+    pub categories: Vec<FacetValue>,
+    pub modules: Vec<FacetValue>,
+    pub actions: Vec<FacetValue>,
+    pub actors: Vec<FacetValue>,
+}
+
+/// One distinct value and how many events carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: i64,
+}

@@ -1,0 +1,18 @@
+//! The storage error type. Database text never reaches clients: callers map `Database` to a
+//! generic 500 and log the source once.
+
+use auditrail_model::FilterError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0}")]
+    Filter(#[from] FilterError),
+    #[error("unsupported database URL {0}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}

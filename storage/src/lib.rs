@@ -1,0 +1,111 @@
+//! Event storage. [`Store`] is the one entry point; it is chosen from the database URL and hides
+//! which dialect runs underneath. SQL that differs per dialect lives in that dialect's module;
+//! the filter-to-SQL translation in [`query`] is shared.
+
+mod api_keys;
+mod error;
+mod query;
+mod row;
+mod sort_key;
+mod sqlite;
+
+use auditrail_model::{Event, EventPage, Facets, Filter, NewEvent, PageRequest};
+use chrono::{DateTime, Utc};
+
+pub use api_keys::{ApiKey, NewApiKey};
+pub use error::StorageError;
+
+/// A handle on the event database; cheap to clone (it holds a connection pool).
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database the URL names:
+    /// `sqlite://PATH` or `sqlite::memory:`.
+    pub async fn open(url: &str) -> Result<Store, StorageError> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(sqlite::SqliteStore::open(url).await?))
+        } else {
+            Err(StorageError::UnsupportedUrl(redact(url)))
+        }
+    }
+
+    /// Stores events atomically: either all are durably committed or none is. Returns the ids in
+    /// input order; an event whose client id already exists is not stored again.
+    #[tracing::instrument(skip_all, fields(count = events.len()))]
+    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<String>, StorageError> {
+        match self {
+            Store::Sqlite(s) => s.insert_events(events, Utc::now()).await,
+        }
+    }
+
+    /// One page of events matching `filter`, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_events(
+        &self,
+        filter: &Filter,
+        page: PageRequest,
+        now: DateTime<Utc>,
+    ) -> Result<EventPage, StorageError> {
+        let window = filter.time_window(now)?;
+        match self {
+            Store::Sqlite(s) => s.list_events(filter, window, page).await,
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
+        match self {
+            Store::Sqlite(s) => s.get_event(id).await,
+        }
+    }
+
+    /// Distinct values for the dropdowns. Only the `project` filter narrows them: a dropdown
+    /// should offer every value, not just those on screen.
+    #[tracing::instrument(skip_all)]
+    pub async fn facets(&self, filter: &Filter) -> Result<Facets, StorageError> {
+        match self {
+            Store::Sqlite(s) => s.facets(&filter.project).await,
+        }
+    }
+
+    /// Flags or unflags an event for follow-up; `false` when no such event exists.
+    pub async fn set_flag(&self, id: &str, flagged: bool) -> Result<bool, StorageError> {
+        match self {
+            Store::Sqlite(s) => s.set_flag(id, flagged, Utc::now()).await,
+        }
+    }
+
+    pub async fn create_api_key(&self, name: &str) -> Result<NewApiKey, StorageError> {
+        let key = NewApiKey::generate(name)?;
+        match self {
+            Store::Sqlite(s) => s.insert_api_key(&key, Utc::now()).await?,
+        }
+        Ok(key)
+    }
+
+    /// The live (not revoked) key with this secret, if any.
+    pub async fn find_api_key(&self, secret: &str) -> Result<Option<ApiKey>, StorageError> {
+        let hash = api_keys::hash_secret(secret);
+        match self {
+            Store::Sqlite(s) => s.find_api_key(&hash).await,
+        }
+    }
+
+    /// Refreshes planner statistics; worth running after a bulk load.
+    pub async fn optimize(&self) -> Result<(), StorageError> {
+        match self {
+            Store::Sqlite(s) => s.optimize().await,
+        }
+    }
+}
+
+/// Database URLs may carry passwords; errors show only the scheme.
+fn redact(url: &str) -> String {
+    match url.split_once(':') {
+        Some((scheme, _)) => format!("{scheme}:…"),
+        None => "(not a URL)".to_owned(),
+    }
+}

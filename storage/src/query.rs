@@ -1,0 +1,98 @@
+//! Filter → SQL, shared by every dialect: one place decides what each filter means. Values are
+//! always bound as parameters, never spliced into the text.
+
+use auditrail_model::{Filter, TimeWindow};
+
+use crate::sort_key;
+
+/// A bound parameter.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+/// SQL text plus its parameters, written through [`SqlBuf::bind`] so placeholders match the
+/// dialect.
+pub(crate) struct SqlBuf {
+    pub sql: String,
+    pub args: Vec<Arg>,
+    placeholder: fn(usize) -> String,
+}
+
+impl SqlBuf {
+    pub fn new(placeholder: fn(usize) -> String) -> Self {
+        SqlBuf { sql: String::new(), args: Vec::new(), placeholder }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.sql.push_str(text);
+        self
+    }
+
+    pub fn bind(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        let p = (self.placeholder)(self.args.len());
+        self.sql.push_str(&p);
+        self
+    }
+
+    /// `(col IN (…) OR col2 IN (…))` over the same values.
+    fn any_in(&mut self, columns: &[&str], values: &[String]) {
+        self.push(" AND (");
+        for (i, col) in columns.iter().enumerate() {
+            if i > 0 {
+                self.push(" OR ");
+            }
+            self.push(col).push(" IN (");
+            for (j, v) in values.iter().enumerate() {
+                if j > 0 {
+                    self.push(", ");
+                }
+                self.bind(Arg::Text(v.clone()));
+            }
+            self.push(")");
+        }
+        self.push(")");
+    }
+}
+
+/// The columns `row::EventRow` reads, in its order.
+pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.received_at, \
+    e.project, e.category, e.module, e.action, e.result, e.actor_id, e.actor_name, \
+    e.actor_email, e.actor_type, e.source_ip, e.user_agent, e.target_type, e.target_id, \
+    e.target_name, e.description, e.error, e.details, e.trace_id, \
+    EXISTS (SELECT 1 FROM event_flags fl WHERE fl.event_id = e.id) AS flagged";
+
+/// Appends ` AND …` for every part of the filter except the keyword search, which each dialect
+/// matches with its own index. `key` is the sort-key column the outer query walks.
+pub(crate) fn push_conditions(buf: &mut SqlBuf, filter: &Filter, window: TimeWindow, key: &str) {
+    if let Some(from) = window.from {
+        buf.push(" AND ").push(key).push(" >= ").bind(Arg::Int(sort_key::base(from)));
+    }
+    if let Some(to) = window.to {
+        buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(sort_key::base(to)));
+    }
+    let results: Vec<String> = filter.result.iter().map(|r| r.as_str().to_owned()).collect();
+    for (columns, values) in [
+        (&["e.actor_id", "e.actor_name", "e.actor_email"][..], &filter.actor),
+        (&["e.project"][..], &filter.project),
+        (&["e.module"][..], &filter.module),
+        (&["e.action"][..], &filter.action),
+        (&["e.category"][..], &filter.category),
+        (&["e.result"][..], &results),
+        (&["e.source_ip"][..], &filter.ip),
+        (&["e.target_id", "e.target_name"][..], &filter.target),
+        (&["e.trace_id"][..], &filter.trace_id),
+    ] {
+        if !values.is_empty() {
+            buf.any_in(columns, values);
+        }
+    }
+    match filter.flagged {
+        Some(true) => buf.push(" AND e.id IN (SELECT event_id FROM event_flags)"),
+        Some(false) => buf.push(" AND e.id NOT IN (SELECT event_id FROM event_flags)"),
+        None => buf,
+    };
+}

@@ -1,0 +1,12 @@
+//! The storage sort key: `occurred_at` in µs × 1024 + a slot. Ordering by it is ordering by
+//! `occurred_at`, with events of the same microsecond in arrival order; it fits an i64 for every
+//! accepted timestamp (1970..2200).
+
+use chrono::{DateTime, Utc};
+
+pub const SLOTS: i64 = 1024;
+
+/// The first key of the microsecond `t` falls in.
+pub fn base(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros() * SLOTS
+}

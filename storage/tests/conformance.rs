@@ -1,0 +1,309 @@
+//! The storage conformance suite: every test runs against each backend through `conformance!`.
+//! SQLite tests use a real database file in a temporary directory.
+
+use auditrail_model::{Cursor, Filter, NewEvent, Outcome, PageRequest};
+use auditrail_storage::Store;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+/// A store on a fresh database plus whatever keeps it alive.
+struct TestDb {
+    store: Store,
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    TestDb { store: Store::open(&url).await.unwrap(), _dir: dir, url }
+}
+
+/// Turns `async fn name(db: TestDb)` bodies into one `#[tokio::test]` per backend.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    round_trips_every_field,
+    lists_newest_first_and_pages_across_ties,
+    each_filter_narrows_the_list,
+    several_values_are_or_and_filters_are_and,
+    keyword_search_matches_every_text_field,
+    keyword_search_pages_newest_first,
+    time_presets_use_the_time_zone,
+    client_ids_are_idempotent,
+    facets_list_distinct_values,
+    flags_are_set_filtered_and_cleared,
+    events_survive_reopening_the_file,
+    api_keys_are_found_by_secret_only,
+);
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+/// An event `minutes_ago` before `now()`, with `extra` fields merged in.
+fn event(minutes_ago: i64, extra: Value) -> NewEvent {
+    let mut base = json!({
+        "occurred_at": (now() - Duration::minutes(minutes_ago)).to_rfc3339(),
+        "project": "shop",
+        "module": "Campaigns",
+        "action": "edit",
+        "actor": {"id": "u1", "name": "Alice Example", "email": "alice@example.com", "type": "user"},
+        "source_ip": "10.0.0.1",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    NewEvent::from_value(base).unwrap()
+}
+
+fn filter(query: &str) -> Filter {
+    Filter::from_query(query).unwrap().0
+}
+
+async fn list_ids(store: &Store, query: &str) -> Vec<String> {
+    let page = PageRequest { cursor: None, limit: 1000 };
+    let page = store.list_events(&filter(query), page, now()).await.unwrap();
+    page.events.into_iter().map(|e| e.id).collect()
+}
+
+async fn round_trips_every_field(db: TestDb) {
+    let full = event(
+        5,
+        json!({
+            "id": "evt-1",
+            "category": "access",
+            "action": "login",
+            "result": "failure",
+            "user_agent": "Mozilla/5.0",
+            "target": {"type": "project", "id": "p-42", "name": "Project X"},
+            "description": "Failed login",
+            "error": "bad password\nsecond line",
+            "details": {"source": "sso", "attempt": 3, "nested": {"ok": false}},
+            "trace_id": "tr-9",
+        }),
+    );
+    let ids = db.store.insert_events(std::slice::from_ref(&full)).await.unwrap();
+    assert_eq!(ids, ["evt-1"]);
+    let got = db.store.get_event("evt-1").await.unwrap().expect("stored");
+    assert_eq!(got.occurred_at, full.occurred_at);
+    assert_eq!(got.project, "shop");
+    assert_eq!(got.category, "access");
+    assert_eq!(got.result, Outcome::Failure);
+    assert_eq!(got.actor, full.actor);
+    assert_eq!(got.target, full.target);
+    assert_eq!(got.source_ip.as_deref(), Some("10.0.0.1"));
+    assert_eq!(got.user_agent.as_deref(), Some("Mozilla/5.0"));
+    assert_eq!(got.error.as_deref(), Some("bad password\nsecond line"));
+    assert_eq!(got.details, full.details);
+    assert_eq!(got.trace_id.as_deref(), Some("tr-9"));
+    assert!(!got.flagged);
+    assert!(got.received_at > full.occurred_at);
+    assert!(db.store.get_event("nope").await.unwrap().is_none());
+}
+
+async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
+    // 30 events: three distinct times, ten events sharing each, inserted out of order.
+    let events: Vec<NewEvent> =
+        (0..30).map(|i| event([7, 3, 5][i % 3], json!({"description": format!("n{i}")}))).collect();
+    db.store.insert_events(&events).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = PageRequest { cursor, limit: 7 };
+        let page = db.store.list_events(&Filter::default(), page, now()).await.unwrap();
+        assert!(page.events.len() <= 7);
+        seen.extend(page.events);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 30, "every event exactly once");
+    let mut ids: Vec<_> = seen.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "no event repeated across pages");
+    assert!(seen.windows(2).all(|w| w[0].occurred_at >= w[1].occurred_at), "newest first");
+}
+
+async fn each_filter_narrows_the_list(db: TestDb) {
+    let hit = event(
+        1,
+        json!({
+            "id": "hit", "project": "blog", "module": "Login", "action": "login",
+            "category": "access", "result": "failure", "source_ip": "2001:db8::1",
+            "actor": {"id": "u2", "name": "Bob", "email": "bob@example.com"},
+            "target": {"type": "user", "id": "t-7", "name": "Bob's account"},
+            "trace_id": "trace-1",
+        }),
+    );
+    let miss = event(2, json!({"id": "miss"}));
+    db.store.insert_events(&[hit, miss]).await.unwrap();
+    for query in [
+        "project=blog",
+        "module=Login",
+        "action=login",
+        "category=access",
+        "result=failure",
+        "ip=2001:0db8:0:0:0:0:0:1",
+        "actor=u2",
+        "actor=Bob",
+        "actor=bob@example.com",
+        "target=t-7",
+        "target=Bob's+account",
+        "trace_id=trace-1",
+        "range=1h&module=Login",
+    ] {
+        assert_eq!(list_ids(&db.store, query).await, ["hit"], "{query}");
+    }
+    assert_eq!(list_ids(&db.store, "project=none").await, Vec::<String>::new());
+    assert_eq!(list_ids(&db.store, "").await, ["hit", "miss"]);
+}
+
+async fn several_values_are_or_and_filters_are_and(db: TestDb) {
+    let events = [
+        event(1, json!({"id": "a", "project": "p1", "action": "create"})),
+        event(2, json!({"id": "b", "project": "p2", "action": "create"})),
+        event(3, json!({"id": "c", "project": "p3", "action": "create"})),
+        event(4, json!({"id": "d", "project": "p1", "action": "delete"})),
+    ];
+    db.store.insert_events(&events).await.unwrap();
+    assert_eq!(list_ids(&db.store, "project=p1&project=p2").await, ["a", "b", "d"]);
+    assert_eq!(list_ids(&db.store, "project=p1&project=p2&action=create").await, ["a", "b"]);
+}
+
+async fn keyword_search_matches_every_text_field(db: TestDb) {
+    let events = [
+        event(1, json!({"id": "desc", "description": "Deleted project Zephyr"})),
+        event(2, json!({"id": "err", "result": "failure", "error": "connection refused by upstream"})),
+        event(3, json!({"id": "tgt", "target": {"type": "campaign", "id": "c-1", "name": "Spring Sale"}})),
+        event(4, json!({"id": "act", "actor": {"name": "Carol Quartz", "email": "carol@quartz.io"}})),
+        event(5, json!({"id": "det", "details": {"webhook_url": "https://hooks.example.net/xyzzy"}})),
+    ];
+    db.store.insert_events(&events).await.unwrap();
+    for (q, id) in [
+        ("zephyr", "desc"),
+        ("Deleted+project", "desc"),
+        ("refused", "err"),
+        ("spring+sale", "tgt"),
+        ("carol%40quartz.io", "act"),
+        ("xyzzy", "det"),
+        ("zeph", "desc"),
+    ] {
+        assert_eq!(list_ids(&db.store, &format!("q={q}")).await, [id], "q={q}");
+    }
+    assert_eq!(list_ids(&db.store, "q=zephyr&project=other").await, Vec::<String>::new());
+    assert_eq!(list_ids(&db.store, "q=nothing-like-this").await, Vec::<String>::new());
+}
+
+async fn keyword_search_pages_newest_first(db: TestDb) {
+    let events: Vec<NewEvent> = (0..25)
+        .map(|i| {
+            let text = if i % 2 == 0 { "needle found" } else { "haystack only" };
+            event((i * 7) % 25, json!({"description": text}))
+        })
+        .collect();
+    db.store.insert_events(&events).await.unwrap();
+    let f = filter("q=needle");
+    let first = db.store.list_events(&f, PageRequest { cursor: None, limit: 5 }, now()).await.unwrap();
+    let rest = PageRequest { cursor: first.next_cursor, limit: 100 };
+    let second = db.store.list_events(&f, rest, now()).await.unwrap();
+    let all: Vec<_> = first.events.iter().chain(&second.events).collect();
+    assert_eq!(all.len(), 13);
+    assert!(all.iter().all(|e| e.description.as_deref() == Some("needle found")));
+    assert!(all.windows(2).all(|w| w[0].occurred_at >= w[1].occurred_at));
+    assert!(second.next_cursor.is_none());
+}
+
+async fn time_presets_use_the_time_zone(db: TestDb) {
+    // now() is 12:00 UTC = 21:00 in Tokyo, where "today" began at 15:00 UTC the day before.
+    let events = [
+        event(60 * 20, json!({"id": "tokyo-today"})), // 16:00 UTC on the 22nd
+        event(60 * 22, json!({"id": "tokyo-yesterday"})), // 14:00 UTC on the 22nd
+        event(60 * 13, json!({"id": "utc-today"})), // 23:00 UTC on the 22nd is Tokyo's today too
+    ];
+    db.store.insert_events(&events).await.unwrap();
+    assert_eq!(list_ids(&db.store, "range=today").await, Vec::<String>::new());
+    assert_eq!(list_ids(&db.store, "range=today&tz=Asia/Tokyo").await, ["utc-today", "tokyo-today"]);
+    assert_eq!(list_ids(&db.store, "range=yesterday&tz=Asia/Tokyo").await, ["tokyo-yesterday"]);
+    assert_eq!(list_ids(&db.store, "range=1d").await, ["utc-today", "tokyo-today", "tokyo-yesterday"]);
+    assert_eq!(list_ids(&db.store, "range=15m").await, Vec::<String>::new());
+    assert_eq!(
+        list_ids(&db.store, "from=2026-11-22T15:30:00Z&to=2026-11-22T23:30:00Z").await,
+        ["utc-today", "tokyo-today"]
+    );
+}
+
+async fn client_ids_are_idempotent(db: TestDb) {
+    let first = event(1, json!({"id": "same", "description": "first"}));
+    let again = event(1, json!({"id": "same", "description": "second"}));
+    let ids = db.store.insert_events(&[first.clone(), again.clone()]).await.unwrap();
+    assert_eq!(ids, ["same", "same"]);
+    let ids = db.store.insert_events(&[again, event(2, json!({}))]).await.unwrap();
+    assert_eq!(ids[0], "same");
+    assert_eq!(ids[1].len(), 26, "server-assigned ULID");
+    assert_eq!(list_ids(&db.store, "").await.len(), 2);
+    let stored = db.store.get_event("same").await.unwrap().unwrap();
+    assert_eq!(stored.description.as_deref(), Some("first"));
+}
+
+async fn facets_list_distinct_values(db: TestDb) {
+    let events = [
+        event(1, json!({"project": "shop", "module": "Login", "action": "login"})),
+        event(2, json!({"project": "shop", "module": "Campaigns", "action": "edit"})),
+        event(3, json!({"project": "blog", "module": "Posts", "category": "system", "actor": {"name": "cron"}})),
+    ];
+    db.store.insert_events(&events).await.unwrap();
+    let all = db.store.facets(&Filter::default()).await.unwrap();
+    let values = |list: &[auditrail_model::FacetValue]| {
+        list.iter().map(|f| (f.value.clone(), f.count)).collect::<Vec<_>>()
+    };
+    assert_eq!(values(&all.projects), [("blog".into(), 1), ("shop".into(), 2)]);
+    assert_eq!(
+        values(&all.modules),
+        [("Campaigns".into(), 1), ("Login".into(), 1), ("Posts".into(), 1)]
+    );
+    assert_eq!(values(&all.categories), [("activity".into(), 2), ("system".into(), 1)]);
+    assert_eq!(values(&all.actors), [("alice@example.com".into(), 2), ("cron".into(), 1)]);
+    let shop = db.store.facets(&filter("project=shop")).await.unwrap();
+    assert_eq!(values(&shop.modules), [("Campaigns".into(), 1), ("Login".into(), 1)]);
+}
+
+async fn flags_are_set_filtered_and_cleared(db: TestDb) {
+    db.store.insert_events(&[event(1, json!({"id": "a"})), event(2, json!({"id": "b"}))]).await.unwrap();
+    assert!(db.store.set_flag("b", true).await.unwrap());
+    assert!(db.store.set_flag("b", true).await.unwrap(), "flagging twice is fine");
+    assert!(!db.store.set_flag("missing", true).await.unwrap());
+    assert_eq!(list_ids(&db.store, "flagged=true").await, ["b"]);
+    assert_eq!(list_ids(&db.store, "flagged=false").await, ["a"]);
+    assert!(db.store.get_event("b").await.unwrap().unwrap().flagged);
+    db.store.set_flag("b", false).await.unwrap();
+    assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
+}
+
+async fn events_survive_reopening_the_file(db: TestDb) {
+    db.store.insert_events(&[event(1, json!({"id": "kept"}))]).await.unwrap();
+    let reopened = Store::open(&db.url).await.unwrap();
+    assert!(reopened.get_event("kept").await.unwrap().is_some());
+}
+
+async fn api_keys_are_found_by_secret_only(db: TestDb) {
+    let created = db.store.create_api_key("ingest bot").await.unwrap();
+    assert!(created.secret.starts_with("atr_") && created.secret.len() > 60);
+    let found = db.store.find_api_key(&created.secret).await.unwrap().expect("found");
+    assert_eq!(found.name, "ingest bot");
+    assert!(db.store.find_api_key("atr_wrong").await.unwrap().is_none());
+    assert!(db.store.create_api_key("  ").await.is_err());
+}
