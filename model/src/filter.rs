@@ -352,7 +352,8 @@ pub struct TimeWindow {
 
 #[cfg(feature = "tz")]
 impl Filter {
-    fn zone(&self) -> Result<chrono_tz::Tz, FilterError> {
+    /// The zone named by `tz`, UTC when absent.
+    pub fn zone(&self) -> Result<chrono_tz::Tz, FilterError> {
         match &self.tz {
             None => Ok(chrono_tz::UTC),
             Some(name) => name.parse().map_err(|_| {

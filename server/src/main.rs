@@ -1,1 +1,175 @@
-fn main() {}
+//! `auditrail`: the audit log server and its administration commands, in one binary.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use auditrail_model::{Filter, PageRequest};
+use auditrail_server::{bench, demo, export, web};
+use auditrail_storage::Store;
+use clap::{Args, Parser, Subcommand};
+use futures::StreamExt;
+use rand::SeedableRng;
+
+const DEFAULT_DATABASE: &str = "sqlite://data/auditrail.db";
+
+#[derive(Parser)]
+#[command(name = "auditrail", version, about = "Self-hosted audit log service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DatabaseArg {
+    /// Database URL: sqlite://PATH
+    #[arg(long, env = "AUDITRAIL_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    database: String,
+}
+
+impl DatabaseArg {
+    async fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.database).await.with_context(|| "opening the database")
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app and the HTTP API
+    Serve {
+        /// Address to listen on
+        #[arg(long, env = "AUDITRAIL_ADDR", default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// Folder holding the built web assets (cargo-leptos's site root)
+        #[arg(long, env = "AUDITRAIL_SITE_ROOT", default_value = "target/site")]
+        site_root: PathBuf,
+    },
+    /// Manage API keys
+    #[command(subcommand)]
+    ApiKeys(ApiKeysCommand),
+    /// Write realistic demo events spread over the last 30 days
+    Demo {
+        /// How many events to write
+        #[arg(long, default_value_t = 5000)]
+        events: usize,
+        /// Write nothing when the database already holds events
+        #[arg(long)]
+        if_empty: bool,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Create or upgrade the database schema (serve does this on start too)
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Export events matching a filter to standard output
+    Export {
+        /// csv or jsonl
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Filters in query-string form, as in the API and page URL: 'range=7d&project=shop'
+        #[arg(long, default_value = "")]
+        filter: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Measure ingest throughput and query latency on a scratch database
+    Bench {
+        /// Events to generate and ingest
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Benchmark this database instead of a scratch SQLite file
+        #[arg(long)]
+        database: Option<String>,
+        /// Samples per query
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Events per ingest batch
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeysCommand {
+    /// Create a key; its secret is printed once, alone on the last line
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AUDITRAIL_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { addr, db, site_root } => web::serve(addr, db.open().await?, site_root).await,
+        Command::ApiKeys(ApiKeysCommand::Create { name, db }) => {
+            let created = db.open().await?.create_api_key(&name).await?;
+            println!("Created API key {} ({}). Its secret is shown only now:", created.key.id, created.key.name);
+            println!("{}", created.secret);
+            Ok(())
+        }
+        Command::Demo { events, if_empty, db } => {
+            let store = db.open().await?;
+            let probe = PageRequest { cursor: None, limit: 1 };
+            let now = chrono::Utc::now();
+            if if_empty && !store.list_events(&Filter::default(), probe, now).await?.events.is_empty() {
+                println!("The database already holds events; no demo events written.");
+                return Ok(());
+            }
+            let mut generator = demo::DemoGenerator::new(rand::rngs::StdRng::from_os_rng(), now);
+            let mut written = 0;
+            while written < events {
+                let batch = generator.events((events - written).min(1000));
+                store.insert_events(&batch).await?;
+                written += batch.len();
+            }
+            store.optimize().await?;
+            println!("Wrote {written} demo events.");
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            db.open().await?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::Export { format, filter, db } => {
+            let store = db.open().await?;
+            let query = format!("format={format}&{filter}");
+            let (_, stream) = export::stream_for_query(store, Some(&query))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut stream = std::pin::pin!(stream);
+            let mut out = std::io::stdout().lock();
+            while let Some(chunk) = stream.next().await {
+                out.write_all(&chunk?)?;
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Command::Bench { events, database, samples, batch } => {
+            bench::run(bench::BenchOptions { events, database, samples, batch }).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

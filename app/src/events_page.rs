@@ -1,0 +1,165 @@
+//! The home page: filter form, newest-first table, paging links, and the drawer outlet.
+
+use auditrail_model::{Event, EventPage, Filter};
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+use leptos_router::hooks::{use_location, use_navigate};
+
+use crate::UiError;
+use crate::filter_form::FilterForm;
+use crate::server_fns::{filter_facets, list_events};
+use crate::time::{LocalTime, zone_label};
+
+/// The page URL's query string without the leading `?`.
+pub fn current_query() -> Memo<String> {
+    let location = use_location();
+    Memo::new(move |_| location.search.get().trim_start_matches('?').to_owned())
+}
+
+/// The applied filter's query string (the URL minus paging), for links that keep the view.
+pub fn filter_query(query: &str) -> String {
+    match Filter::from_query(query) {
+        Ok((filter, _)) => filter.to_query(),
+        Err(_) => String::new(),
+    }
+}
+
+/// `base` plus the filter query, if any.
+pub fn with_query(base: &str, query: &str) -> String {
+    if query.is_empty() { base.to_owned() } else { format!("{base}?{query}") }
+}
+
+#[component]
+pub fn EventsPage() -> impl IntoView {
+    let query = current_query();
+    let events = Resource::new(move || query.get(), list_events);
+    let facets = OnceResource::new(filter_facets());
+    let export_href = move || {
+        let filters = filter_query(&query.get());
+        if filters.is_empty() {
+            "/export?format=csv".to_owned()
+        } else {
+            format!("/export?format=csv&{filters}")
+        }
+    };
+    view! {
+        <section class="events-page">
+            <FilterForm facets/>
+            <div class="toolbar">
+                <a class="button" href=export_href download data-testid="export-csv">
+                    "Export CSV"
+                </a>
+            </div>
+            <Transition fallback=|| view! { <p class="notice" data-testid="loading">"Loading events…"</p> }>
+                {move || Suspend::new(async move {
+                    match events.await {
+                        Ok(page) => view! { <EventTable page/> }.into_any(),
+                        Err(err) => view! { <LoadError err/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Outlet/>
+        </section>
+    }
+}
+
+#[component]
+fn LoadError(err: UiError) -> impl IntoView {
+    let title = match err {
+        UiError::BadFilter(_) => "These filters cannot be applied",
+        _ => "Events could not be loaded",
+    };
+    view! {
+        <div class="error-box" role="alert" data-testid="load-error">
+            <strong>{title}</strong>
+            <p>{err.to_string()}</p>
+            <a href="/">"Reset filters"</a>
+        </div>
+    }
+}
+
+#[component]
+fn EventTable(page: EventPage) -> impl IntoView {
+    let query = current_query();
+    let zone = zone_label();
+    if page.events.is_empty() {
+        let paged = query.get_untracked().contains("cursor=");
+        return view! {
+            <div class="empty" data-testid="empty">
+                <p>
+                    {if paged { "No older events." } else { "No events match these filters." }}
+                </p>
+                <a href="/">"Reset filters"</a>
+            </div>
+        }
+        .into_any();
+    }
+    let count = page.events.len();
+    let next = page.next_cursor.map(|c| {
+        let filters = filter_query(&query.get_untracked());
+        let sep = if filters.is_empty() { "" } else { "&" };
+        format!("/?{filters}{sep}cursor={c}")
+    });
+    let paged = query.get_untracked().contains("cursor=");
+    let newest = with_query("/", &filter_query(&query.get_untracked()));
+    view! {
+        <table class="events" data-testid="events-table">
+            <thead>
+                <tr>
+                    <th>"Time (" {zone} ")"</th>
+                    <th>"User"</th>
+                    <th>"Project"</th>
+                    <th>"Module"</th>
+                    <th>"Action"</th>
+                    <th>"Result"</th>
+                    <th>"Description"</th>
+                    <th>"IP"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {page.events.into_iter().map(|event| view! { <EventRow event/> }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            <span class="count">{format!("{count} events on this page")}</span>
+            {paged.then(|| view! { <A href=newest.clone()>"← Newest"</A> })}
+            {next.map(|href| view! { <A href=href attr:data-testid="older">"Older events →"</A> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn EventRow(event: Event) -> impl IntoView {
+    let query = current_query();
+    let navigate = use_navigate();
+    let href = {
+        let id = event.id.clone();
+        move || with_query(&format!("/events/{id}"), &query.get())
+    };
+    let open = {
+        let href = href.clone();
+        move |_| navigate(&href(), Default::default())
+    };
+    let failed = event.result == auditrail_model::Outcome::Failure;
+    view! {
+        <tr class="event-row" class:failure=failed on:click=open data-testid="event-row" data-id=event.id.clone()>
+            <td class="time">
+                <A href=href>
+                    <LocalTime at=event.occurred_at/>
+                </A>
+            </td>
+            <td>{event.actor.label().unwrap_or("—").to_owned()}</td>
+            <td>{event.project}</td>
+            <td>{event.module}</td>
+            <td>{event.action}</td>
+            <td>
+                <span class=if failed { "badge failure" } else { "badge success" }>
+                    {event.result.as_str()}
+                </span>
+            </td>
+            <td class="description">{event.description.unwrap_or_default()}</td>
+            <td class="ip">{event.source_ip.unwrap_or_default()}</td>
+        </tr>
+    }
+}

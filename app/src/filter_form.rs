@@ -1,0 +1,197 @@
+//! The filter form. Its state lives in the URL: applying navigates to `/?<filters>`, so reload,
+//! links and back/forward all reproduce the view. Without WASM it still works as a GET form.
+
+use auditrail_model::{FacetValue, Facets, Filter, Outcome, RangePreset, TimeBound};
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use crate::UiError;
+use crate::events_page::{current_query, with_query};
+use crate::time::browser_zone;
+
+/// What the range dropdown shows for a filter.
+fn range_value(f: &Filter, custom: bool) -> String {
+    match f.range {
+        Some(r) => r.as_str().to_owned(),
+        None if custom || f.from.is_some() || f.to.is_some() => "custom".to_owned(),
+        None => String::new(),
+    }
+}
+
+fn bound_value(b: Option<TimeBound>) -> String {
+    match b {
+        Some(TimeBound::Local(t)) => t.format("%Y-%m-%dT%H:%M").to_string(),
+        Some(TimeBound::Instant(t)) => t.naive_utc().format("%Y-%m-%dT%H:%M").to_string(),
+        None => String::new(),
+    }
+}
+
+fn first(values: &[String]) -> String {
+    values.first().cloned().unwrap_or_default()
+}
+
+fn one(value: String) -> Vec<String> {
+    let value = value.trim().to_owned();
+    if value.is_empty() { Vec::new() } else { vec![value] }
+}
+
+/// Calendar presets and wall-clock bounds depend on the zone; send the browser's.
+fn with_zone(mut f: Filter) -> Filter {
+    let calendar = matches!(
+        f.range,
+        Some(
+            RangePreset::Today
+                | RangePreset::Yesterday
+                | RangePreset::DayBeforeYesterday
+                | RangePreset::ThisWeek
+                | RangePreset::LastWeek
+        )
+    );
+    let local = [f.from, f.to].iter().any(|b| matches!(b, Some(TimeBound::Local(_))));
+    f.tz = if calendar || local { browser_zone().or(f.tz) } else { None };
+    f
+}
+
+#[component]
+pub fn FilterForm(facets: OnceResource<Result<Facets, UiError>>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| view! { <p class="notice">"Loading filters…"</p> }>
+            {move || Suspend::new(async move {
+                let facets = facets.await.unwrap_or_default();
+                view! { <FilterFields facets/> }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn FilterFields(facets: Facets) -> impl IntoView {
+    let query = current_query();
+    let applied = Memo::new(move |_| {
+        Filter::from_query(&query.get()).map(|(f, _)| f).unwrap_or_default()
+    });
+    let draft = RwSignal::new(applied.get_untracked());
+    let custom = RwSignal::new(false);
+    // Back/forward and links change the URL: the form follows.
+    Effect::new(move |_| {
+        draft.set(applied.get());
+        custom.set(false);
+    });
+
+    let navigate = use_navigate();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let filter = with_zone(draft.get_untracked());
+        navigate(&with_query("/", &filter.to_query()), Default::default());
+    };
+    let on_range = move |ev| {
+        let value = event_target_value(&ev);
+        draft.update(|f| {
+            f.range = RangePreset::parse(&value);
+            if f.range.is_some() || value.is_empty() {
+                f.from = None;
+                f.to = None;
+            }
+        });
+        custom.set(value == "custom");
+    };
+    let show_custom = move || draft.with(|f| range_value(f, custom.get()) == "custom");
+
+    view! {
+        <form class="filters" method="get" action="/" on:submit=on_submit data-testid="filters">
+            <label>
+                "Time"
+                <select name="range" on:change=on_range prop:value=move || draft.with(|f| range_value(f, custom.get())) data-testid="f-range">
+                    <option value="">"Any time"</option>
+                    {RangePreset::ALL.iter().map(|p| view! { <option value=p.as_str()>{p.label()}</option> }).collect_view()}
+                    <option value="custom">"Custom range…"</option>
+                </select>
+            </label>
+            <Show when=show_custom>
+                <label>
+                    "From"
+                    <input type="datetime-local" name="from" data-testid="f-from"
+                        prop:value=move || draft.with(|f| bound_value(f.from))
+                        on:change=move |ev| draft.update(|f| f.from = TimeBound::parse(&event_target_value(&ev)))/>
+                </label>
+                <label>
+                    "To"
+                    <input type="datetime-local" name="to" data-testid="f-to"
+                        prop:value=move || draft.with(|f| bound_value(f.to))
+                        on:change=move |ev| draft.update(|f| f.to = TimeBound::parse(&event_target_value(&ev)))/>
+                </label>
+            </Show>
+            <label>
+                "User"
+                <input type="search" name="actor" list="actor-values" placeholder="Name, email or id" data-testid="f-actor"
+                    prop:value=move || draft.with(|f| first(&f.actor))
+                    on:input=move |ev| draft.update(|f| f.actor = one(event_target_value(&ev)))/>
+                <datalist id="actor-values">
+                    {facets.actors.iter().map(|a| view! { <option value=a.value.clone()/> }).collect_view()}
+                </datalist>
+            </label>
+            <FacetSelect label="Project" name="project" values=facets.projects draft get=|f| first(&f.project) set=|f, v| f.project = one(v)/>
+            <FacetSelect label="Module" name="module" values=facets.modules draft get=|f| first(&f.module) set=|f, v| f.module = one(v)/>
+            <FacetSelect label="Operation" name="action" values=facets.actions draft get=|f| first(&f.action) set=|f, v| f.action = one(v)/>
+            <FacetSelect label="Category" name="category" values=facets.categories draft get=|f| first(&f.category) set=|f, v| f.category = one(v)/>
+            <label>
+                "Result"
+                <select name="result" data-testid="f-result"
+                    prop:value=move || draft.with(|f| f.result.first().map(|r| r.as_str()).unwrap_or("").to_owned())
+                    on:change=move |ev| draft.update(|f| f.result = Outcome::parse(&event_target_value(&ev)).into_iter().collect())>
+                    <option value="">"Any result"</option>
+                    <option value="success">"Success"</option>
+                    <option value="failure">"Failure"</option>
+                </select>
+            </label>
+            <label>
+                "IP address"
+                <input type="search" name="ip" placeholder="203.0.113.7" data-testid="f-ip"
+                    prop:value=move || draft.with(|f| first(&f.ip))
+                    on:input=move |ev| draft.update(|f| f.ip = one(event_target_value(&ev)))/>
+            </label>
+            <label class="wide">
+                "Keyword"
+                <input type="search" name="q" placeholder="Search descriptions, errors, targets, details" data-testid="f-q"
+                    prop:value=move || draft.with(|f| f.q.clone().unwrap_or_default())
+                    on:input=move |ev| draft.update(|f| {
+                        let v = event_target_value(&ev);
+                        f.q = if v.trim().is_empty() { None } else { Some(v) };
+                    })/>
+            </label>
+            <div class="actions">
+                <button type="submit" class="primary" data-testid="apply">"Apply"</button>
+                <a class="button" href="/" data-testid="reset">"Reset"</a>
+            </div>
+        </form>
+    }
+}
+
+/// A dropdown of one facet's values. A value from the URL that the facets do not list (yet)
+/// is still offered, so the select never silently shows "All" for an active filter.
+#[component]
+fn FacetSelect(
+    label: &'static str,
+    name: &'static str,
+    values: Vec<FacetValue>,
+    draft: RwSignal<Filter>,
+    get: fn(&Filter) -> String,
+    set: fn(&mut Filter, String),
+) -> impl IntoView {
+    let current = draft.with_untracked(get);
+    let mut options: Vec<String> = values.into_iter().map(|v| v.value).collect();
+    if !current.is_empty() && !options.contains(&current) {
+        options.push(current);
+    }
+    view! {
+        <label>
+            {label}
+            <select name=name data-testid=format!("f-{name}")
+                prop:value=move || draft.with(get)
+                on:change=move |ev| draft.update(|f| set(f, event_target_value(&ev)))>
+                <option value="">"All"</option>
+                {options.into_iter().map(|v| view! { <option value=v.clone()>{v.clone()}</option> }).collect_view()}
+            </select>
+        </label>
+    }
+}

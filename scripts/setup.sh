@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what Auditrail builds and tests with, on a Debian machine that has Rust (rustup).
+# Idempotent: every step checks what is already there, at the right version, and skips it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages: wasm-opt for release builds, Chromium for browser tests.
+missing=()
+command -v wasm-opt >/dev/null || missing+=(binaryen)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "apt-get install ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+    say "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (takes ~20 minutes, once)"
+    # no_downloads: the build finds wasm-bindgen, wasm-opt and friends on PATH instead of
+    # fetching them from GitHub, which this network cannot reach.
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    # Without --locked: with it, the install fails on this toolchain.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ ! -d end2end/node_modules/@playwright/test ]; then
+    say "npm ci (Playwright test runner; browsers come from Debian, never downloaded)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi

@@ -1,0 +1,72 @@
+//! Reading events back: list, one event, facets, flags and the streamed export.
+
+use auditrail_model::{Event, EventPage, Facets};
+use auditrail_storage::Store;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::ParsedQuery;
+use super::auth::Authenticated;
+use crate::error::ApiError;
+use crate::export;
+
+pub async fn list(
+    State(store): State<Store>,
+    _auth: Authenticated,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<EventPage>, ApiError> {
+    let query = ParsedQuery::parse(raw.as_deref(), &["cursor", "limit"])?;
+    let page = store.list_events(&query.filter, query.page()?, chrono::Utc::now()).await?;
+    Ok(Json(page))
+}
+
+pub async fn get_one(
+    State(store): State<Store>,
+    _auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Event>, ApiError> {
+    store.get_event(&id).await?.map(Json).ok_or(ApiError::NotFound("no event with this id"))
+}
+
+pub async fn facets(
+    State(store): State<Store>,
+    _auth: Authenticated,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Facets>, ApiError> {
+    let query = ParsedQuery::parse(raw.as_deref(), &[])?;
+    Ok(Json(store.facets(&query.filter).await?))
+}
+
+pub async fn flag(
+    State(store): State<Store>,
+    _auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    set_flag(&store, &id, true).await
+}
+
+pub async fn unflag(
+    State(store): State<Store>,
+    _auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    set_flag(&store, &id, false).await
+}
+
+async fn set_flag(store: &Store, id: &str, flagged: bool) -> Result<StatusCode, ApiError> {
+    if store.set_flag(id, flagged).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no event with this id"))
+    }
+}
+
+pub async fn export(
+    State(store): State<Store>,
+    _auth: Authenticated,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    export::respond(store, raw.as_deref())
+}

@@ -1,0 +1,64 @@
+//! The versioned REST API under `/api/v1`, for machines holding an API key.
+
+mod auth;
+mod events;
+mod ingest;
+
+use auditrail_model::{Cursor, Filter, PageRequest};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, put};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/events",
+            get(events::list)
+                .post(ingest::ingest)
+                .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
+        )
+        .route("/events/export", get(events::export))
+        .route("/events/{id}", get(events::get_one))
+        .route("/events/{id}/flag", put(events::flag).delete(events::unflag))
+        .route("/facets", get(events::facets))
+        .fallback(|| async { ApiError::NotFound("no such API endpoint") })
+}
+
+/// A query string split into the filter and the caller's own parameters, of which only
+/// `allowed` may appear: a typo'd filter name is an error, not a silently wider result.
+pub struct ParsedQuery {
+    pub filter: Filter,
+    rest: Vec<(String, String)>,
+}
+
+impl ParsedQuery {
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<ParsedQuery, ApiError> {
+        let (filter, rest) =
+            Filter::from_query(raw.unwrap_or("")).map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+        if let Some((key, _)) = rest.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::InvalidFilter(format!(
+                "unknown parameter `{key}`; filters are {}",
+                Filter::KEYS.join(", ")
+            )));
+        }
+        Ok(ParsedQuery { filter, rest })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.rest.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = PageRequest::parse_limit(self.get("limit"))
+            .map_err(|m| ApiError::InvalidFilter(format!("limit: {m}")))?;
+        let cursor = self
+            .get("cursor")
+            .map(str::parse::<Cursor>)
+            .transpose()
+            .map_err(|m| ApiError::InvalidFilter(format!("cursor: {m}")))?;
+        Ok(PageRequest { cursor, limit })
+    }
+}

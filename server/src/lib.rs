@@ -1,0 +1,10 @@
+//! The Auditrail server: REST API, web app host, exports, demo data and benchmarks. The
+//! `auditrail` binary (main.rs) is the command line over these.
+
+pub mod api;
+pub mod bench;
+pub mod demo;
+pub mod error;
+pub mod export;
+pub mod state;
+pub mod web;

@@ -1,0 +1,11 @@
+//! The one state shared by the REST router and the Leptos routes.
+
+use auditrail_storage::Store;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub store: Store,
+    pub leptos_options: LeptosOptions,
+}

@@ -1,0 +1,392 @@
+//! The REST API and the page's export, driven through the real router on a real SQLite file.
+
+use auditrail_storage::Store;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct TestApp {
+    router: Router,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!("not JSON: {}", String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    fn error_message(&self) -> String {
+        self.json()["error"]["message"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    let key = store.create_api_key("tests").await.unwrap().secret;
+    let options = LeptosOptions::builder()
+        .output_name("auditrail")
+        .site_root(dir.path().to_string_lossy().as_ref())
+        .build();
+    TestApp { router: auditrail_server::web::router(store, options), key, _dir: dir }
+}
+
+impl TestApp {
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Reply { status, headers, body }
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        let req = Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
+            .body(Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn post(&self, content_type: &str, body: impl Into<Body>) -> Reply {
+        let req = Request::post("/api/v1/events")
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn post_json(&self, body: Value) -> Reply {
+        self.post("application/json", body.to_string()).await
+    }
+
+    async fn list(&self, query: &str) -> Vec<Value> {
+        let reply = self.get(&format!("/api/v1/events?{query}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+        reply.json()["events"].as_array().unwrap().clone()
+    }
+
+    async fn count(&self) -> usize {
+        self.list("limit=1000").await.len()
+    }
+}
+
+fn ago(minutes: i64) -> String {
+    (Utc::now() - Duration::minutes(minutes)).to_rfc3339()
+}
+
+fn sample(minutes_ago: i64) -> Value {
+    json!({
+        "occurred_at": ago(minutes_ago),
+        "project": "shop",
+        "category": "activity",
+        "module": "Campaigns",
+        "action": "edit",
+        "actor": {"id": "u-1", "name": "Alice", "email": "alice@example.com", "type": "user"},
+        "source_ip": "198.51.100.4",
+        "description": "Saved campaign",
+        "details": {"params": {"name": "Spring"}},
+    })
+}
+
+#[tokio::test]
+async fn posted_event_is_listed_first_and_found_by_each_filter() {
+    let app = spawn_app().await;
+    let background: Vec<Value> = (10..15).map(sample).collect();
+    assert_eq!(app.post_json(Value::Array(background)).await.status, StatusCode::CREATED);
+
+    let posted = json!({
+        "occurred_at": ago(0),
+        "project": "billing",
+        "category": "access",
+        "module": "Login",
+        "action": "login",
+        "result": "failure",
+        "actor": {"id": "u-77", "name": "Mallory", "email": "mallory@example.com", "type": "user"},
+        "source_ip": "203.0.113.99",
+        "user_agent": "curl/8",
+        "target": {"type": "account", "id": "acct-9", "name": "Billing admin"},
+        "description": "Failed sign-in",
+        "error": "invalid password",
+        "details": {"login_source": "sso", "attempt": 5},
+        "trace_id": "trace-abc",
+    });
+    let reply = app.post_json(posted).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let id = reply.json()["ids"][0].as_str().unwrap().to_owned();
+
+    let all = app.list("").await;
+    assert_eq!(all[0]["id"], id, "newest first");
+    assert_eq!(all.len(), 6);
+
+    for filter in [
+        "project=billing",
+        "module=Login",
+        "action=login",
+        "category=access",
+        "result=failure",
+        "actor=mallory%40example.com",
+        "actor=Mallory",
+        "actor=u-77",
+        "ip=203.0.113.99",
+        "target=acct-9",
+        "trace_id=trace-abc",
+        "q=invalid+password",
+        "q=sso",
+        "range=5m",
+        "range=today&project=billing",
+    ] {
+        let found = app.list(filter).await;
+        assert_eq!(found.len(), 1, "{filter}");
+        assert_eq!(found[0]["id"], id, "{filter}");
+    }
+
+    let one = app.get(&format!("/api/v1/events/{id}")).await;
+    assert_eq!(one.status, StatusCode::OK);
+    let event = one.json();
+    assert_eq!(event["error"], "invalid password");
+    assert_eq!(event["details"]["attempt"], 5);
+    assert_eq!(event["target"]["name"], "Billing admin");
+}
+
+#[tokio::test]
+async fn arrays_and_ndjson_answer_ids_in_input_order() {
+    let app = spawn_app().await;
+    let mut a = sample(3);
+    a["id"] = json!("client-a");
+    let mut b = sample(1);
+    b["id"] = json!("client-b");
+    let reply = app.post_json(json!([a, b])).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.json()["ids"], json!(["client-a", "client-b"]));
+
+    let ndjson = format!("{}\n\n{}\n", sample(2), sample(4));
+    let reply = app.post("application/x-ndjson", ndjson).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.json()["ids"].as_array().unwrap().len(), 2);
+
+    // Re-sending a client id stores nothing new and answers the same id.
+    let reply = app.post_json(a).await;
+    assert_eq!(reply.json()["ids"], json!(["client-a"]));
+    assert_eq!(app.count().await, 4);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_400_and_stores_nothing() {
+    let app = spawn_app().await;
+    let mut missing_time = sample(1);
+    missing_time.as_object_mut().unwrap().remove("occurred_at");
+    let mut unknown = sample(1);
+    unknown["colour"] = json!("red");
+    let mut wrong_type = sample(1);
+    wrong_type["actor"]["email"] = json!(42);
+
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        ("application/json", "{not json".into(), "bad_request", "invalid JSON"),
+        ("application/json", "42".into(), "bad_request", "JSON object"),
+        ("application/json", "[]".into(), "bad_request", "no events"),
+        ("application/json", json!([sample(1), missing_time]).to_string(), "invalid_event", "item 1: event: missing field `occurred_at`"),
+        ("application/json", json!([unknown]).to_string(), "invalid_event", "item 0: colour: unknown field `colour`"),
+        ("application/json", json!([sample(1), sample(2), wrong_type]).to_string(), "invalid_event", "item 2: actor.email: invalid type"),
+        ("application/x-ndjson", format!("{}\n{{\"occurred_at\": 5}}\n", sample(1)), "invalid_event", "line 2: occurred_at: invalid type"),
+        ("application/x-ndjson", format!("{}\nnot json\n", sample(1)), "invalid_event", "line 2:"),
+    ];
+    for (content_type, body, code, message) in cases {
+        let reply = app.post(content_type, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.error_code(), code, "{body}");
+        assert!(reply.error_message().contains(message), "{body}: {}", reply.error_message());
+    }
+    assert_eq!(app.count().await, 0, "all-or-nothing: no valid item of a refused request is stored");
+}
+
+#[tokio::test]
+async fn oversized_requests_get_413() {
+    let app = spawn_app().await;
+    let huge = vec![b' '; auditrail_model::limits::MAX_BODY_BYTES + 1];
+    let reply = app.post("application/json", huge).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.error_code(), "payload_too_large");
+
+    let line = json!({"occurred_at": ago(1), "module": "m", "action": "a"}).to_string();
+    let many = format!("{line}\n").repeat(auditrail_model::limits::MAX_EVENTS_PER_REQUEST + 1);
+    let reply = app.post("application/x-ndjson", many).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.count().await, 0);
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_key_get_401() {
+    let app = spawn_app().await;
+    for auth in [None, Some("Bearer atr_not_a_real_key"), Some("Basic Zm9vOmJhcg==")] {
+        let mut req = Request::get("/api/v1/events");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let reply = app.send(req.body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(reply.error_code(), "unauthorized");
+    }
+    let req = Request::post("/api/v1/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(sample(1).to_string()))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count().await, 0);
+}
+
+#[tokio::test]
+async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors() {
+    let app = spawn_app().await;
+    let reply = app.get("/api/v1/events/01JNOTTHERE").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.error_code(), "not_found");
+
+    let reply = app.get("/api/v1/events?projcet=shop").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.error_message().contains("unknown parameter `projcet`"));
+
+    for (query, needle) in [
+        ("range=fortnight", "range:"),
+        ("tz=Mars/Olympus", "tz:"),
+        ("limit=0", "limit:"),
+        ("cursor=xyz", "cursor:"),
+        ("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "from:"),
+    ] {
+        let reply = app.get(&format!("/api/v1/events?{query}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(reply.error_code(), "invalid_filter", "{query}");
+        assert!(reply.error_message().contains(needle), "{query}: {}", reply.error_message());
+    }
+}
+
+#[tokio::test]
+async fn cursor_pages_through_everything_once() {
+    let app = spawn_app().await;
+    let events: Vec<Value> = (0..7).map(|i| sample(i % 3)).collect();
+    app.post_json(Value::Array(events)).await;
+    let mut ids = Vec::new();
+    let mut uri = "/api/v1/events?limit=3&project=shop".to_owned();
+    loop {
+        let page = app.get(&uri).await.json();
+        ids.extend(page["events"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        match page["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/events?limit=3&project=shop&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 7);
+    let mut unique = ids.clone();
+    unique.sort_by_key(|v| v.to_string());
+    unique.dedup();
+    assert_eq!(unique.len(), 7);
+}
+
+fn parse_csv(body: &[u8]) -> Vec<Vec<String>> {
+    csv::Reader::from_reader(body)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
+    let app = spawn_app().await;
+    let mut events: Vec<Value> = (0..2500).map(|i| sample(i % 600)).collect();
+    events[10]["project"] = json!("other");
+    events[20]["description"] = json!("=HYPERLINK(\"http://evil.test\",\"click\")");
+    events[20]["actor"]["name"] = json!("@admin");
+    app.post_json(Value::Array(events)).await;
+
+    let query = "project=shop&range=1d";
+    let reply = app.get(&format!("/api/v1/events/export?format=csv&{query}")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(reply.headers[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment;"));
+    let header_row = csv::Reader::from_reader(&reply.body[..]).headers().unwrap().clone();
+    assert_eq!(
+        header_row.iter().take(8).collect::<Vec<_>>(),
+        ["Time", "User", "Project", "Module", "Action", "Result", "Description", "IP"]
+    );
+    let rows = parse_csv(&reply.body);
+
+    let mut listed = Vec::new();
+    let mut uri = format!("/api/v1/events?limit=1000&{query}");
+    loop {
+        let page = app.get(&uri).await.json();
+        listed.extend(page["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/events?limit=1000&{query}&cursor={c}"),
+            None => break,
+        }
+    }
+    let exported: Vec<String> = rows.iter().map(|r| r[9].clone()).collect();
+    assert_eq!(exported.len(), 2499);
+    assert_eq!(exported, listed, "same rows, same order");
+    assert!(rows.iter().any(|r| r[6] == "'=HYPERLINK(\"http://evil.test\",\"click\")"));
+    assert!(rows.iter().any(|r| r[1] == "'@admin"));
+
+    // The page's export button uses the same code without an API key.
+    let page_export = app
+        .send(Request::get(format!("/export?format=csv&{query}")).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(page_export.status, StatusCode::OK);
+    assert_eq!(parse_csv(&page_export.body).len(), 2499);
+
+    let jsonl = app.get(&format!("/api/v1/events/export?format=jsonl&{query}")).await;
+    assert_eq!(std::str::from_utf8(&jsonl.body).unwrap().lines().count(), 2499);
+
+    let bad = app.get("/api/v1/events/export?format=pdf").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn facets_and_flags() {
+    let app = spawn_app().await;
+    let mut other = sample(2);
+    other["project"] = json!("blog");
+    other["module"] = json!("Posts");
+    let ids = app.post_json(json!([sample(1), other])).await.json()["ids"].clone();
+    let facets = app.get("/api/v1/facets").await.json();
+    assert_eq!(facets["projects"], json!([{"value": "blog", "count": 1}, {"value": "shop", "count": 1}]));
+    let shop = app.get("/api/v1/facets?project=shop").await.json();
+    assert_eq!(shop["modules"], json!([{"value": "Campaigns", "count": 1}]));
+
+    let id = ids[1].as_str().unwrap();
+    let req = |method: &str, id: &str| {
+        Request::builder()
+            .method(method)
+            .uri(format!("/api/v1/events/{id}/flag"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.key))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.send(req("PUT", id)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.send(req("PUT", "missing")).await.status, StatusCode::NOT_FOUND);
+    let flagged = app.list("flagged=true").await;
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0]["id"], id);
+    assert_eq!(app.send(req("DELETE", id)).await.status, StatusCode::NO_CONTENT);
+    assert!(app.list("flagged=true").await.is_empty());
+}
