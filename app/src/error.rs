@@ -10,7 +10,9 @@ pub enum UiError {
     #[error("{0}")]
     BadFilter(String),
     /// Something failed on the server; details are in the server log, not here.
-    #[error("The server could not complete the request. Try again; if it persists, check the server log.")]
+    #[error(
+        "The server could not complete the request. Try again; if it persists, check the server log."
+    )]
     Internal,
     /// The request never reached the function (network, decoding).
     #[error("{0}")]

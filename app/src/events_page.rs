@@ -26,7 +26,11 @@ pub fn filter_query(query: &str) -> String {
 
 /// `base` plus the filter query, if any.
 pub fn with_query(base: &str, query: &str) -> String {
-    if query.is_empty() { base.to_owned() } else { format!("{base}?{query}") }
+    if query.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{query}")
+    }
 }
 
 #[component]
@@ -121,7 +125,7 @@ fn EventTable(page: EventPage) -> impl IntoView {
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
-            <span class="count">{format!("{count} events on this page")}</span>
+            <span class="count">{if count == 1 { "1 event on this page".to_owned() } else { format!("{count} events on this page") }}</span>
             {paged.then(|| view! { <A href=newest.clone()>"← Newest"</A> })}
             {next.map(|href| view! { <A href=href attr:data-testid="older">"Older events →"</A> })}
         </nav>

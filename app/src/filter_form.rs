@@ -32,7 +32,11 @@ fn first(values: &[String]) -> String {
 
 fn one(value: String) -> Vec<String> {
     let value = value.trim().to_owned();
-    if value.is_empty() { Vec::new() } else { vec![value] }
+    if value.is_empty() {
+        Vec::new()
+    } else {
+        vec![value]
+    }
 }
 
 /// Calendar presets and wall-clock bounds depend on the zone; send the browser's.
@@ -47,8 +51,14 @@ fn with_zone(mut f: Filter) -> Filter {
                 | RangePreset::LastWeek
         )
     );
-    let local = [f.from, f.to].iter().any(|b| matches!(b, Some(TimeBound::Local(_))));
-    f.tz = if calendar || local { browser_zone().or(f.tz) } else { None };
+    let local = [f.from, f.to]
+        .iter()
+        .any(|b| matches!(b, Some(TimeBound::Local(_))));
+    f.tz = if calendar || local {
+        browser_zone().or(f.tz)
+    } else {
+        None
+    };
     f
 }
 
@@ -68,7 +78,9 @@ pub fn FilterForm(facets: OnceResource<Result<Facets, UiError>>) -> impl IntoVie
 fn FilterFields(facets: Facets) -> impl IntoView {
     let query = current_query();
     let applied = Memo::new(move |_| {
-        Filter::from_query(&query.get()).map(|(f, _)| f).unwrap_or_default()
+        Filter::from_query(&query.get())
+            .map(|(f, _)| f)
+            .unwrap_or_default()
     });
     let draft = RwSignal::new(applied.get_untracked());
     let custom = RwSignal::new(false);
@@ -146,7 +158,7 @@ fn FilterFields(facets: Facets) -> impl IntoView {
             </label>
             <label>
                 "IP address"
-                <input type="search" name="ip" placeholder="203.0.113.7" data-testid="f-ip"
+                <input type="search" name="ip" placeholder="IPv4 or IPv6" data-testid="f-ip"
                     prop:value=move || draft.with(|f| first(&f.ip))
                     on:input=move |ev| draft.update(|f| f.ip = one(event_target_value(&ev)))/>
             </label>

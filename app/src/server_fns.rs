@@ -23,15 +23,21 @@ mod ssr {
 pub async fn list_events(query: String) -> Result<EventPage, UiError> {
     use auditrail_model::{Cursor, Filter, PageRequest};
 
-    let (filter, rest) = Filter::from_query(&query).map_err(|e| UiError::BadFilter(e.to_string()))?;
+    let (filter, rest) =
+        Filter::from_query(&query).map_err(|e| UiError::BadFilter(e.to_string()))?;
     let cursor = rest
         .iter()
         .find(|(k, v)| k == "cursor" && !v.is_empty())
         .map(|(_, v)| v.parse::<Cursor>())
         .transpose()
         .map_err(|m| UiError::BadFilter(format!("cursor: {m}")))?;
-    let page = PageRequest { cursor, limit: PageRequest::DEFAULT_LIMIT };
-    Ok(ssr::store()?.list_events(&filter, page, chrono::Utc::now()).await?)
+    let page = PageRequest {
+        cursor,
+        limit: PageRequest::DEFAULT_LIMIT,
+    };
+    Ok(ssr::store()?
+        .list_events(&filter, page, chrono::Utc::now())
+        .await?)
 }
 
 #[server(prefix = "/ui", endpoint = "event")]
@@ -41,5 +47,7 @@ pub async fn get_event(id: String) -> Result<Option<Event>, UiError> {
 
 #[server(prefix = "/ui", endpoint = "facets")]
 pub async fn filter_facets() -> Result<Facets, UiError> {
-    Ok(ssr::store()?.facets(&auditrail_model::Filter::default()).await?)
+    Ok(ssr::store()?
+        .facets(&auditrail_model::Filter::default())
+        .await?)
 }

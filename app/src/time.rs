@@ -31,9 +31,12 @@ fn wasm_bindgen_value(n: f64) -> js_sys::wasm_bindgen::JsValue {
 pub fn browser_zone() -> Option<String> {
     #[cfg(feature = "hydrate")]
     {
-        let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
-            .resolved_options();
-        js_sys::Reflect::get(&options, &"timeZone".into()).ok().and_then(|v| v.as_string())
+        let options =
+            js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+                .resolved_options();
+        js_sys::Reflect::get(&options, &"timeZone".into())
+            .ok()
+            .and_then(|v| v.as_string())
     }
     #[cfg(not(feature = "hydrate"))]
     {

@@ -98,10 +98,15 @@ impl TimeBound {
         if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
             return Some(TimeBound::Instant(t.with_timezone(&Utc)));
         }
-        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-            .map(TimeBound::Local)
+        [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(TimeBound::Local)
     }
 
     fn to_query(self) -> String {
@@ -146,7 +151,10 @@ pub struct FilterError {
 
 impl FilterError {
     pub fn new(param: &str, message: impl Into<String>) -> Self {
-        FilterError { param: param.to_owned(), message: message.into() }
+        FilterError {
+            param: param.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -197,7 +205,11 @@ impl Filter {
                 self.range = Some(preset);
             }
             "from" | "to" => {
-                let slot = if key == "from" { &mut self.from } else { &mut self.to };
+                let slot = if key == "from" {
+                    &mut self.from
+                } else {
+                    &mut self.to
+                };
                 if slot.is_some() {
                     return Err(FilterError::new(key, "may be given only once"));
                 }
@@ -211,9 +223,14 @@ impl Filter {
             "tz" => {
                 single(self.tz.is_some())?;
                 let plausible = value.len() <= 64
-                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
                 if !plausible {
-                    return Err(FilterError::new(key, "must be an IANA time zone, e.g. Europe/Berlin"));
+                    return Err(FilterError::new(
+                        key,
+                        "must be an IANA time zone, e.g. Europe/Berlin",
+                    ));
                 }
                 self.tz = Some(value.to_owned());
             }
@@ -246,9 +263,9 @@ impl Filter {
                 self.q = Some(value.to_owned());
             }
             "ip" => {
-                let ip = value.parse::<std::net::IpAddr>().map_err(|_| {
-                    FilterError::new(key, "must be an IPv4 or IPv6 address")
-                })?;
+                let ip = value
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| FilterError::new(key, "must be an IPv4 or IPv6 address"))?;
                 self.ip.push(ip.to_string());
             }
             _ => {
@@ -280,7 +297,10 @@ impl Filter {
 
     fn check(&self) -> Result<(), FilterError> {
         if self.range.is_some() && (self.from.is_some() || self.to.is_some()) {
-            return Err(FilterError::new("range", "use either range or from/to, not both"));
+            return Err(FilterError::new(
+                "range",
+                "use either range or from/to, not both",
+            ));
         }
         #[cfg(feature = "tz")]
         self.zone()?;
@@ -313,7 +333,11 @@ impl Filter {
         for r in &self.result {
             out.append_pair("result", r.as_str());
         }
-        for (key, values) in [("ip", &self.ip), ("target", &self.target), ("trace_id", &self.trace_id)] {
+        for (key, values) in [
+            ("ip", &self.ip),
+            ("target", &self.target),
+            ("trace_id", &self.trace_id),
+        ] {
             for v in values {
                 out.append_pair(key, v);
             }
@@ -357,7 +381,10 @@ impl Filter {
         match &self.tz {
             None => Ok(chrono_tz::UTC),
             Some(name) => name.parse().map_err(|_| {
-                FilterError::new("tz", format!("unknown time zone {name:?}; use an IANA name such as Europe/Berlin"))
+                FilterError::new(
+                    "tz",
+                    format!("unknown time zone {name:?}; use an IANA name such as Europe/Berlin"),
+                )
             }),
         }
     }
@@ -383,7 +410,10 @@ impl Filter {
             TimeBound::Local(naive) => local_to_utc(naive),
         };
         let Some(range) = self.range else {
-            let window = TimeWindow { from: self.from.map(bound), to: self.to.map(bound) };
+            let window = TimeWindow {
+                from: self.from.map(bound),
+                to: self.to.map(bound),
+            };
             if let (Some(f), Some(t)) = (window.from, window.to)
                 && f >= t
             {
@@ -391,12 +421,20 @@ impl Filter {
             }
             return Ok(window);
         };
-        let back = |d: Duration| Ok(TimeWindow { from: Some(now - d), to: None });
+        let back = |d: Duration| {
+            Ok(TimeWindow {
+                from: Some(now - d),
+                to: None,
+            })
+        };
         let today = now.with_timezone(&zone).date_naive();
         let days = |first: chrono::NaiveDate, count: i64| {
             let start = local_to_utc(first.and_time(NaiveTime::MIN));
             let end = local_to_utc((first + Duration::days(count)).and_time(NaiveTime::MIN));
-            Ok(TimeWindow { from: Some(start), to: Some(end) })
+            Ok(TimeWindow {
+                from: Some(start),
+                to: Some(end),
+            })
         };
         let monday = today - Duration::days(today.weekday().num_days_from_monday().into());
         match range {
@@ -494,8 +532,12 @@ mod window_tests {
     fn local_bounds_are_read_in_tz_and_must_be_ordered() {
         let now = at("2026-11-23T12:00:00Z");
         let (f, _) = Filter::from_query("from=2026-07-01T10:00&tz=Europe/Berlin").unwrap();
-        assert_eq!(f.time_window(now).unwrap().from, Some(at("2026-07-01T08:00:00Z")));
-        let (f, _) = Filter::from_query("from=2026-07-02T00:00:00Z&to=2026-07-01T00:00:00Z").unwrap();
+        assert_eq!(
+            f.time_window(now).unwrap().from,
+            Some(at("2026-07-01T08:00:00Z"))
+        );
+        let (f, _) =
+            Filter::from_query("from=2026-07-02T00:00:00Z&to=2026-07-01T00:00:00Z").unwrap();
         assert_eq!(f.time_window(now).unwrap_err().param, "from");
     }
 }

@@ -10,8 +10,8 @@ mod validate;
 
 pub use cursor::Cursor;
 pub use event::{Actor, ActorType, Event, NewEvent, Outcome, Target};
-pub use filter::{Filter, FilterError, RangePreset, TimeBound};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
+pub use filter::{Filter, FilterError, RangePreset, TimeBound};
 pub use page::{EventPage, FacetValue, Facets, PageRequest};
 pub use validate::{EventError, limits};

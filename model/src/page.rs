@@ -29,7 +29,10 @@ impl PageRequest {
             None | Some("") => Ok(Self::DEFAULT_LIMIT),
             Some(s) => match s.parse::<u32>() {
                 Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
-                _ => Err(format!("limit must be a number from 1 to {}", Self::MAX_LIMIT)),
+                _ => Err(format!(
+                    "limit must be a number from 1 to {}",
+                    Self::MAX_LIMIT
+                )),
             },
         }
     }
@@ -37,7 +40,10 @@ impl PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { cursor: None, limit: Self::DEFAULT_LIMIT }
+        PageRequest {
+            cursor: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
     }
 }
 

@@ -37,7 +37,10 @@ pub struct EventError {
 
 impl EventError {
     fn new(field: &str, message: impl Into<String>) -> Self {
-        EventError { field: field.to_owned(), message: message.into() }
+        EventError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -145,7 +148,11 @@ fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> EventError
         Some(i) => message[..i].to_owned(),
         None => message,
     };
-    let field = if path == "." { "event".to_owned() } else { path };
+    let field = if path == "." {
+        "event".to_owned()
+    } else {
+        path
+    };
     EventError { field, message }
 }
 
@@ -154,13 +161,18 @@ impl RawEvent {
         let id = optional(self.id)
             .map(|id| {
                 let ok = id.len() <= limits::ID_MAX
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
                 if ok {
                     Ok(id)
                 } else {
                     Err(EventError::new(
                         "id",
-                        format!("must be 1 to {} characters of A-Z a-z 0-9 . _ : -", limits::ID_MAX),
+                        format!(
+                            "must be 1 to {} characters of A-Z a-z 0-9 . _ : -",
+                            limits::ID_MAX
+                        ),
                     ))
                 }
             })
@@ -215,11 +227,16 @@ impl RawEvent {
             None => Target::default(),
         };
         let details = self.details.unwrap_or_default();
-        let details_len = serde_json::to_string(&details).map(|s| s.len()).unwrap_or(usize::MAX);
+        let details_len = serde_json::to_string(&details)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
         if details_len > limits::DETAILS_MAX_BYTES {
             return Err(EventError::new(
                 "details",
-                format!("must be at most {} bytes as JSON", limits::DETAILS_MAX_BYTES),
+                format!(
+                    "must be at most {} bytes as JSON",
+                    limits::DETAILS_MAX_BYTES
+                ),
             ));
         }
         Ok(NewEvent {
@@ -264,7 +281,10 @@ fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, EventError> {
     let utc = DateTime::from_timestamp_micros(utc.timestamp_micros()).unwrap_or(utc);
     let (min, max) = timestamp_bounds();
     if utc < min || utc >= max {
-        return Err(EventError::new("occurred_at", "must be between 1970 and 2199"));
+        return Err(EventError::new(
+            "occurred_at",
+            "must be between 1970 and 2199",
+        ));
     }
     Ok(utc)
 }
@@ -282,16 +302,24 @@ fn required(field: &str, value: String, max: usize) -> Result<String, EventError
 }
 
 fn opt_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, EventError> {
-    optional(value).map(|v| text(field, v, max, false)).transpose()
+    optional(value)
+        .map(|v| text(field, v, max, false))
+        .transpose()
 }
 
 fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<String, EventError> {
     if value.chars().count() > max {
-        return Err(EventError::new(field, format!("must be at most {max} characters")));
+        return Err(EventError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     let bad = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r'));
     if value.chars().any(bad) {
-        return Err(EventError::new(field, "must not contain control characters"));
+        return Err(EventError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value)
 }
@@ -300,11 +328,16 @@ fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<Strin
 fn word(field: &str, value: String) -> Result<String, EventError> {
     let ok = value.len() <= limits::SHORT_MAX
         && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(value)
     } else {
-        Err(EventError::new(field, "must be a lower-case word (a-z, 0-9, _), e.g. \"create\""))
+        Err(EventError::new(
+            field,
+            "must be a lower-case word (a-z, 0-9, _), e.g. \"create\"",
+        ))
     }
 }
 
@@ -312,7 +345,8 @@ fn word(field: &str, value: String) -> Result<String, EventError> {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"{"occurred_at":"2026-11-23T10:15:00.1234567+01:00","module":"Login","action":"login"}"#;
+    const MINIMAL: &str =
+        r#"{"occurred_at":"2026-11-23T10:15:00.1234567+01:00","module":"Login","action":"login"}"#;
 
     #[test]
     fn minimal_event_gets_defaults_and_micro_precision() {
@@ -320,7 +354,10 @@ mod tests {
         assert_eq!(e.project, "default");
         assert_eq!(e.category, "activity");
         assert_eq!(e.result, Outcome::Success);
-        assert_eq!(e.occurred_at.to_rfc3339(), "2026-11-23T09:15:00.123456+00:00");
+        assert_eq!(
+            e.occurred_at.to_rfc3339(),
+            "2026-11-23T09:15:00.123456+00:00"
+        );
     }
 
     #[test]
@@ -353,12 +390,30 @@ mod tests {
         let cases = [
             (r#""occurred_at":"yesterday""#, "occurred_at"),
             (r#""occurred_at":"2300-01-01T00:00:00Z""#, "occurred_at"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","action":"Delete""#, "action"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","result":"maybe""#, "result"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","source_ip":"300.1.1.1""#, "source_ip"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","id":"has space""#, "id"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","actor":{"type":"robot"}"#, "actor.type"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","description":"a\u0000b""#, "description"),
+            (
+                r#""occurred_at":"2026-11-23T10:15:00Z","action":"Delete""#,
+                "action",
+            ),
+            (
+                r#""occurred_at":"2026-11-23T10:15:00Z","result":"maybe""#,
+                "result",
+            ),
+            (
+                r#""occurred_at":"2026-11-23T10:15:00Z","source_ip":"300.1.1.1""#,
+                "source_ip",
+            ),
+            (
+                r#""occurred_at":"2026-11-23T10:15:00Z","id":"has space""#,
+                "id",
+            ),
+            (
+                r#""occurred_at":"2026-11-23T10:15:00Z","actor":{"type":"robot"}"#,
+                "actor.type",
+            ),
+            (
+                r#""occurred_at":"2026-11-23T10:15:00Z","description":"a\u0000b""#,
+                "description",
+            ),
         ];
         for (fields, field) in cases {
             let mut json = format!(r#"{{"module":"m","action":"a",{fields}}}"#);

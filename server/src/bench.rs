@@ -25,12 +25,17 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", scratch.path().join("bench.db").display()),
     };
-    let store = Store::open(&url).await.context("opening the benchmark database")?;
+    let store = Store::open(&url)
+        .await
+        .context("opening the benchmark database")?;
     let now = Utc::now();
     let mut generator = DemoGenerator::new(StdRng::seed_from_u64(42), now);
 
     println!("database: {}", url.split(':').next().unwrap_or("?"));
-    println!("ingesting {} events in batches of {} …", opts.events, opts.batch);
+    println!(
+        "ingesting {} events in batches of {} …",
+        opts.events, opts.batch
+    );
     let mut stored = 0;
     let mut busy = Duration::ZERO;
     while stored < opts.events {
@@ -52,11 +57,23 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let cases: [(&str, &str, Option<Cursor>); 7] = [
         ("first page, no filter (baseline)", "", None),
         ("first page, project=acme-shop", "project=acme-shop", None),
-        ("first page, module=Login&result=failure", "module=Login&result=failure", None),
-        ("first page, range=today&category=access", "range=today&category=access", None),
+        (
+            "first page, module=Login&result=failure",
+            "module=Login&result=failure",
+            None,
+        ),
+        (
+            "first page, range=today&category=access",
+            "range=today&category=access",
+            None,
+        ),
         ("keyword, common word (q=campaign)", "q=campaign", None),
         ("keyword, rare word (q=quota)", "q=quota", None),
-        ("deep page (cursor half-way down), no filter", "", deep_cursor),
+        (
+            "deep page (cursor half-way down), no filter",
+            "",
+            deep_cursor,
+        ),
     ];
     println!();
     println!("| query | p50 ms | p99 ms | p50 / baseline |");
@@ -67,7 +84,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         let mut times = Vec::with_capacity(opts.samples);
         for _ in 0..opts.samples {
             let started = Instant::now();
-            store.list_events(&filter, PageRequest { cursor, limit: 50 }, now).await?;
+            store
+                .list_events(&filter, PageRequest { cursor, limit: 50 }, now)
+                .await?;
             times.push(started.elapsed());
         }
         times.sort();
@@ -94,6 +113,15 @@ async fn deep_cursor(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Option
         to: Some(TimeBound::Instant(now - chrono::Duration::days(15))),
         ..Filter::default()
     };
-    let page = store.list_events(&older, PageRequest { cursor: None, limit: 1 }, now).await?;
+    let page = store
+        .list_events(
+            &older,
+            PageRequest {
+                cursor: None,
+                limit: 1,
+            },
+            now,
+        )
+        .await?;
     Ok(page.events.first().and(page.next_cursor))
 }

@@ -29,8 +29,14 @@ const AGENTS: [&str; 4] = [
     "curl/8.5.0",
 ];
 
-const CAMPAIGNS: [&str; 6] =
-    ["Spring Sale", "Black Friday", "Welcome Series", "Win-back", "Product Launch", "Newsletter"];
+const CAMPAIGNS: [&str; 6] = [
+    "Spring Sale",
+    "Black Friday",
+    "Welcome Series",
+    "Win-back",
+    "Product Launch",
+    "Newsletter",
+];
 
 /// Makes demo events; one call may give several events sharing a trace id.
 pub struct DemoGenerator {
@@ -44,7 +50,11 @@ impl DemoGenerator {
         // Stored precision is microseconds; generating finer would make events differ from
         // what reads give back.
         let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-        DemoGenerator { rng, now, span: Duration::days(30) }
+        DemoGenerator {
+            rng,
+            now,
+            span: Duration::days(30),
+        }
     }
 
     /// Produces `count` events.
@@ -58,7 +68,11 @@ impl DemoGenerator {
     }
 
     fn scenario(&mut self) -> Vec<NewEvent> {
-        let at = self.now - Duration::microseconds(self.rng.random_range(1..self.span.num_microseconds().unwrap_or(1)));
+        let at = self.now
+            - Duration::microseconds(
+                self.rng
+                    .random_range(1..self.span.num_microseconds().unwrap_or(1)),
+            );
         let project = *PROJECTS.choose(&mut self.rng).unwrap_or(&"default");
         let (id, name, email) = *PEOPLE.choose(&mut self.rng).unwrap_or(&PEOPLE[0]);
         let person = Actor {
@@ -69,7 +83,13 @@ impl DemoGenerator {
         };
         let ip = self.ip();
         let agent = AGENTS.choose(&mut self.rng).map(|a| (*a).to_owned());
-        let base = Base { at, project, actor: person, ip, agent };
+        let base = Base {
+            at,
+            project,
+            actor: person,
+            ip,
+            agent,
+        };
         match self.rng.random_range(0..100) {
             0..=29 => vec![self.campaign_change(&base)],
             30..=49 => vec![self.sign_in(&base)],
@@ -87,7 +107,11 @@ impl DemoGenerator {
 
     fn ip(&mut self) -> String {
         if self.rng.random_bool(0.15) {
-            format!("2001:db8:{:x}::{:x}", self.rng.random_range(1..50u16), self.rng.random_range(1..500u16))
+            format!(
+                "2001:db8:{:x}::{:x}",
+                self.rng.random_range(1..50u16),
+                self.rng.random_range(1..500u16)
+            )
         } else {
             let nets = [(203, 0, 113), (198, 51, 100), (192, 0, 2), (10, 20, 30)];
             let (a, b, c) = *nets.choose(&mut self.rng).unwrap_or(&nets[0]);
@@ -96,7 +120,11 @@ impl DemoGenerator {
     }
 
     fn campaign_change(&mut self, b: &Base) -> NewEvent {
-        let action = *["create", "edit", "edit", "edit", "delete", "publish", "stop"].choose(&mut self.rng).unwrap_or(&"edit");
+        let action = *[
+            "create", "edit", "edit", "edit", "delete", "publish", "stop",
+        ]
+        .choose(&mut self.rng)
+        .unwrap_or(&"edit");
         let campaign = *CAMPAIGNS.choose(&mut self.rng).unwrap_or(&CAMPAIGNS[0]);
         let cid = format!("cmp-{}", self.rng.random_range(100..999));
         let verb = match action {
@@ -119,18 +147,33 @@ impl DemoGenerator {
     }
 
     fn sign_in(&mut self, b: &Base) -> NewEvent {
-        let source = *["password", "sso", "google", "magic_link"].choose(&mut self.rng).unwrap_or(&"password");
+        let source = *["password", "sso", "google", "magic_link"]
+            .choose(&mut self.rng)
+            .unwrap_or(&"password");
         if self.rng.random_bool(0.7) {
-            let action = if self.rng.random_bool(0.75) { "login" } else { "logout" };
-            let text = if action == "login" { "Signed in" } else { "Signed out" };
+            let action = if self.rng.random_bool(0.75) {
+                "login"
+            } else {
+                "logout"
+            };
+            let text = if action == "login" {
+                "Signed in"
+            } else {
+                "Signed out"
+            };
             b.event("access", "Login", action, Outcome::Success)
                 .describe(format!("{text} via {source}"))
                 .details(json!({"login_source": source, "mfa": self.rng.random_bool(0.6)}))
                 .build()
         } else {
-            let reason = *["Invalid password", "Account locked after 5 failed attempts", "MFA code expired", "Unknown user"]
-                .choose(&mut self.rng)
-                .unwrap_or(&"Invalid password");
+            let reason = *[
+                "Invalid password",
+                "Account locked after 5 failed attempts",
+                "MFA code expired",
+                "Unknown user",
+            ]
+            .choose(&mut self.rng)
+            .unwrap_or(&"Invalid password");
             b.event("access", "Login", "login", Outcome::Failure)
                 .describe("Failed sign-in".into())
                 .error(reason)
@@ -154,7 +197,8 @@ impl DemoGenerator {
         let mut out = Vec::new();
         for (i, (module, action, text)) in steps.iter().enumerate() {
             let step_fails = fails && i == 2;
-            let step_at = b.at + Duration::milliseconds(40 * i as i64 + self.rng.random_range(0..30));
+            let step_at =
+                b.at + Duration::milliseconds(40 * i as i64 + self.rng.random_range(0..30));
             let e = b
                 .event("activity", module, action, Outcome::Success)
                 .at(step_at)
@@ -172,10 +216,16 @@ impl DemoGenerator {
     }
 
     fn webhook_failure(&mut self, b: &Base) -> NewEvent {
-        let status = *[500, 502, 503, 504, 410].choose(&mut self.rng).unwrap_or(&502);
-        let url = *["https://hooks.partner.test/audit", "https://crm.globex.test/webhooks/events", "https://example.test/hook"]
+        let status = *[500, 502, 503, 504, 410]
             .choose(&mut self.rng)
-            .unwrap_or(&"https://example.test/hook");
+            .unwrap_or(&502);
+        let url = *[
+            "https://hooks.partner.test/audit",
+            "https://crm.globex.test/webhooks/events",
+            "https://example.test/hook",
+        ]
+        .choose(&mut self.rng)
+        .unwrap_or(&"https://example.test/hook");
         b.system_event("webhook_failure", "Webhooks", "deliver")
             .describe("Webhook delivery failed".into())
             .error(&format!("HTTP {status} from {url} after 3 retries"))
@@ -186,7 +236,10 @@ impl DemoGenerator {
 
     fn integration_failure(&mut self, b: &Base) -> NewEvent {
         let (name, error) = *[
-            ("Salesforce", "OAuth token expired; reconnect the integration"),
+            (
+                "Salesforce",
+                "OAuth token expired; reconnect the integration",
+            ),
             ("Slack", "channel_not_found: #marketing-alerts"),
             ("Shopify", "Rate limited (429); retry after 30s"),
             ("HubSpot", "Field 'lifecycle_stage' does not exist"),
@@ -203,8 +256,12 @@ impl DemoGenerator {
 
     fn user_admin(&mut self, b: &Base) -> NewEvent {
         let (_, other, other_email) = *PEOPLE.choose(&mut self.rng).unwrap_or(&PEOPLE[1]);
-        let action = *["create", "edit", "delete", "invite"].choose(&mut self.rng).unwrap_or(&"edit");
-        let role = *["admin", "auditor", "viewer"].choose(&mut self.rng).unwrap_or(&"viewer");
+        let action = *["create", "edit", "delete", "invite"]
+            .choose(&mut self.rng)
+            .unwrap_or(&"edit");
+        let role = *["admin", "auditor", "viewer"]
+            .choose(&mut self.rng)
+            .unwrap_or(&"viewer");
         b.event("activity", "Users", action, Outcome::Success)
             .target("user", other_email, other)
             .describe(format!("User {other}: {action}"))
@@ -222,11 +279,22 @@ impl DemoGenerator {
     }
 
     fn api_key_change(&mut self, b: &Base) -> NewEvent {
-        let action = if self.rng.random_bool(0.6) { "create" } else { "delete" };
+        let action = if self.rng.random_bool(0.6) {
+            "create"
+        } else {
+            "delete"
+        };
         let key = format!("key-{}", self.rng.random_range(100..999));
         b.event("activity", "API management", action, Outcome::Success)
             .target("api_key", &key, "CI deploy key")
-            .describe(format!("{} API key", if action == "create" { "Created" } else { "Revoked" }))
+            .describe(format!(
+                "{} API key",
+                if action == "create" {
+                    "Created"
+                } else {
+                    "Revoked"
+                }
+            ))
             .details(json!({"scopes": ["ingest", "read"]}))
             .build()
     }
@@ -250,8 +318,16 @@ impl DemoGenerator {
 
     fn system_job(&mut self, b: &Base) -> NewEvent {
         let ok = self.rng.random_bool(0.85);
-        let mut e = b.system_event("system", "Backups", "backup")
-            .describe(if ok { "Nightly backup completed" } else { "Nightly backup failed" }.into())
+        let mut e = b
+            .system_event("system", "Backups", "backup")
+            .describe(
+                if ok {
+                    "Nightly backup completed"
+                } else {
+                    "Nightly backup failed"
+                }
+                .into(),
+            )
             .details(json!({"size_mb": self.rng.random_range(100..4000)}));
         if !ok {
             e = e.error("Disk quota exceeded on backup volume");
@@ -294,7 +370,12 @@ impl Base {
     /// the caller says otherwise.
     fn system_event(&self, category: &str, module: &str, action: &str) -> Draft {
         let mut d = self.event(category, module, action, Outcome::Failure);
-        d.0.actor = Actor { id: Some("system".into()), name: Some("Auditrail scheduler".into()), email: None, kind: Some(ActorType::System) };
+        d.0.actor = Actor {
+            id: Some("system".into()),
+            name: Some("Auditrail scheduler".into()),
+            email: None,
+            kind: Some(ActorType::System),
+        };
         d.0.user_agent = None;
         d.0.source_ip = None;
         if category == "system" {
@@ -313,7 +394,11 @@ impl Draft {
         self
     }
     fn target(mut self, kind: &str, id: &str, name: &str) -> Draft {
-        self.0.target = Target { kind: Some(kind.into()), id: Some(id.into()), name: Some(name.into()) };
+        self.0.target = Target {
+            kind: Some(kind.into()),
+            id: Some(id.into()),
+            name: Some(name.into()),
+        };
         self
     }
     fn describe(mut self, text: String) -> Draft {
@@ -355,18 +440,31 @@ mod tests {
             assert!(e.occurred_at < now + Duration::seconds(1));
             assert!(e.occurred_at > now - Duration::days(31));
         }
-        for category in ["activity", "access", "webhook_failure", "integration_failure", "system"] {
+        for category in [
+            "activity",
+            "access",
+            "webhook_failure",
+            "integration_failure",
+            "system",
+        ] {
             assert!(events.iter().any(|e| e.category == category), "{category}");
         }
         for action in ["login", "logout", "impersonate"] {
             assert!(events.iter().any(|e| e.action == action), "{action}");
         }
-        assert!(events.iter().any(|e| e.result == Outcome::Failure && e.error.is_some()));
+        assert!(
+            events
+                .iter()
+                .any(|e| e.result == Outcome::Failure && e.error.is_some())
+        );
         let traced = events.iter().filter_map(|e| e.trace_id.as_ref());
         let mut counts = std::collections::HashMap::new();
         for t in traced {
             *counts.entry(t).or_insert(0) += 1;
         }
-        assert!(counts.values().any(|&n| n >= 3), "traces with several steps");
+        assert!(
+            counts.values().any(|&n| n >= 3),
+            "traces with several steps"
+        );
     }
 }

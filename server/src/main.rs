@@ -30,7 +30,9 @@ struct DatabaseArg {
 
 impl DatabaseArg {
     async fn open(&self) -> anyhow::Result<Store> {
-        Store::open(&self.database).await.with_context(|| "opening the database")
+        Store::open(&self.database)
+            .await
+            .with_context(|| "opening the database")
     }
 }
 
@@ -115,18 +117,38 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { addr, db, site_root } => web::serve(addr, db.open().await?, site_root).await,
+        Command::Serve {
+            addr,
+            db,
+            site_root,
+        } => web::serve(addr, db.open().await?, site_root).await,
         Command::ApiKeys(ApiKeysCommand::Create { name, db }) => {
             let created = db.open().await?.create_api_key(&name).await?;
-            println!("Created API key {} ({}). Its secret is shown only now:", created.key.id, created.key.name);
+            println!(
+                "Created API key {} ({}). Its secret is shown only now:",
+                created.key.id, created.key.name
+            );
             println!("{}", created.secret);
             Ok(())
         }
-        Command::Demo { events, if_empty, db } => {
+        Command::Demo {
+            events,
+            if_empty,
+            db,
+        } => {
             let store = db.open().await?;
-            let probe = PageRequest { cursor: None, limit: 1 };
+            let probe = PageRequest {
+                cursor: None,
+                limit: 1,
+            };
             let now = chrono::Utc::now();
-            if if_empty && !store.list_events(&Filter::default(), probe, now).await?.events.is_empty() {
+            if if_empty
+                && !store
+                    .list_events(&Filter::default(), probe, now)
+                    .await?
+                    .events
+                    .is_empty()
+            {
                 println!("The database already holds events; no demo events written.");
                 return Ok(());
             }
@@ -159,8 +181,19 @@ async fn main() -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::Bench { events, database, samples, batch } => {
-            bench::run(bench::BenchOptions { events, database, samples, batch }).await
+        Command::Bench {
+            events,
+            database,
+            samples,
+            batch,
+        } => {
+            bench::run(bench::BenchOptions {
+                events,
+                database,
+                samples,
+                batch,
+            })
+            .await
         }
     }
 }

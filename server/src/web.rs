@@ -21,7 +21,10 @@ use crate::export;
 use crate::state::AppState;
 
 pub fn router(store: Store, leptos_options: LeptosOptions) -> Router {
-    let state = AppState { store, leptos_options };
+    let state = AppState {
+        store,
+        leptos_options,
+    };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
     let shell_options = state.leptos_options.clone();
@@ -64,7 +67,9 @@ pub async fn serve(addr: SocketAddr, store: Store, site_root: PathBuf) -> anyhow
     let app = router(store, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -74,7 +79,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

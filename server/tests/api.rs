@@ -24,17 +24,22 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
-            panic!("not JSON: {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
     }
 
     fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     fn error_message(&self) -> String {
-        self.json()["error"]["message"].as_str().unwrap_or_default().to_owned()
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -48,7 +53,11 @@ async fn spawn_app() -> TestApp {
         .output_name("auditrail")
         .site_root(dir.path().to_string_lossy().as_ref())
         .build();
-    TestApp { router: auditrail_server::web::router(store, options), key, _dir: dir }
+    TestApp {
+        router: auditrail_server::web::router(store, options),
+        key,
+        _dir: dir,
+    }
 }
 
 impl TestApp {
@@ -57,7 +66,11 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     async fn get(&self, uri: &str) -> Reply {
@@ -83,7 +96,12 @@ impl TestApp {
 
     async fn list(&self, query: &str) -> Vec<Value> {
         let reply = self.get(&format!("/api/v1/events?{query}")).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
         reply.json()["events"].as_array().unwrap().clone()
     }
 
@@ -114,7 +132,10 @@ fn sample(minutes_ago: i64) -> Value {
 async fn posted_event_is_listed_first_and_found_by_each_filter() {
     let app = spawn_app().await;
     let background: Vec<Value> = (10..15).map(sample).collect();
-    assert_eq!(app.post_json(Value::Array(background)).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.post_json(Value::Array(background)).await.status,
+        StatusCode::CREATED
+    );
 
     let posted = json!({
         "occurred_at": ago(0),
@@ -203,22 +224,65 @@ async fn bad_input_gets_a_clear_400_and_stores_nothing() {
     wrong_type["actor"]["email"] = json!(42);
 
     let cases: Vec<(&str, String, &str, &str)> = vec![
-        ("application/json", "{not json".into(), "bad_request", "invalid JSON"),
-        ("application/json", "42".into(), "bad_request", "JSON object"),
+        (
+            "application/json",
+            "{not json".into(),
+            "bad_request",
+            "invalid JSON",
+        ),
+        (
+            "application/json",
+            "42".into(),
+            "bad_request",
+            "JSON object",
+        ),
         ("application/json", "[]".into(), "bad_request", "no events"),
-        ("application/json", json!([sample(1), missing_time]).to_string(), "invalid_event", "item 1: event: missing field `occurred_at`"),
-        ("application/json", json!([unknown]).to_string(), "invalid_event", "item 0: colour: unknown field `colour`"),
-        ("application/json", json!([sample(1), sample(2), wrong_type]).to_string(), "invalid_event", "item 2: actor.email: invalid type"),
-        ("application/x-ndjson", format!("{}\n{{\"occurred_at\": 5}}\n", sample(1)), "invalid_event", "line 2: occurred_at: invalid type"),
-        ("application/x-ndjson", format!("{}\nnot json\n", sample(1)), "invalid_event", "line 2:"),
+        (
+            "application/json",
+            json!([sample(1), missing_time]).to_string(),
+            "invalid_event",
+            "item 1: event: missing field `occurred_at`",
+        ),
+        (
+            "application/json",
+            json!([unknown]).to_string(),
+            "invalid_event",
+            "item 0: colour: unknown field `colour`",
+        ),
+        (
+            "application/json",
+            json!([sample(1), sample(2), wrong_type]).to_string(),
+            "invalid_event",
+            "item 2: actor.email: invalid type",
+        ),
+        (
+            "application/x-ndjson",
+            format!("{}\n{{\"occurred_at\": 5}}\n", sample(1)),
+            "invalid_event",
+            "line 2: occurred_at: invalid type",
+        ),
+        (
+            "application/x-ndjson",
+            format!("{}\nnot json\n", sample(1)),
+            "invalid_event",
+            "line 2:",
+        ),
     ];
     for (content_type, body, code, message) in cases {
         let reply = app.post(content_type, body.clone()).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(reply.error_code(), code, "{body}");
-        assert!(reply.error_message().contains(message), "{body}: {}", reply.error_message());
+        assert!(
+            reply.error_message().contains(message),
+            "{body}: {}",
+            reply.error_message()
+        );
     }
-    assert_eq!(app.count().await, 0, "all-or-nothing: no valid item of a refused request is stored");
+    assert_eq!(
+        app.count().await,
+        0,
+        "all-or-nothing: no valid item of a refused request is stored"
+    );
 }
 
 #[tokio::test]
@@ -239,7 +303,11 @@ async fn oversized_requests_get_413() {
 #[tokio::test]
 async fn requests_without_a_valid_key_get_401() {
     let app = spawn_app().await;
-    for auth in [None, Some("Bearer atr_not_a_real_key"), Some("Basic Zm9vOmJhcg==")] {
+    for auth in [
+        None,
+        Some("Bearer atr_not_a_real_key"),
+        Some("Basic Zm9vOmJhcg=="),
+    ] {
         let mut req = Request::get("/api/v1/events");
         if let Some(a) = auth {
             req = req.header(header::AUTHORIZATION, a);
@@ -265,7 +333,11 @@ async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors() {
 
     let reply = app.get("/api/v1/events?projcet=shop").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.error_message().contains("unknown parameter `projcet`"));
+    assert!(
+        reply
+            .error_message()
+            .contains("unknown parameter `projcet`")
+    );
 
     for (query, needle) in [
         ("range=fortnight", "range:"),
@@ -277,7 +349,11 @@ async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors() {
         let reply = app.get(&format!("/api/v1/events?{query}")).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(reply.error_code(), "invalid_filter", "{query}");
-        assert!(reply.error_message().contains(needle), "{query}: {}", reply.error_message());
+        assert!(
+            reply.error_message().contains(needle),
+            "{query}: {}",
+            reply.error_message()
+        );
     }
 }
 
@@ -290,7 +366,13 @@ async fn cursor_pages_through_everything_once() {
     let mut uri = "/api/v1/events?limit=3&project=shop".to_owned();
     loop {
         let page = app.get(&uri).await.json();
-        ids.extend(page["events"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        ids.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].clone()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => uri = format!("/api/v1/events?limit=3&project=shop&cursor={c}"),
             None => break,
@@ -320,14 +402,36 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
     app.post_json(Value::Array(events)).await;
 
     let query = "project=shop&range=1d";
-    let reply = app.get(&format!("/api/v1/events/export?format=csv&{query}")).await;
+    let reply = app
+        .get(&format!("/api/v1/events/export?format=csv&{query}"))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
-    assert!(reply.headers[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment;"));
-    let header_row = csv::Reader::from_reader(&reply.body[..]).headers().unwrap().clone();
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    assert!(
+        reply.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let header_row = csv::Reader::from_reader(&reply.body[..])
+        .headers()
+        .unwrap()
+        .clone();
     assert_eq!(
         header_row.iter().take(8).collect::<Vec<_>>(),
-        ["Time", "User", "Project", "Module", "Action", "Result", "Description", "IP"]
+        [
+            "Time",
+            "User",
+            "Project",
+            "Module",
+            "Action",
+            "Result",
+            "Description",
+            "IP"
+        ]
     );
     let rows = parse_csv(&reply.body);
 
@@ -335,7 +439,13 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
     let mut uri = format!("/api/v1/events?limit=1000&{query}");
     loop {
         let page = app.get(&uri).await.json();
-        listed.extend(page["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        listed.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => uri = format!("/api/v1/events?limit=1000&{query}&cursor={c}"),
             None => break,
@@ -344,18 +454,30 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
     let exported: Vec<String> = rows.iter().map(|r| r[9].clone()).collect();
     assert_eq!(exported.len(), 2499);
     assert_eq!(exported, listed, "same rows, same order");
-    assert!(rows.iter().any(|r| r[6] == "'=HYPERLINK(\"http://evil.test\",\"click\")"));
+    assert!(
+        rows.iter()
+            .any(|r| r[6] == "'=HYPERLINK(\"http://evil.test\",\"click\")")
+    );
     assert!(rows.iter().any(|r| r[1] == "'@admin"));
 
     // The page's export button uses the same code without an API key.
     let page_export = app
-        .send(Request::get(format!("/export?format=csv&{query}")).body(Body::empty()).unwrap())
+        .send(
+            Request::get(format!("/export?format=csv&{query}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(page_export.status, StatusCode::OK);
     assert_eq!(parse_csv(&page_export.body).len(), 2499);
 
-    let jsonl = app.get(&format!("/api/v1/events/export?format=jsonl&{query}")).await;
-    assert_eq!(std::str::from_utf8(&jsonl.body).unwrap().lines().count(), 2499);
+    let jsonl = app
+        .get(&format!("/api/v1/events/export?format=jsonl&{query}"))
+        .await;
+    assert_eq!(
+        std::str::from_utf8(&jsonl.body).unwrap().lines().count(),
+        2499
+    );
 
     let bad = app.get("/api/v1/events/export?format=pdf").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -369,7 +491,10 @@ async fn facets_and_flags() {
     other["module"] = json!("Posts");
     let ids = app.post_json(json!([sample(1), other])).await.json()["ids"].clone();
     let facets = app.get("/api/v1/facets").await.json();
-    assert_eq!(facets["projects"], json!([{"value": "blog", "count": 1}, {"value": "shop", "count": 1}]));
+    assert_eq!(
+        facets["projects"],
+        json!([{"value": "blog", "count": 1}, {"value": "shop", "count": 1}])
+    );
     let shop = app.get("/api/v1/facets?project=shop").await.json();
     assert_eq!(shop["modules"], json!([{"value": "Campaigns", "count": 1}]));
 
@@ -382,11 +507,20 @@ async fn facets_and_flags() {
             .body(Body::empty())
             .unwrap()
     };
-    assert_eq!(app.send(req("PUT", id)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.send(req("PUT", "missing")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.send(req("PUT", id)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.send(req("PUT", "missing")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let flagged = app.list("flagged=true").await;
     assert_eq!(flagged.len(), 1);
     assert_eq!(flagged[0]["id"], id);
-    assert_eq!(app.send(req("DELETE", id)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.send(req("DELETE", id)).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert!(app.list("flagged=true").await.is_empty());
 }

@@ -23,7 +23,11 @@ pub(crate) struct SqlBuf {
 
 impl SqlBuf {
     pub fn new(placeholder: fn(usize) -> String) -> Self {
-        SqlBuf { sql: String::new(), args: Vec::new(), placeholder }
+        SqlBuf {
+            sql: String::new(),
+            args: Vec::new(),
+            placeholder,
+        }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -69,14 +73,27 @@ pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.recei
 /// matches with its own index. `key` is the sort-key column the outer query walks.
 pub(crate) fn push_conditions(buf: &mut SqlBuf, filter: &Filter, window: TimeWindow, key: &str) {
     if let Some(from) = window.from {
-        buf.push(" AND ").push(key).push(" >= ").bind(Arg::Int(sort_key::base(from)));
+        buf.push(" AND ")
+            .push(key)
+            .push(" >= ")
+            .bind(Arg::Int(sort_key::base(from)));
     }
     if let Some(to) = window.to {
-        buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(sort_key::base(to)));
+        buf.push(" AND ")
+            .push(key)
+            .push(" < ")
+            .bind(Arg::Int(sort_key::base(to)));
     }
-    let results: Vec<String> = filter.result.iter().map(|r| r.as_str().to_owned()).collect();
+    let results: Vec<String> = filter
+        .result
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
     for (columns, values) in [
-        (&["e.actor_id", "e.actor_name", "e.actor_email"][..], &filter.actor),
+        (
+            &["e.actor_id", "e.actor_name", "e.actor_email"][..],
+            &filter.actor,
+        ),
         (&["e.project"][..], &filter.project),
         (&["e.module"][..], &filter.module),
         (&["e.action"][..], &filter.action),

@@ -9,11 +9,11 @@ use auditrail_model::{
     Cursor, Event, EventPage, FacetValue, Facets, Filter, NewEvent, PageRequest, TimeWindow,
 };
 use chrono::{DateTime, Utc};
+use sqlx::query::{Query, QueryAs};
+use sqlx::sqlite::SqliteArguments;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::query::{Query, QueryAs};
-use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, AssertSqlSafe, Sqlite, Transaction};
 
 use crate::query::{Arg, EVENT_COLUMNS, SqlBuf, push_conditions};
@@ -34,14 +34,20 @@ fn placeholder(_: usize) -> String {
 
 /// `SqlBuf` text holds only our own SQL; every value in it is a bound parameter.
 fn query(buf: SqlBuf) -> Result<Query<'static, Sqlite, SqliteArguments>, StorageError> {
-    Ok(sqlx::query_with(AssertSqlSafe(buf.sql), arguments(buf.args)?))
+    Ok(sqlx::query_with(
+        AssertSqlSafe(buf.sql),
+        arguments(buf.args)?,
+    ))
 }
 
 fn query_as<T>(buf: SqlBuf) -> Result<QueryAs<'static, Sqlite, T, SqliteArguments>, StorageError>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
 {
-    Ok(sqlx::query_as_with(AssertSqlSafe(buf.sql), arguments(buf.args)?))
+    Ok(sqlx::query_as_with(
+        AssertSqlSafe(buf.sql),
+        arguments(buf.args)?,
+    ))
 }
 
 fn arguments(args: Vec<Arg>) -> Result<SqliteArguments, StorageError> {
@@ -72,7 +78,10 @@ impl SqliteStore {
                 StorageError::Invalid(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -101,7 +110,10 @@ impl SqliteStore {
                         ids.push(id.clone());
                     }
                     _ => {
-                        let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
+                        let id = event
+                            .id
+                            .clone()
+                            .unwrap_or_else(|| ulid::Ulid::new().to_string());
                         ids.push(id.clone());
                         fresh.push((id, event));
                     }
@@ -137,24 +149,30 @@ impl SqliteStore {
             buf.push(" FROM events e WHERE 1 = 1");
             "e.sort_key"
         } else {
-            buf.push(" FROM events_fts f JOIN events e ON e.sort_key = f.rowid WHERE events_fts MATCH ");
+            buf.push(
+                " FROM events_fts f JOIN events e ON e.sort_key = f.rowid WHERE events_fts MATCH ",
+            );
             buf.bind(Arg::Text(fts_query(&keywords)));
             "f.rowid"
         };
         push_conditions(&mut buf, filter, window, key);
         if let Some(Cursor(after)) = page.cursor {
-            buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(after));
+            buf.push(" AND ")
+                .push(key)
+                .push(" < ")
+                .bind(Arg::Int(after));
         }
         buf.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
         buf.bind(Arg::Int(i64::from(page.limit) + 1));
-        let rows: Vec<EventRow> =
-            query_as(buf)?.fetch_all(&self.pool).await?;
+        let rows: Vec<EventRow> = query_as(buf)?.fetch_all(&self.pool).await?;
         Ok(page_from_rows(rows, page.limit))
     }
 
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
         let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e WHERE e.id = ");
+        buf.push("SELECT ")
+            .push(EVENT_COLUMNS)
+            .push(" FROM events e WHERE e.id = ");
         buf.bind(Arg::Text(id.to_owned()));
         let row: Option<EventRow> = query_as(buf)?.fetch_optional(&self.pool).await?;
         Ok(row.map(Event::from))
@@ -174,8 +192,7 @@ impl SqliteStore {
             buf.push(")");
         }
         buf.push(" GROUP BY kind, value ORDER BY kind, value");
-        let rows: Vec<(String, String, i64)> =
-            query_as(buf)?.fetch_all(&self.pool).await?;
+        let rows: Vec<(String, String, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
         Ok(facets_from_rows(rows))
     }
 
@@ -209,7 +226,11 @@ impl SqliteStore {
         Ok(exists)
     }
 
-    pub async fn insert_api_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> Result<(), StorageError> {
+    pub async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
         sqlx::query("INSERT INTO api_keys (id, name, secret_hash, created_at) VALUES (?, ?, ?, ?)")
             .bind(&key.key.id)
             .bind(&key.key.name)
@@ -241,15 +262,26 @@ impl SqliteStore {
 
 /// Turns keywords into an FTS5 query: each word a quoted prefix term, all required.
 fn fts_query(keywords: &[String]) -> String {
-    keywords.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ")
+    keywords
+        .iter()
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Splits the extra row fetched to learn whether another page exists.
 pub(crate) fn page_from_rows(mut rows: Vec<EventRow>, limit: u32) -> EventPage {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| Cursor(r.sort_key)) } else { None };
-    EventPage { events: rows.into_iter().map(Event::from).collect(), next_cursor }
+    let next_cursor = if more {
+        rows.last().map(|r| Cursor(r.sort_key))
+    } else {
+        None
+    };
+    EventPage {
+        events: rows.into_iter().map(Event::from).collect(),
+        next_cursor,
+    }
 }
 
 /// Caps each dropdown so a million distinct actors cannot bloat the page.
@@ -290,8 +322,7 @@ async fn existing_ids(
         buf.bind(Arg::Text((*id).clone()));
     }
     buf.push(")");
-    let rows: Vec<(String,)> =
-        query_as(buf)?.fetch_all(&mut **tx).await?;
+    let rows: Vec<(String,)> = query_as(buf)?.fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
@@ -303,7 +334,12 @@ async fn allocate_keys<'a>(
     events: impl Iterator<Item = &'a NewEvent> + Clone,
 ) -> Result<Vec<i64>, StorageError> {
     let bases: Vec<i64> = events.map(|e| sort_key::base(e.occurred_at)).collect();
-    let distinct: Vec<i64> = bases.iter().copied().collect::<HashSet<_>>().into_iter().collect();
+    let distinct: Vec<i64> = bases
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     let mut next_free = HashMap::with_capacity(distinct.len());
     let mut buf = SqlBuf::new(placeholder);
     buf.push("WITH b(base) AS (VALUES ");
@@ -316,8 +352,7 @@ async fn allocate_keys<'a>(
     buf.push(") SELECT base, (SELECT MAX(sort_key) FROM events WHERE sort_key >= base AND sort_key < base + ");
     buf.bind(Arg::Int(sort_key::SLOTS));
     buf.push(") FROM b");
-    let rows: Vec<(i64, Option<i64>)> =
-        query_as(buf)?.fetch_all(&mut **tx).await?;
+    let rows: Vec<(i64, Option<i64>)> = query_as(buf)?.fetch_all(&mut **tx).await?;
     for (base, max) in rows {
         next_free.insert(base, max.map_or(base, |m| m + 1));
     }
@@ -325,7 +360,9 @@ async fn allocate_keys<'a>(
     let mut assigned = HashSet::with_capacity(bases.len());
     for base in bases {
         let mut key = next_free[&base];
-        while key >= base + sort_key::SLOTS && (assigned.contains(&key) || !is_free(tx, key).await?) {
+        while key >= base + sort_key::SLOTS
+            && (assigned.contains(&key) || !is_free(tx, key).await?)
+        {
             key += 1;
         }
         next_free.insert(base, key + 1);
@@ -374,7 +411,9 @@ async fn insert_rows(
             opt(&e.actor.id),
             opt(&e.actor.name),
             opt(&e.actor.email),
-            e.actor.kind.map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
+            e.actor
+                .kind
+                .map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
             opt(&e.source_ip),
             opt(&e.user_agent),
             opt(&e.target.kind),
@@ -402,18 +441,36 @@ async fn insert_search_rows(
     let mut buf = SqlBuf::new(placeholder);
     buf.push("INSERT INTO events_fts (rowid, description, error, target, actor, details) VALUES ");
     let join = |parts: [&Option<String>; 3]| {
-        parts.iter().filter_map(|p| p.as_deref()).collect::<Vec<_>>().join(" ")
+        parts
+            .iter()
+            .filter_map(|p| p.as_deref())
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     for (i, ((_, e), key)) in events.iter().zip(keys).enumerate() {
         if i > 0 {
             buf.push(", ");
         }
         buf.push("(").bind(Arg::Int(*key)).push(", ");
-        buf.bind(Arg::Text(e.description.clone().unwrap_or_default())).push(", ");
-        buf.bind(Arg::Text(e.error.clone().unwrap_or_default())).push(", ");
-        buf.bind(Arg::Text(join([&e.target.kind, &e.target.id, &e.target.name]))).push(", ");
-        buf.bind(Arg::Text(join([&e.actor.id, &e.actor.name, &e.actor.email]))).push(", ");
-        buf.bind(Arg::Text(serde_json::Value::Object(e.details.clone()).to_string()));
+        buf.bind(Arg::Text(e.description.clone().unwrap_or_default()))
+            .push(", ");
+        buf.bind(Arg::Text(e.error.clone().unwrap_or_default()))
+            .push(", ");
+        buf.bind(Arg::Text(join([
+            &e.target.kind,
+            &e.target.id,
+            &e.target.name,
+        ])))
+        .push(", ");
+        buf.bind(Arg::Text(join([
+            &e.actor.id,
+            &e.actor.name,
+            &e.actor.email,
+        ])))
+        .push(", ");
+        buf.bind(Arg::Text(
+            serde_json::Value::Object(e.details.clone()).to_string(),
+        ));
         buf.push(")");
     }
     query(buf)?.execute(&mut **tx).await?;
@@ -427,7 +484,12 @@ struct FacetTally(HashMap<(&'static str, String, String), (i64, i64)>);
 impl FacetTally {
     fn add(&mut self, e: &NewEvent) {
         let seen = e.occurred_at.timestamp_micros();
-        let actor = e.actor.email.as_ref().or(e.actor.name.as_ref()).or(e.actor.id.as_ref());
+        let actor = e
+            .actor
+            .email
+            .as_ref()
+            .or(e.actor.name.as_ref())
+            .or(e.actor.id.as_ref());
         let values = [
             ("project", Some(&e.project)),
             ("category", Some(&e.category)),
@@ -437,8 +499,10 @@ impl FacetTally {
         ];
         for (kind, value) in values {
             if let Some(value) = value {
-                let entry =
-                    self.0.entry((kind, e.project.clone(), value.clone())).or_insert((0, seen));
+                let entry = self
+                    .0
+                    .entry((kind, e.project.clone(), value.clone()))
+                    .or_insert((0, seen));
                 entry.0 += 1;
                 entry.1 = entry.1.max(seen);
             }

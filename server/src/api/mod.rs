@@ -18,11 +18,16 @@ pub fn router() -> Router<AppState> {
             "/events",
             get(events::list)
                 .post(ingest::ingest)
-                .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
+                .layer(DefaultBodyLimit::max(
+                    auditrail_model::limits::MAX_BODY_BYTES,
+                )),
         )
         .route("/events/export", get(events::export))
         .route("/events/{id}", get(events::get_one))
-        .route("/events/{id}/flag", put(events::flag).delete(events::unflag))
+        .route(
+            "/events/{id}/flag",
+            put(events::flag).delete(events::unflag),
+        )
         .route("/facets", get(events::facets))
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
 }
@@ -36,8 +41,8 @@ pub struct ParsedQuery {
 
 impl ParsedQuery {
     pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<ParsedQuery, ApiError> {
-        let (filter, rest) =
-            Filter::from_query(raw.unwrap_or("")).map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+        let (filter, rest) = Filter::from_query(raw.unwrap_or(""))
+            .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
         if let Some((key, _)) = rest.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
             return Err(ApiError::InvalidFilter(format!(
                 "unknown parameter `{key}`; filters are {}",
@@ -48,7 +53,10 @@ impl ParsedQuery {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.rest.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+        self.rest
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn page(&self) -> Result<PageRequest, ApiError> {

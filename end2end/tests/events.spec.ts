@@ -1,0 +1,198 @@
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const apiKey = () => readFileSync(join(process.env.E2E_DIR!, "api-key"), "utf8").trim();
+
+/** Posts events through the REST API, as an application would, and returns their ids. */
+async function post(request: APIRequestContext, events: object[]): Promise<string[]> {
+  const res = await request.post("/api/v1/events", {
+    headers: { Authorization: `Bearer ${apiKey()}` },
+    data: events,
+  });
+  expect(res.status()).toBe(201);
+  return (await res.json()).ids;
+}
+
+/** A minimal RFC 4180 reader: quoted cells may hold commas, quotes and newlines. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(cell); cell = ""; }
+    else if (c === "\n") { row.push(cell); rows.push(row); row = []; cell = ""; }
+    else if (c !== "\r") cell += c;
+  }
+  if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+/** Waits until the WASM app has hydrated: the time column then names the browser's zone. */
+async function hydrated(page: Page) {
+  await expect(page.getByRole("columnheader", { name: "Time (Europe/Berlin)" })).toBeVisible();
+}
+
+const berlin = (iso: string) =>
+  new Date(iso).toLocaleString("sv-SE", { timeZone: "Europe/Berlin" });
+
+test("filter, open the drawer, export exactly the filtered list", async ({ page, request }) => {
+  const token = `zq${Date.now().toString(36)}`;
+  const occurredAt = new Date(Date.now() - 1000).toISOString();
+  const [id] = await post(request, [
+    {
+      occurred_at: occurredAt,
+      project: "e2e-project",
+      category: "access",
+      module: "Login",
+      action: "login",
+      result: "failure",
+      actor: { id: "u-e2e", name: "E2E Tester", email: "e2e@example.test", type: "user" },
+      source_ip: "203.0.113.250",
+      user_agent: "Playwright",
+      target: { type: "account", id: "acct-e2e", name: "E2E account" },
+      description: `Failed sign-in ${token}`,
+      error: "Password expired for e2e",
+      details: { login_source: "sso", request: { method: "POST", path: "/login" } },
+      trace_id: `trace-${token}`,
+    },
+  ]);
+  // A second matching event that the result filter must exclude.
+  await post(request, [
+    {
+      occurred_at: new Date(Date.now() - 2000).toISOString(),
+      project: "e2e-project",
+      module: "Login",
+      action: "logout",
+      description: `Signed out ${token}`,
+    },
+  ]);
+
+  await page.goto("/");
+  await hydrated(page);
+  const rows = page.getByTestId("event-row");
+  await expect(rows.first()).toHaveAttribute("data-id", id);
+
+  // Filter: keyword + project dropdown + result dropdown, applied through the form.
+  await page.getByTestId("f-q").fill(token);
+  await page.getByTestId("f-project").selectOption("e2e-project");
+  await page.getByTestId("f-result").selectOption("failure");
+  await page.getByTestId("apply").click();
+  await expect(page).toHaveURL(new RegExp(`q=${token}`));
+  await expect(page).toHaveURL(/result=failure/);
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute("data-id", id);
+  await expect(rows.first()).toContainText(berlin(occurredAt));
+  await expect(rows.first()).toContainText("E2E Tester");
+
+  // The view lives in the URL: a reload reproduces it, form included.
+  await page.reload();
+  await hydrated(page);
+  await expect(rows).toHaveCount(1);
+  await expect(page.getByTestId("f-q")).toHaveValue(token);
+  await expect(page.getByTestId("f-result")).toHaveValue("failure");
+
+  // The drawer shows every field, the error and pretty-printed details; it deep-links.
+  await rows.first().click();
+  await expect(page).toHaveURL(new RegExp(`/events/${id}\\?`));
+  const drawer = page.getByTestId("drawer");
+  await expect(drawer).toBeVisible();
+  await expect(drawer.getByTestId("event-error")).toContainText("Password expired for e2e");
+  const field = (name: string) => drawer.locator(`dd[data-field="${name}"]`);
+  await expect(field("Event ID")).toHaveText(id);
+  await expect(field("Actor email")).toHaveText("e2e@example.test");
+  await expect(field("Source IP")).toHaveText("203.0.113.250");
+  await expect(field("Target name")).toHaveText("E2E account");
+  await expect(field("User agent")).toHaveText("Playwright");
+  await expect(field("Time")).toHaveText(berlin(occurredAt));
+  await expect(field("Trace")).toHaveText(`trace-${token}`);
+  const json = await drawer.getByTestId("event-json").textContent();
+  expect(JSON.parse(json!)).toEqual({ login_source: "sso", request: { method: "POST", path: "/login" } });
+  expect(json).toContain('\n  "login_source": "sso"');
+  await page.screenshot({ path: "test-results/drawer.png" });
+
+  await page.keyboard.press("Escape");
+  await expect(drawer).toBeHidden();
+  await expect(page).toHaveURL(/\/\?.*result=failure/);
+
+  // Export downloads exactly the filtered rows, header first.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("export-csv").click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(/^auditrail-events-.*\.csv$/);
+  const csv = parseCsv(readFileSync(await download.path(), "utf8"));
+  expect(csv[0].slice(0, 8)).toEqual(["Time", "User", "Project", "Module", "Action", "Result", "Description", "IP"]);
+  expect(csv.length).toBe(2);
+  expect(csv[1][csv[0].indexOf("Event ID")]).toBe(id);
+  expect(csv[1][csv[0].indexOf("Error")]).toBe("Password expired for e2e");
+
+  // Back reopens the drawer, then the filtered list, then the unfiltered one; forward returns.
+  await page.goBack();
+  await expect(drawer).toBeVisible();
+  await page.goBack();
+  await expect(drawer).toBeHidden();
+  await expect(rows).toHaveCount(1);
+  await page.goBack();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("f-q")).toHaveValue("");
+  await expect(rows).toHaveCount(50);
+  await page.goForward();
+  await expect(rows).toHaveCount(1);
+  await expect(page.getByTestId("f-q")).toHaveValue(token);
+  await page.getByTestId("reset").click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("f-q")).toHaveValue("");
+  await expect(rows).toHaveCount(50);
+});
+
+test("a deep link opens the drawer on first load", async ({ page, request }) => {
+  const [id] = await post(request, [
+    { occurred_at: new Date().toISOString(), module: "Deep link", action: "open", description: "Deep-linked event" },
+  ]);
+  await page.goto(`/events/${id}`);
+  await expect(page.getByTestId("drawer")).toContainText("Deep-linked event");
+  await expect(page.getByTestId("drawer").locator('dd[data-field="Event ID"]')).toHaveText(id);
+  await page.goto("/events/no-such-event");
+  await expect(page.getByTestId("drawer-missing")).toBeVisible();
+});
+
+test("paging by cursor, empty results and a bad filter read clearly", async ({ page }) => {
+  await page.goto("/");
+  await hydrated(page);
+  const firstPage = await page.getByTestId("event-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
+  await page.getByTestId("older").click();
+  await expect(page).toHaveURL(/cursor=/);
+  const secondPage = await page.getByTestId("event-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
+  expect(secondPage.length).toBe(50);
+  expect(secondPage.filter((id) => firstPage.includes(id))).toEqual([]);
+
+  await page.goto("/?q=nothingmatchesthisatall");
+  await expect(page.getByTestId("empty")).toContainText("No events match these filters.");
+
+  await page.goto("/?range=fortnight");
+  await expect(page.getByTestId("load-error")).toContainText("range: must be one of");
+});
+
+test("time presets and custom range reach the URL", async ({ page }) => {
+  await page.goto("/");
+  await hydrated(page);
+  await page.getByTestId("f-range").selectOption("today");
+  await page.getByTestId("apply").click();
+  await expect(page).toHaveURL(/range=today/);
+  await expect(page).toHaveURL(/tz=Europe%2FBerlin/);
+  await page.getByTestId("f-range").selectOption("custom");
+  await page.getByTestId("f-from").fill("2020-01-01T00:00");
+  await page.getByTestId("f-to").fill("2020-01-02T00:00");
+  await page.getByTestId("apply").click();
+  await expect(page).toHaveURL(/from=2020-01-01T00%3A00%3A00/);
+  await expect(page.getByTestId("empty")).toBeVisible();
+  await page.screenshot({ path: "test-results/custom-range.png" });
+});

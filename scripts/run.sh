@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds Auditrail in release mode and serves it on an embedded SQLite file under ./data,
+# seeded with demo events on first start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/auditrail/target}"
+
+scripts/setup.sh
+cargo leptos build --release
+
+bin="$CARGO_TARGET_DIR/release/auditrail"
+export AUDITRAIL_DATABASE_URL="${AUDITRAIL_DATABASE_URL:-sqlite://data/auditrail.db}"
+export AUDITRAIL_ADDR="${AUDITRAIL_ADDR:-127.0.0.1:3000}"
+
+first_start=false
+[ -f data/auditrail.db ] || first_start=true
+"$bin" demo --events 5000 --if-empty
+if $first_start; then
+    echo
+    echo "An API key for posting events (shown once; create more with 'auditrail api-keys create'):"
+    "$bin" api-keys create --name "demo" | tail -n 1
+fi
+echo
+echo "Open http://$AUDITRAIL_ADDR/ — there is no sign-in yet, so keep the address local."
+exec "$bin" serve --site-root target/site
