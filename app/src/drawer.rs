@@ -60,10 +60,7 @@ fn EventDetails(event: Event) -> impl IntoView {
     let failed = event.result == auditrail_model::Outcome::Failure;
     let details = serde_json::to_string_pretty(&event.details).unwrap_or_default();
     let trace_link = event.trace_id.clone().map(|t| {
-        let filter = auditrail_model::Filter {
-            trace_id: vec![t.clone()],
-            ..Default::default()
-        };
+        let filter = auditrail_model::Filter { trace_id: vec![t.clone()], ..Default::default() };
         let href = format!("/?{}", filter.to_query());
         view! {
             <dt>"Trace"</dt>

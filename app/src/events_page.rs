@@ -16,21 +16,15 @@ pub fn current_query() -> Memo<String> {
     Memo::new(move |_| location.search.get().trim_start_matches('?').to_owned())
 }
 
-/// The applied filter's query string (the URL minus paging), for links that keep the view.
-pub fn filter_query(query: &str) -> String {
-    match Filter::from_query(query) {
-        Ok((filter, _)) => filter.to_query(),
-        Err(_) => String::new(),
-    }
+/// The applied filter's query string (the URL minus paging), for links that keep the view;
+/// `None` when the URL's filter cannot be read.
+pub fn filter_query(query: &str) -> Option<String> {
+    Filter::from_query(query).ok().map(|(filter, _)| filter.to_query())
 }
 
 /// `base` plus the filter query, if any.
 pub fn with_query(base: &str, query: &str) -> String {
-    if query.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{query}")
-    }
+    if query.is_empty() { base.to_owned() } else { format!("{base}?{query}") }
 }
 
 #[component]
@@ -38,21 +32,24 @@ pub fn EventsPage() -> impl IntoView {
     let query = current_query();
     let events = Resource::new(move || query.get(), list_events);
     let facets = OnceResource::new(filter_facets());
+    // With an unreadable filter there is nothing to export: no button rather than a file of
+    // everything.
     let export_href = move || {
-        let filters = filter_query(&query.get());
-        if filters.is_empty() {
-            "/export?format=csv".to_owned()
-        } else {
-            format!("/export?format=csv&{filters}")
-        }
+        filter_query(&query.get()).map(|filters| {
+            if filters.is_empty() {
+                "/export?format=csv".to_owned()
+            } else {
+                format!("/export?format=csv&{filters}")
+            }
+        })
     };
     view! {
         <section class="events-page">
             <FilterForm facets/>
             <div class="toolbar">
-                <a class="button" href=export_href download data-testid="export-csv">
-                    "Export CSV"
-                </a>
+                {move || export_href().map(|href| view! {
+                    <a class="button" href=href download data-testid="export-csv">"Export CSV"</a>
+                })}
             </div>
             <Transition fallback=|| view! { <p class="notice" data-testid="loading">"Loading events…"</p> }>
                 {move || Suspend::new(async move {
@@ -99,13 +96,13 @@ fn EventTable(page: EventPage) -> impl IntoView {
         .into_any();
     }
     let count = page.events.len();
+    let filters = filter_query(&query.get_untracked()).unwrap_or_default();
     let next = page.next_cursor.map(|c| {
-        let filters = filter_query(&query.get_untracked());
         let sep = if filters.is_empty() { "" } else { "&" };
         format!("/?{filters}{sep}cursor={c}")
     });
     let paged = query.get_untracked().contains("cursor=");
-    let newest = with_query("/", &filter_query(&query.get_untracked()));
+    let newest = with_query("/", &filters);
     view! {
         <table class="events" data-testid="events-table">
             <thead>

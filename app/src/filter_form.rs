@@ -32,33 +32,13 @@ fn first(values: &[String]) -> String {
 
 fn one(value: String) -> Vec<String> {
     let value = value.trim().to_owned();
-    if value.is_empty() {
-        Vec::new()
-    } else {
-        vec![value]
-    }
+    if value.is_empty() { Vec::new() } else { vec![value] }
 }
 
-/// Calendar presets and wall-clock bounds depend on the zone; send the browser's.
+/// Presets, wall-clock bounds and export times are read in a zone: send the browser's, so the
+/// list, the link and the CSV all mean what the viewer sees.
 fn with_zone(mut f: Filter) -> Filter {
-    let calendar = matches!(
-        f.range,
-        Some(
-            RangePreset::Today
-                | RangePreset::Yesterday
-                | RangePreset::DayBeforeYesterday
-                | RangePreset::ThisWeek
-                | RangePreset::LastWeek
-        )
-    );
-    let local = [f.from, f.to]
-        .iter()
-        .any(|b| matches!(b, Some(TimeBound::Local(_))));
-    f.tz = if calendar || local {
-        browser_zone().or(f.tz)
-    } else {
-        None
-    };
+    f.tz = browser_zone().or(f.tz);
     f
 }
 
@@ -77,12 +57,12 @@ pub fn FilterForm(facets: OnceResource<Result<Facets, UiError>>) -> impl IntoVie
 #[component]
 fn FilterFields(facets: Facets) -> impl IntoView {
     let query = current_query();
-    let applied = Memo::new(move |_| {
-        Filter::from_query(&query.get())
-            .map(|(f, _)| f)
-            .unwrap_or_default()
-    });
-    let draft = RwSignal::new(applied.get_untracked());
+    let applied =
+        Memo::new(move |_| Filter::from_query(&query.get()).map(|(f, _)| f).unwrap_or_default());
+    // The server renders `value`/`selected` attributes from this, so the form shows the active
+    // filters (and submits them as a plain GET form) before the WASM app takes over.
+    let initial = applied.get_untracked();
+    let draft = RwSignal::new(initial.clone());
     let custom = RwSignal::new(false);
     // Back/forward and links change the URL: the form follows.
     Effect::new(move |_| {
@@ -115,27 +95,27 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                 "Time"
                 <select name="range" on:change=on_range prop:value=move || draft.with(|f| range_value(f, custom.get())) data-testid="f-range">
                     <option value="">"Any time"</option>
-                    {RangePreset::ALL.iter().map(|p| view! { <option value=p.as_str()>{p.label()}</option> }).collect_view()}
-                    <option value="custom">"Custom range…"</option>
+                    {RangePreset::ALL.iter().map(|p| view! { <option value=p.as_str() selected=initial.range == Some(*p)>{p.label()}</option> }).collect_view()}
+                    <option value="custom" selected=initial.range.is_none() && (initial.from.is_some() || initial.to.is_some())>"Custom range…"</option>
                 </select>
             </label>
             <Show when=show_custom>
                 <label>
                     "From"
-                    <input type="datetime-local" name="from" data-testid="f-from"
+                    <input type="datetime-local" name="from" data-testid="f-from" value=bound_value(initial.from)
                         prop:value=move || draft.with(|f| bound_value(f.from))
                         on:change=move |ev| draft.update(|f| f.from = TimeBound::parse(&event_target_value(&ev)))/>
                 </label>
                 <label>
                     "To"
-                    <input type="datetime-local" name="to" data-testid="f-to"
+                    <input type="datetime-local" name="to" data-testid="f-to" value=bound_value(initial.to)
                         prop:value=move || draft.with(|f| bound_value(f.to))
                         on:change=move |ev| draft.update(|f| f.to = TimeBound::parse(&event_target_value(&ev)))/>
                 </label>
             </Show>
             <label>
                 "User"
-                <input type="search" name="actor" list="actor-values" placeholder="Name, email or id" data-testid="f-actor"
+                <input type="search" name="actor" list="actor-values" placeholder="Name, email or id" data-testid="f-actor" value=first(&initial.actor)
                     prop:value=move || draft.with(|f| first(&f.actor))
                     on:input=move |ev| draft.update(|f| f.actor = one(event_target_value(&ev)))/>
                 <datalist id="actor-values">
@@ -152,19 +132,19 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                     prop:value=move || draft.with(|f| f.result.first().map(|r| r.as_str()).unwrap_or("").to_owned())
                     on:change=move |ev| draft.update(|f| f.result = Outcome::parse(&event_target_value(&ev)).into_iter().collect())>
                     <option value="">"Any result"</option>
-                    <option value="success">"Success"</option>
-                    <option value="failure">"Failure"</option>
+                    <option value="success" selected=initial.result.first() == Some(&Outcome::Success)>"Success"</option>
+                    <option value="failure" selected=initial.result.first() == Some(&Outcome::Failure)>"Failure"</option>
                 </select>
             </label>
             <label>
                 "IP address"
-                <input type="search" name="ip" placeholder="IPv4 or IPv6" data-testid="f-ip"
+                <input type="search" name="ip" placeholder="IPv4 or IPv6" data-testid="f-ip" value=first(&initial.ip)
                     prop:value=move || draft.with(|f| first(&f.ip))
                     on:input=move |ev| draft.update(|f| f.ip = one(event_target_value(&ev)))/>
             </label>
             <label class="wide">
                 "Keyword"
-                <input type="search" name="q" placeholder="Search descriptions, errors, targets, details" data-testid="f-q"
+                <input type="search" name="q" placeholder="Whole words; end with * for a prefix" data-testid="f-q" value=initial.q.clone().unwrap_or_default()
                     prop:value=move || draft.with(|f| f.q.clone().unwrap_or_default())
                     on:input=move |ev| draft.update(|f| {
                         let v = event_target_value(&ev);
@@ -190,11 +170,16 @@ fn FacetSelect(
     get: fn(&Filter) -> String,
     set: fn(&mut Filter, String),
 ) -> impl IntoView {
-    let current = draft.with_untracked(get);
-    let mut options: Vec<String> = values.into_iter().map(|v| v.value).collect();
-    if !current.is_empty() && !options.contains(&current) {
-        options.push(current);
-    }
+    let known: Vec<String> = values.into_iter().map(|v| v.value).collect();
+    let current = Memo::new(move |_| draft.with(get));
+    let options = move || {
+        let current = current.get();
+        let mut options = known.clone();
+        if !current.is_empty() && !options.contains(&current) {
+            options.push(current);
+        }
+        options
+    };
     view! {
         <label>
             {label}
@@ -202,7 +187,11 @@ fn FacetSelect(
                 prop:value=move || draft.with(get)
                 on:change=move |ev| draft.update(|f| set(f, event_target_value(&ev)))>
                 <option value="">"All"</option>
-                {options.into_iter().map(|v| view! { <option value=v.clone()>{v.clone()}</option> }).collect_view()}
+                {move || options().into_iter().map(|v| {
+                    let selected = current.get_untracked() == v;
+                    let label = v.clone();
+                    view! { <option value=v selected=selected>{label}</option> }
+                }).collect_view()}
             </select>
         </label>
     }

@@ -21,23 +21,14 @@ mod ssr {
 /// One page of the list for the page's query string (filters plus an optional `cursor`).
 #[server(prefix = "/ui", endpoint = "events")]
 pub async fn list_events(query: String) -> Result<EventPage, UiError> {
-    use auditrail_model::{Cursor, Filter, PageRequest};
+    use auditrail_model::{Filter, PageRequest};
 
+    // Other parameters in the page URL (tracking tags, say) are not the app's to refuse.
     let (filter, rest) =
         Filter::from_query(&query).map_err(|e| UiError::BadFilter(e.to_string()))?;
-    let cursor = rest
-        .iter()
-        .find(|(k, v)| k == "cursor" && !v.is_empty())
-        .map(|(_, v)| v.parse::<Cursor>())
-        .transpose()
-        .map_err(|m| UiError::BadFilter(format!("cursor: {m}")))?;
-    let page = PageRequest {
-        cursor,
-        limit: PageRequest::DEFAULT_LIMIT,
-    };
-    Ok(ssr::store()?
-        .list_events(&filter, page, chrono::Utc::now())
-        .await?)
+    let cursor = rest.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v.as_str());
+    let page = PageRequest::parse(cursor, None).map_err(|e| UiError::BadFilter(e.to_string()))?;
+    Ok(ssr::store()?.list_events(&filter, page, chrono::Utc::now()).await?)
 }
 
 #[server(prefix = "/ui", endpoint = "event")]
@@ -47,7 +38,5 @@ pub async fn get_event(id: String) -> Result<Option<Event>, UiError> {
 
 #[server(prefix = "/ui", endpoint = "facets")]
 pub async fn filter_facets() -> Result<Facets, UiError> {
-    Ok(ssr::store()?
-        .facets(&auditrail_model::Filter::default())
-        .await?)
+    Ok(ssr::store()?.facets(&auditrail_model::Filter::default()).await?)
 }

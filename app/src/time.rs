@@ -34,9 +34,7 @@ pub fn browser_zone() -> Option<String> {
         let options =
             js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
                 .resolved_options();
-        js_sys::Reflect::get(&options, &"timeZone".into())
-            .ok()
-            .and_then(|v| v.as_string())
+        js_sys::Reflect::get(&options, &"timeZone".into()).ok().and_then(|v| v.as_string())
     }
     #[cfg(not(feature = "hydrate"))]
     {

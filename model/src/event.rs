@@ -64,10 +64,7 @@ pub struct Actor {
 impl Actor {
     /// The most human label available: name, then email, then id.
     pub fn label(&self) -> Option<&str> {
-        self.name
-            .as_deref()
-            .or(self.email.as_deref())
-            .or(self.id.as_deref())
+        self.name.as_deref().or(self.email.as_deref()).or(self.id.as_deref())
     }
 }
 

@@ -98,21 +98,16 @@ impl TimeBound {
         if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
             return Some(TimeBound::Instant(t.with_timezone(&Utc)));
         }
-        [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-        .map(TimeBound::Local)
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+            .map(TimeBound::Local)
     }
 
     fn to_query(self) -> String {
         match self {
             TimeBound::Instant(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            TimeBound::Local(t) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            TimeBound::Local(t) => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
         }
     }
 }
@@ -151,10 +146,7 @@ pub struct FilterError {
 
 impl FilterError {
     pub fn new(param: &str, message: impl Into<String>) -> Self {
-        FilterError {
-            param: param.to_owned(),
-            message: message.into(),
-        }
+        FilterError { param: param.to_owned(), message: message.into() }
     }
 }
 
@@ -188,14 +180,12 @@ impl Filter {
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), FilterError> {
         let single = |present: bool| {
-            if present {
-                Err(FilterError::new(key, "may be given only once"))
-            } else {
-                Ok(())
-            }
+            if present { Err(FilterError::new(key, "may be given only once")) } else { Ok(()) }
         };
         let too_long = |max: usize| value.chars().count() > max;
         match key {
+            // The form's "Custom range…" choice: the bounds come from `from`/`to`.
+            "range" if value == "custom" => {}
             "range" => {
                 single(self.range.is_some())?;
                 let preset = RangePreset::parse(value).ok_or_else(|| {
@@ -205,11 +195,7 @@ impl Filter {
                 self.range = Some(preset);
             }
             "from" | "to" => {
-                let slot = if key == "from" {
-                    &mut self.from
-                } else {
-                    &mut self.to
-                };
+                let slot = if key == "from" { &mut self.from } else { &mut self.to };
                 if slot.is_some() {
                     return Err(FilterError::new(key, "may be given only once"));
                 }
@@ -223,9 +209,7 @@ impl Filter {
             "tz" => {
                 single(self.tz.is_some())?;
                 let plausible = value.len() <= 64
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
                 if !plausible {
                     return Err(FilterError::new(
                         key,
@@ -269,7 +253,7 @@ impl Filter {
                 self.ip.push(ip.to_string());
             }
             _ => {
-                if too_long(limits::EMAIL_MAX) {
+                if too_long(limits::TEXT_MAX) {
                     return Err(FilterError::new(key, "value is too long"));
                 }
                 let list = self.list_mut(key).expect("KEYS and list_mut agree");
@@ -288,7 +272,6 @@ impl Filter {
             "module" => &mut self.module,
             "action" => &mut self.action,
             "category" => &mut self.category,
-            "ip" => &mut self.ip,
             "target" => &mut self.target,
             "trace_id" => &mut self.trace_id,
             _ => return None,
@@ -297,10 +280,7 @@ impl Filter {
 
     fn check(&self) -> Result<(), FilterError> {
         if self.range.is_some() && (self.from.is_some() || self.to.is_some()) {
-            return Err(FilterError::new(
-                "range",
-                "use either range or from/to, not both",
-            ));
+            return Err(FilterError::new("range", "use either range or from/to, not both"));
         }
         #[cfg(feature = "tz")]
         self.zone()?;
@@ -333,11 +313,9 @@ impl Filter {
         for r in &self.result {
             out.append_pair("result", r.as_str());
         }
-        for (key, values) in [
-            ("ip", &self.ip),
-            ("target", &self.target),
-            ("trace_id", &self.trace_id),
-        ] {
+        for (key, values) in
+            [("ip", &self.ip), ("target", &self.target), ("trace_id", &self.trace_id)]
+        {
             for v in values {
                 out.append_pair(key, v);
             }
@@ -354,16 +332,33 @@ impl Filter {
         out.finish()
     }
 
-    /// The words of `q`: runs of letters and digits, lower-cased. Every word must match.
-    pub fn keywords(&self) -> Vec<String> {
+    /// The terms of `q`, split on whitespace; every term must match. A term is the run of
+    /// words it holds (`alice@example.com` is alice, example, com in sequence), matched as whole
+    /// words unless it ends in `*`, which makes its last word a prefix.
+    pub fn search_terms(&self) -> Vec<SearchTerm> {
         self.q
             .as_deref()
             .unwrap_or("")
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
+            .split_whitespace()
+            .filter_map(|token| {
+                let words: Vec<String> = token
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_lowercase)
+                    .collect();
+                (!words.is_empty()).then(|| SearchTerm { words, prefix: token.ends_with('*') })
+            })
             .collect()
     }
+}
+
+/// One required part of a keyword search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchTerm {
+    /// Lower-cased words that must appear in this order.
+    pub words: Vec<String>,
+    /// The last word may be the start of a longer word.
+    pub prefix: bool,
 }
 
 /// The resolved time bounds of a filter: `from` inclusive, `to` exclusive.
@@ -391,29 +386,27 @@ impl Filter {
 
     /// Turns the preset or bounds into instants, with calendar presets computed in `tz`.
     pub fn time_window(&self, now: DateTime<Utc>) -> Result<TimeWindow, FilterError> {
-        use chrono::{Datelike, Duration, NaiveTime, TimeZone};
+        use chrono::{Datelike, Duration, NaiveTime, Offset, TimeZone};
 
         let zone = self.zone()?;
         let local_to_utc = |naive: NaiveDateTime| -> DateTime<Utc> {
-            // A wall-clock time skipped by a DST jump resolves to the moment after the gap.
-            let mut probe = naive;
-            for _ in 0..4 {
-                if let Some(t) = zone.from_local_datetime(&probe).earliest() {
-                    return t.with_timezone(&Utc);
-                }
-                probe += Duration::minutes(30);
+            if let Some(t) = zone.from_local_datetime(&naive).earliest() {
+                return t.with_timezone(&Utc);
             }
-            Utc.from_utc_datetime(&naive)
+            // A wall-clock time skipped by a DST jump is read with the offset in force before
+            // the jump, i.e. moved later by the gap (02:10 in a 02:00–03:00 gap is 03:10), as
+            // java.time and the browser do.
+            let before = zone.offset_from_utc_datetime(&(naive - Duration::hours(3)));
+            Utc.from_utc_datetime(
+                &(naive - Duration::seconds(before.fix().local_minus_utc().into())),
+            )
         };
         let bound = |b: TimeBound| match b {
             TimeBound::Instant(t) => t,
             TimeBound::Local(naive) => local_to_utc(naive),
         };
         let Some(range) = self.range else {
-            let window = TimeWindow {
-                from: self.from.map(bound),
-                to: self.to.map(bound),
-            };
+            let window = TimeWindow { from: self.from.map(bound), to: self.to.map(bound) };
             if let (Some(f), Some(t)) = (window.from, window.to)
                 && f >= t
             {
@@ -421,20 +414,12 @@ impl Filter {
             }
             return Ok(window);
         };
-        let back = |d: Duration| {
-            Ok(TimeWindow {
-                from: Some(now - d),
-                to: None,
-            })
-        };
+        let back = |d: Duration| Ok(TimeWindow { from: Some(now - d), to: None });
         let today = now.with_timezone(&zone).date_naive();
         let days = |first: chrono::NaiveDate, count: i64| {
             let start = local_to_utc(first.and_time(NaiveTime::MIN));
             let end = local_to_utc((first + Duration::days(count)).and_time(NaiveTime::MIN));
-            Ok(TimeWindow {
-                from: Some(start),
-                to: Some(end),
-            })
+            Ok(TimeWindow { from: Some(start), to: Some(end) })
         };
         let monday = today - Duration::days(today.weekday().num_days_from_monday().into());
         match range {
@@ -494,9 +479,18 @@ mod tests {
     }
 
     #[test]
-    fn keywords_split_on_punctuation() {
-        let (f, _) = Filter::from_query("q=Alice%40Example.com+deleted").unwrap();
-        assert_eq!(f.keywords(), ["alice", "example", "com", "deleted"]);
+    fn search_terms_split_on_whitespace_then_punctuation() {
+        let (f, _) = Filter::from_query("q=Alice%40Example.com+dele*+%2B%2B").unwrap();
+        let terms = f.search_terms();
+        assert_eq!(terms.len(), 2);
+        assert_eq!(
+            terms[0],
+            SearchTerm {
+                words: vec!["alice".into(), "example".into(), "com".into()],
+                prefix: false
+            }
+        );
+        assert_eq!(terms[1], SearchTerm { words: vec!["dele".into()], prefix: true });
     }
 }
 
@@ -520,6 +514,21 @@ mod window_tests {
     }
 
     #[test]
+    fn a_time_in_a_dst_gap_moves_later_by_the_gap() {
+        let now = at("2026-11-23T12:00:00Z");
+        // Berlin skipped 02:00–03:00 on 2026-03-29.
+        let (f, _) = Filter::from_query("from=2026-03-29T02:10&tz=Europe/Berlin").unwrap();
+        assert_eq!(f.time_window(now).unwrap().from, Some(at("2026-03-29T01:10:00Z")));
+    }
+
+    #[test]
+    fn far_bounds_and_custom_range_parse() {
+        let (f, _) = Filter::from_query("range=custom&to=9999-12-31T00:00:00Z").unwrap();
+        assert_eq!(f.range, None);
+        assert!(f.time_window(at("2026-11-23T12:00:00Z")).is_ok());
+    }
+
+    #[test]
     fn last_week_starts_on_monday() {
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap(); // a Wednesday
         let (f, _) = Filter::from_query("range=last_week").unwrap();
@@ -532,10 +541,7 @@ mod window_tests {
     fn local_bounds_are_read_in_tz_and_must_be_ordered() {
         let now = at("2026-11-23T12:00:00Z");
         let (f, _) = Filter::from_query("from=2026-07-01T10:00&tz=Europe/Berlin").unwrap();
-        assert_eq!(
-            f.time_window(now).unwrap().from,
-            Some(at("2026-07-01T08:00:00Z"))
-        );
+        assert_eq!(f.time_window(now).unwrap().from, Some(at("2026-07-01T08:00:00Z")));
         let (f, _) =
             Filter::from_query("from=2026-07-02T00:00:00Z&to=2026-07-01T00:00:00Z").unwrap();
         assert_eq!(f.time_window(now).unwrap_err().param, "from");

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Cursor, Event};
+use crate::{Cursor, Event, FilterError};
 
 /// One page of the newest-first listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,27 +23,33 @@ impl PageRequest {
     pub const DEFAULT_LIMIT: u32 = 50;
     pub const MAX_LIMIT: u32 = 1000;
 
-    /// Parses the `limit` query value; absent means the default.
-    pub fn parse_limit(raw: Option<&str>) -> Result<u32, String> {
-        match raw {
-            None | Some("") => Ok(Self::DEFAULT_LIMIT),
-            Some(s) => match s.parse::<u32>() {
-                Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
-                _ => Err(format!(
-                    "limit must be a number from 1 to {}",
-                    Self::MAX_LIMIT
-                )),
-            },
-        }
+    /// Reads the `cursor` and `limit` query values; absent or empty means the first page of
+    /// the default length.
+    pub fn parse(cursor: Option<&str>, limit: Option<&str>) -> Result<PageRequest, FilterError> {
+        let limit = match limit.filter(|s| !s.is_empty()) {
+            None => Self::DEFAULT_LIMIT,
+            Some(s) => {
+                s.parse::<u32>().ok().filter(|n| (1..=Self::MAX_LIMIT).contains(n)).ok_or_else(
+                    || {
+                        FilterError::new(
+                            "limit",
+                            format!("must be a number from 1 to {}", Self::MAX_LIMIT),
+                        )
+                    },
+                )?
+            }
+        };
+        let cursor = cursor
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<Cursor>().map_err(|m| FilterError::new("cursor", m)))
+            .transpose()?;
+        Ok(PageRequest { cursor, limit })
     }
 }
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest {
-            cursor: None,
-            limit: Self::DEFAULT_LIMIT,
-        }
+        PageRequest { cursor: None, limit: Self::DEFAULT_LIMIT }
     }
 }
 

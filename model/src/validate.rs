@@ -37,15 +37,12 @@ pub struct EventError {
 
 impl EventError {
     fn new(field: &str, message: impl Into<String>) -> Self {
-        EventError {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        EventError { field: field.to_owned(), message: message.into() }
     }
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an event object")]
 struct RawEvent {
     id: Option<String>,
     occurred_at: String,
@@ -65,7 +62,7 @@ struct RawEvent {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an actor object")]
 struct RawActor {
     id: Option<String>,
     name: Option<String>,
@@ -75,7 +72,7 @@ struct RawActor {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a target object")]
 struct RawTarget {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -84,7 +81,7 @@ struct RawTarget {
 }
 
 impl NewEvent {
-    /// Parses one event from JSON text.
+    /// Parses one event from JSON text (an NDJSON line).
     pub fn from_json(text: &str) -> Result<NewEvent, EventError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let raw: RawEvent = serde_path_to_error::deserialize(de).map_err(shape_error)?;
@@ -148,11 +145,7 @@ fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> EventError
         Some(i) => message[..i].to_owned(),
         None => message,
     };
-    let field = if path == "." {
-        "event".to_owned()
-    } else {
-        path
-    };
+    let field = if path == "." { "event".to_owned() } else { path };
     EventError { field, message }
 }
 
@@ -160,17 +153,19 @@ impl RawEvent {
     fn validate(self) -> Result<NewEvent, EventError> {
         let id = optional(self.id)
             .map(|id| {
+                // Ids appear in URL paths: a leading letter or digit rules out `.` and `..`, and
+                // `export` is the export endpoint's own path segment.
                 let ok = id.len() <= limits::ID_MAX
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+                    && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+                    && id != "export";
                 if ok {
                     Ok(id)
                 } else {
                     Err(EventError::new(
                         "id",
                         format!(
-                            "must be 1 to {} characters of A-Z a-z 0-9 . _ : -",
+                            "must be 1 to {} characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit, and not \"export\"",
                             limits::ID_MAX
                         ),
                     ))
@@ -227,16 +222,11 @@ impl RawEvent {
             None => Target::default(),
         };
         let details = self.details.unwrap_or_default();
-        let details_len = serde_json::to_string(&details)
-            .map(|s| s.len())
-            .unwrap_or(usize::MAX);
+        let details_len = serde_json::to_string(&details).map(|s| s.len()).unwrap_or(usize::MAX);
         if details_len > limits::DETAILS_MAX_BYTES {
             return Err(EventError::new(
                 "details",
-                format!(
-                    "must be at most {} bytes as JSON",
-                    limits::DETAILS_MAX_BYTES
-                ),
+                format!("must be at most {} bytes as JSON", limits::DETAILS_MAX_BYTES),
             ));
         }
         Ok(NewEvent {
@@ -281,10 +271,7 @@ fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, EventError> {
     let utc = DateTime::from_timestamp_micros(utc.timestamp_micros()).unwrap_or(utc);
     let (min, max) = timestamp_bounds();
     if utc < min || utc >= max {
-        return Err(EventError::new(
-            "occurred_at",
-            "must be between 1970 and 2199",
-        ));
+        return Err(EventError::new("occurred_at", "must be between 1970 and 2199"));
     }
     Ok(utc)
 }
@@ -302,24 +289,16 @@ fn required(field: &str, value: String, max: usize) -> Result<String, EventError
 }
 
 fn opt_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, EventError> {
-    optional(value)
-        .map(|v| text(field, v, max, false))
-        .transpose()
+    optional(value).map(|v| text(field, v, max, false)).transpose()
 }
 
 fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<String, EventError> {
     if value.chars().count() > max {
-        return Err(EventError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(EventError::new(field, format!("must be at most {max} characters")));
     }
     let bad = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r'));
     if value.chars().any(bad) {
-        return Err(EventError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(EventError::new(field, "must not contain control characters"));
     }
     Ok(value)
 }
@@ -328,16 +307,11 @@ fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<Strin
 fn word(field: &str, value: String) -> Result<String, EventError> {
     let ok = value.len() <= limits::SHORT_MAX
         && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(value)
     } else {
-        Err(EventError::new(
-            field,
-            "must be a lower-case word (a-z, 0-9, _), e.g. \"create\"",
-        ))
+        Err(EventError::new(field, "must be a lower-case word (a-z, 0-9, _), e.g. \"create\""))
     }
 }
 
@@ -354,10 +328,7 @@ mod tests {
         assert_eq!(e.project, "default");
         assert_eq!(e.category, "activity");
         assert_eq!(e.result, Outcome::Success);
-        assert_eq!(
-            e.occurred_at.to_rfc3339(),
-            "2026-11-23T09:15:00.123456+00:00"
-        );
+        assert_eq!(e.occurred_at.to_rfc3339(), "2026-11-23T09:15:00.123456+00:00");
     }
 
     #[test]
@@ -390,30 +361,14 @@ mod tests {
         let cases = [
             (r#""occurred_at":"yesterday""#, "occurred_at"),
             (r#""occurred_at":"2300-01-01T00:00:00Z""#, "occurred_at"),
-            (
-                r#""occurred_at":"2026-11-23T10:15:00Z","action":"Delete""#,
-                "action",
-            ),
-            (
-                r#""occurred_at":"2026-11-23T10:15:00Z","result":"maybe""#,
-                "result",
-            ),
-            (
-                r#""occurred_at":"2026-11-23T10:15:00Z","source_ip":"300.1.1.1""#,
-                "source_ip",
-            ),
-            (
-                r#""occurred_at":"2026-11-23T10:15:00Z","id":"has space""#,
-                "id",
-            ),
-            (
-                r#""occurred_at":"2026-11-23T10:15:00Z","actor":{"type":"robot"}"#,
-                "actor.type",
-            ),
-            (
-                r#""occurred_at":"2026-11-23T10:15:00Z","description":"a\u0000b""#,
-                "description",
-            ),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","action":"Delete""#, "action"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","result":"maybe""#, "result"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","source_ip":"300.1.1.1""#, "source_ip"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","id":"has space""#, "id"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","id":"..""#, "id"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","id":"export""#, "id"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","actor":{"type":"robot"}"#, "actor.type"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","description":"a\u0000b""#, "description"),
         ];
         for (fields, field) in cases {
             let mut json = format!(r#"{{"module":"m","action":"a",{fields}}}"#);

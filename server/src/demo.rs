@@ -29,50 +29,48 @@ const AGENTS: [&str; 4] = [
     "curl/8.5.0",
 ];
 
-const CAMPAIGNS: [&str; 6] = [
-    "Spring Sale",
-    "Black Friday",
-    "Welcome Series",
-    "Win-back",
-    "Product Launch",
-    "Newsletter",
-];
+const CAMPAIGNS: [&str; 6] =
+    ["Spring Sale", "Black Friday", "Welcome Series", "Win-back", "Product Launch", "Newsletter"];
 
-/// Makes demo events; one call may give several events sharing a trace id.
+/// Makes demo events in time order, as they would arrive: `total` events spread over the 30
+/// days before `now`. One scenario may give several events sharing a trace id.
 pub struct DemoGenerator {
     rng: StdRng,
-    now: DateTime<Utc>,
-    span: Duration,
+    next_at: DateTime<Utc>,
+    step: Duration,
 }
 
 impl DemoGenerator {
-    pub fn new(rng: StdRng, now: DateTime<Utc>) -> Self {
+    pub fn new(rng: StdRng, now: DateTime<Utc>, total: usize) -> Self {
         // Stored precision is microseconds; generating finer would make events differ from
         // what reads give back.
         let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-        DemoGenerator {
-            rng,
-            now,
-            span: Duration::days(30),
-        }
+        let span = Duration::days(30);
+        let step = span / i32::try_from(total.max(1)).unwrap_or(i32::MAX);
+        DemoGenerator { rng, next_at: now - span, step }
     }
 
-    /// Produces `count` events.
+    /// The next scenario's time, jittered within one step.
+    fn next_time(&mut self) -> DateTime<Utc> {
+        let step = self.step.num_microseconds().unwrap_or(1).max(1);
+        self.next_at + Duration::microseconds(self.rng.random_range(0..step))
+    }
+
+    /// The next `count` events; a trace cut off at the end is simply shorter.
     pub fn events(&mut self, count: usize) -> Vec<NewEvent> {
         let mut out = Vec::with_capacity(count + 8);
         while out.len() < count {
-            out.extend(self.scenario());
+            let events = self.scenario();
+            // The clock moves one step per event, so `total` events span the whole 30 days.
+            self.next_at += self.step * i32::try_from(events.len()).unwrap_or(1);
+            out.extend(events);
         }
         out.truncate(count);
         out
     }
 
     fn scenario(&mut self) -> Vec<NewEvent> {
-        let at = self.now
-            - Duration::microseconds(
-                self.rng
-                    .random_range(1..self.span.num_microseconds().unwrap_or(1)),
-            );
+        let at = self.next_time();
         let project = *PROJECTS.choose(&mut self.rng).unwrap_or(&"default");
         let (id, name, email) = *PEOPLE.choose(&mut self.rng).unwrap_or(&PEOPLE[0]);
         let person = Actor {
@@ -83,13 +81,7 @@ impl DemoGenerator {
         };
         let ip = self.ip();
         let agent = AGENTS.choose(&mut self.rng).map(|a| (*a).to_owned());
-        let base = Base {
-            at,
-            project,
-            actor: person,
-            ip,
-            agent,
-        };
+        let base = Base { at, project, actor: person, ip, agent };
         match self.rng.random_range(0..100) {
             0..=29 => vec![self.campaign_change(&base)],
             30..=49 => vec![self.sign_in(&base)],
@@ -120,11 +112,9 @@ impl DemoGenerator {
     }
 
     fn campaign_change(&mut self, b: &Base) -> NewEvent {
-        let action = *[
-            "create", "edit", "edit", "edit", "delete", "publish", "stop",
-        ]
-        .choose(&mut self.rng)
-        .unwrap_or(&"edit");
+        let action = *["create", "edit", "edit", "edit", "delete", "publish", "stop"]
+            .choose(&mut self.rng)
+            .unwrap_or(&"edit");
         let campaign = *CAMPAIGNS.choose(&mut self.rng).unwrap_or(&CAMPAIGNS[0]);
         let cid = format!("cmp-{}", self.rng.random_range(100..999));
         let verb = match action {
@@ -151,16 +141,8 @@ impl DemoGenerator {
             .choose(&mut self.rng)
             .unwrap_or(&"password");
         if self.rng.random_bool(0.7) {
-            let action = if self.rng.random_bool(0.75) {
-                "login"
-            } else {
-                "logout"
-            };
-            let text = if action == "login" {
-                "Signed in"
-            } else {
-                "Signed out"
-            };
+            let action = if self.rng.random_bool(0.75) { "login" } else { "logout" };
+            let text = if action == "login" { "Signed in" } else { "Signed out" };
             b.event("access", "Login", action, Outcome::Success)
                 .describe(format!("{text} via {source}"))
                 .details(json!({"login_source": source, "mfa": self.rng.random_bool(0.6)}))
@@ -197,8 +179,9 @@ impl DemoGenerator {
         let mut out = Vec::new();
         for (i, (module, action, text)) in steps.iter().enumerate() {
             let step_fails = fails && i == 2;
+            // Steps end at the scenario's time, never after it.
             let step_at =
-                b.at + Duration::milliseconds(40 * i as i64 + self.rng.random_range(0..30));
+                b.at - Duration::milliseconds(160 - 40 * i as i64 + self.rng.random_range(0..30));
             let e = b
                 .event("activity", module, action, Outcome::Success)
                 .at(step_at)
@@ -216,9 +199,7 @@ impl DemoGenerator {
     }
 
     fn webhook_failure(&mut self, b: &Base) -> NewEvent {
-        let status = *[500, 502, 503, 504, 410]
-            .choose(&mut self.rng)
-            .unwrap_or(&502);
+        let status = *[500, 502, 503, 504, 410].choose(&mut self.rng).unwrap_or(&502);
         let url = *[
             "https://hooks.partner.test/audit",
             "https://crm.globex.test/webhooks/events",
@@ -236,10 +217,7 @@ impl DemoGenerator {
 
     fn integration_failure(&mut self, b: &Base) -> NewEvent {
         let (name, error) = *[
-            (
-                "Salesforce",
-                "OAuth token expired; reconnect the integration",
-            ),
+            ("Salesforce", "OAuth token expired; reconnect the integration"),
             ("Slack", "channel_not_found: #marketing-alerts"),
             ("Shopify", "Rate limited (429); retry after 30s"),
             ("HubSpot", "Field 'lifecycle_stage' does not exist"),
@@ -256,12 +234,9 @@ impl DemoGenerator {
 
     fn user_admin(&mut self, b: &Base) -> NewEvent {
         let (_, other, other_email) = *PEOPLE.choose(&mut self.rng).unwrap_or(&PEOPLE[1]);
-        let action = *["create", "edit", "delete", "invite"]
-            .choose(&mut self.rng)
-            .unwrap_or(&"edit");
-        let role = *["admin", "auditor", "viewer"]
-            .choose(&mut self.rng)
-            .unwrap_or(&"viewer");
+        let action =
+            *["create", "edit", "delete", "invite"].choose(&mut self.rng).unwrap_or(&"edit");
+        let role = *["admin", "auditor", "viewer"].choose(&mut self.rng).unwrap_or(&"viewer");
         b.event("activity", "Users", action, Outcome::Success)
             .target("user", other_email, other)
             .describe(format!("User {other}: {action}"))
@@ -279,22 +254,11 @@ impl DemoGenerator {
     }
 
     fn api_key_change(&mut self, b: &Base) -> NewEvent {
-        let action = if self.rng.random_bool(0.6) {
-            "create"
-        } else {
-            "delete"
-        };
+        let action = if self.rng.random_bool(0.6) { "create" } else { "delete" };
         let key = format!("key-{}", self.rng.random_range(100..999));
         b.event("activity", "API management", action, Outcome::Success)
             .target("api_key", &key, "CI deploy key")
-            .describe(format!(
-                "{} API key",
-                if action == "create" {
-                    "Created"
-                } else {
-                    "Revoked"
-                }
-            ))
+            .describe(format!("{} API key", if action == "create" { "Created" } else { "Revoked" }))
             .details(json!({"scopes": ["ingest", "read"]}))
             .build()
     }
@@ -320,14 +284,7 @@ impl DemoGenerator {
         let ok = self.rng.random_bool(0.85);
         let mut e = b
             .system_event("system", "Backups", "backup")
-            .describe(
-                if ok {
-                    "Nightly backup completed"
-                } else {
-                    "Nightly backup failed"
-                }
-                .into(),
-            )
+            .describe(if ok { "Nightly backup completed" } else { "Nightly backup failed" }.into())
             .details(json!({"size_mb": self.rng.random_range(100..4000)}));
         if !ok {
             e = e.error("Disk quota exceeded on backup volume");
@@ -394,11 +351,8 @@ impl Draft {
         self
     }
     fn target(mut self, kind: &str, id: &str, name: &str) -> Draft {
-        self.0.target = Target {
-            kind: Some(kind.into()),
-            id: Some(id.into()),
-            name: Some(name.into()),
-        };
+        self.0.target =
+            Target { kind: Some(kind.into()), id: Some(id.into()), name: Some(name.into()) };
         self
     }
     fn describe(mut self, text: String) -> Draft {
@@ -433,38 +387,28 @@ mod tests {
     #[test]
     fn demo_events_pass_validation_and_cover_every_category() {
         let now = Utc::now();
-        let events = DemoGenerator::new(StdRng::seed_from_u64(7), now).events(2000);
+        let events = DemoGenerator::new(StdRng::seed_from_u64(7), now, 2000).events(2000);
         assert_eq!(events.len(), 2000);
         for e in &events {
             assert_eq!(e.clone().validated().as_ref(), Ok(e));
-            assert!(e.occurred_at < now + Duration::seconds(1));
+            assert!(e.occurred_at <= now);
+            assert!(e.occurred_at > now - Duration::days(31));
             assert!(e.occurred_at > now - Duration::days(31));
         }
-        for category in [
-            "activity",
-            "access",
-            "webhook_failure",
-            "integration_failure",
-            "system",
-        ] {
+        for category in ["activity", "access", "webhook_failure", "integration_failure", "system"] {
             assert!(events.iter().any(|e| e.category == category), "{category}");
         }
         for action in ["login", "logout", "impersonate"] {
             assert!(events.iter().any(|e| e.action == action), "{action}");
         }
-        assert!(
-            events
-                .iter()
-                .any(|e| e.result == Outcome::Failure && e.error.is_some())
-        );
+        assert!(events.iter().any(|e| e.result == Outcome::Failure && e.error.is_some()));
+        let newest = events.iter().map(|e| e.occurred_at).max().unwrap();
+        assert!(newest > now - Duration::hours(12), "the span reaches up to now");
         let traced = events.iter().filter_map(|e| e.trace_id.as_ref());
         let mut counts = std::collections::HashMap::new();
         for t in traced {
             *counts.entry(t).or_insert(0) += 1;
         }
-        assert!(
-            counts.values().any(|&n| n >= 3),
-            "traces with several steps"
-        );
+        assert!(counts.values().any(|&n| n >= 3), "traces with several steps");
     }
 }

@@ -14,7 +14,8 @@ use futures::stream::{self, Stream};
 use crate::api::ParsedQuery;
 use crate::error::ApiError;
 
-/// Rows fetched per database round trip.
+/// Rows per database round trip: large enough that round trips don't dominate, small enough
+/// that a page is a few hundred kilobytes in memory.
 const PAGE: u32 = 1000;
 
 #[derive(Clone, Copy)]
@@ -60,33 +61,15 @@ pub struct Download {
 pub fn stream_for_query(
     store: Store,
     raw_query: Option<&str>,
-) -> Result<
-    (
-        Download,
-        impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
-    ),
-    ApiError,
-> {
+) -> Result<(Download, impl Stream<Item = Result<Bytes, std::io::Error>> + use<>), ApiError> {
     let query = ParsedQuery::parse(raw_query, &["format"])?;
     let format = Format::parse(query.get("format"))?;
     let now = Utc::now();
-    query
-        .filter
-        .time_window(now)
-        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
-    let zone = query
-        .filter
-        .zone()
-        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
-    let filename = format!(
-        "auditrail-events-{}.{}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        format.extension()
-    );
-    Ok((
-        Download { format, filename },
-        rows(store, query.filter, now, format, zone),
-    ))
+    query.filter.time_window(now).map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+    let zone = query.filter.zone().map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+    let filename =
+        format!("auditrail-events-{}.{}", now.format("%Y%m%dT%H%M%SZ"), format.extension());
+    Ok((Download { format, filename }, rows(store, query.filter, now, format, zone)))
 }
 
 /// Answers an export request with a streamed attachment.
@@ -94,10 +77,7 @@ pub fn respond(store: Store, raw_query: Option<&str>) -> Result<Response, ApiErr
     let (download, stream) = stream_for_query(store, raw_query)?;
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                download.format.content_type().to_owned(),
-            ),
+            (header::CONTENT_TYPE, download.format.content_type().to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}\"", download.filename),
@@ -109,7 +89,7 @@ pub fn respond(store: Store, raw_query: Option<&str>) -> Result<Response, ApiErr
         .into_response())
 }
 
-struct Cursor {
+struct ExportState {
     store: Store,
     filter: Filter,
     now: DateTime<Utc>,
@@ -125,25 +105,19 @@ fn rows(
     format: Format,
     zone: Tz,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    let start = Cursor {
+    let start = ExportState {
         store,
         filter,
         now,
-        next: Some(PageRequest {
-            cursor: None,
-            limit: PAGE,
-        }),
+        next: Some(PageRequest { cursor: None, limit: PAGE }),
         header_sent: false,
     };
     stream::try_unfold(start, move |mut state| async move {
         let Some(request) = state.next else {
             return Ok(None);
         };
-        let page = state
-            .store
-            .list_events(&state.filter, request, state.now)
-            .await
-            .map_err(|e| {
+        let page =
+            state.store.list_events(&state.filter, request, state.now).await.map_err(|e| {
                 tracing::error!(error = ?e, "export aborted");
                 std::io::Error::other("export aborted")
             })?;
@@ -157,9 +131,7 @@ fn rows(
                 }
                 for event in &page.events {
                     writer.write_record(
-                        COLUMNS
-                            .iter()
-                            .map(|(_, cell)| neutralise(cell(event, &zone))),
+                        COLUMNS.iter().map(|(_, cell)| neutralise(cell(event, &zone))),
                     )?;
                 }
                 writer.flush()?;
@@ -171,10 +143,7 @@ fn rows(
                 }
             }
         }
-        state.next = page.next_cursor.map(|c| PageRequest {
-            cursor: Some(c),
-            limit: PAGE,
-        });
+        state.next = page.next_cursor.map(|c| PageRequest { cursor: Some(c), limit: PAGE });
         Ok(Some((Bytes::from(out), state)))
     })
 }
@@ -182,8 +151,7 @@ fn rows(
 type Cell = fn(&Event, &Tz) -> String;
 
 fn time(t: DateTime<Utc>, zone: &Tz) -> String {
-    t.with_timezone(zone)
-        .to_rfc3339_opts(SecondsFormat::Micros, true)
+    t.with_timezone(zone).to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 fn text(value: &Option<String>) -> String {
@@ -193,9 +161,7 @@ fn text(value: &Option<String>) -> String {
 /// Column order follows the table on the events page, then every remaining field.
 pub const COLUMNS: [(&str, Cell); 22] = [
     ("Time", |e, z| time(e.occurred_at, z)),
-    ("User", |e, _| {
-        e.actor.label().unwrap_or_default().to_owned()
-    }),
+    ("User", |e, _| e.actor.label().unwrap_or_default().to_owned()),
     ("Project", |e, _| e.project.clone()),
     ("Module", |e, _| e.module.clone()),
     ("Action", |e, _| e.action.clone()),
@@ -206,12 +172,7 @@ pub const COLUMNS: [(&str, Cell); 22] = [
     ("Event ID", |e, _| e.id.clone()),
     ("Actor ID", |e, _| text(&e.actor.id)),
     ("Actor email", |e, _| text(&e.actor.email)),
-    ("Actor type", |e, _| {
-        e.actor
-            .kind
-            .map(|k| k.as_str().to_owned())
-            .unwrap_or_default()
-    }),
+    ("Actor type", |e, _| e.actor.kind.map(|k| k.as_str().to_owned()).unwrap_or_default()),
     ("Target type", |e, _| text(&e.target.kind)),
     ("Target ID", |e, _| text(&e.target.id)),
     ("Target name", |e, _| text(&e.target.name)),
@@ -219,25 +180,16 @@ pub const COLUMNS: [(&str, Cell); 22] = [
     ("Trace ID", |e, _| text(&e.trace_id)),
     ("User agent", |e, _| text(&e.user_agent)),
     ("Received at", |e, z| time(e.received_at, z)),
-    ("Flagged", |e, _| {
-        if e.flagged { "yes" } else { "no" }.to_owned()
-    }),
-    ("Details", |e, _| {
-        serde_json::Value::Object(e.details.clone()).to_string()
-    }),
+    ("Flagged", |e, _| if e.flagged { "yes" } else { "no" }.to_owned()),
+    ("Details", |e, _| serde_json::Value::Object(e.details.clone()).to_string()),
 ];
 
 /// Stops spreadsheets from evaluating a cell as a formula (OWASP "CSV injection", CWE-1236):
 /// a cell starting with a formula trigger, or its full-width form, gets a leading apostrophe.
 pub fn neutralise(cell: String) -> String {
-    const TRIGGERS: [char; 12] = [
-        '=', '+', '-', '@', '\t', '\r', '\n', '\0', '＝', '＋', '－', '＠',
-    ];
-    if cell.starts_with(TRIGGERS) {
-        format!("'{cell}")
-    } else {
-        cell
-    }
+    const TRIGGERS: [char; 12] =
+        ['=', '+', '-', '@', '\t', '\r', '\n', '\0', '＝', '＋', '－', '＠'];
+    if cell.starts_with(TRIGGERS) { format!("'{cell}") } else { cell }
 }
 
 #[cfg(test)]
@@ -246,9 +198,9 @@ mod tests {
 
     #[test]
     fn formula_triggers_are_neutralised() {
-        for bad in [
-            "=1+1", "+SUM(A1)", "-2", "@cmd", "\tx", "\rx", "\nx", "＝1", "＋1", "－1", "＠x",
-        ] {
+        for bad in
+            ["=1+1", "+SUM(A1)", "-2", "@cmd", "\tx", "\rx", "\nx", "＝1", "＋1", "－1", "＠x"]
+        {
             assert_eq!(neutralise(bad.to_owned()), format!("'{bad}"));
         }
         assert_eq!(neutralise("Saved Campaign".to_owned()), "Saved Campaign");

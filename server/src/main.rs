@@ -30,9 +30,7 @@ struct DatabaseArg {
 
 impl DatabaseArg {
     async fn open(&self) -> anyhow::Result<Store> {
-        Store::open(&self.database)
-            .await
-            .with_context(|| "opening the database")
+        Store::open(&self.database).await.with_context(|| "opening the database")
     }
 }
 
@@ -117,11 +115,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve {
-            addr,
-            db,
-            site_root,
-        } => web::serve(addr, db.open().await?, site_root).await,
+        Command::Serve { addr, db, site_root } => {
+            web::serve(addr, db.open().await?, site_root).await
+        }
         Command::ApiKeys(ApiKeysCommand::Create { name, db }) => {
             let created = db.open().await?.create_api_key(&name).await?;
             println!(
@@ -131,28 +127,18 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", created.secret);
             Ok(())
         }
-        Command::Demo {
-            events,
-            if_empty,
-            db,
-        } => {
+        Command::Demo { events, if_empty, db } => {
             let store = db.open().await?;
-            let probe = PageRequest {
-                cursor: None,
-                limit: 1,
-            };
+            let probe = PageRequest { cursor: None, limit: 1 };
             let now = chrono::Utc::now();
             if if_empty
-                && !store
-                    .list_events(&Filter::default(), probe, now)
-                    .await?
-                    .events
-                    .is_empty()
+                && !store.list_events(&Filter::default(), probe, now).await?.events.is_empty()
             {
                 println!("The database already holds events; no demo events written.");
                 return Ok(());
             }
-            let mut generator = demo::DemoGenerator::new(rand::rngs::StdRng::from_os_rng(), now);
+            let mut generator =
+                demo::DemoGenerator::new(rand::rngs::StdRng::from_os_rng(), now, events);
             let mut written = 0;
             while written < events {
                 let batch = generator.events((events - written).min(1000));
@@ -181,19 +167,8 @@ async fn main() -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::Bench {
-            events,
-            database,
-            samples,
-            batch,
-        } => {
-            bench::run(bench::BenchOptions {
-                events,
-                database,
-                samples,
-                batch,
-            })
-            .await
+        Command::Bench { events, database, samples, batch } => {
+            bench::run(bench::BenchOptions { events, database, samples, batch }).await
         }
     }
 }

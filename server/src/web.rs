@@ -21,10 +21,7 @@ use crate::export;
 use crate::state::AppState;
 
 pub fn router(store: Store, leptos_options: LeptosOptions) -> Router {
-    let state = AppState {
-        store,
-        leptos_options,
-    };
+    let state = AppState { store, leptos_options };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
     let shell_options = state.leptos_options.clone();
@@ -67,9 +64,7 @@ pub async fn serve(addr: SocketAddr, store: Store, site_root: PathBuf) -> anyhow
     let app = router(store, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }
 

@@ -29,35 +29,24 @@ impl Reply {
     }
 
     fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
     }
 
     fn error_message(&self) -> String {
-        self.json()["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.json()["error"]["message"].as_str().unwrap_or_default().to_owned()
     }
 }
 
 async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
+    let store =
+        Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
     let key = store.create_api_key("tests").await.unwrap().secret;
     let options = LeptosOptions::builder()
         .output_name("auditrail")
         .site_root(dir.path().to_string_lossy().as_ref())
         .build();
-    TestApp {
-        router: auditrail_server::web::router(store, options),
-        key,
-        _dir: dir,
-    }
+    TestApp { router: auditrail_server::web::router(store, options), key, _dir: dir }
 }
 
 impl TestApp {
@@ -66,11 +55,7 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     async fn get(&self, uri: &str) -> Reply {
@@ -96,12 +81,7 @@ impl TestApp {
 
     async fn list(&self, query: &str) -> Vec<Value> {
         let reply = self.get(&format!("/api/v1/events?{query}")).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&reply.body)
-        );
+        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
         reply.json()["events"].as_array().unwrap().clone()
     }
 
@@ -132,10 +112,7 @@ fn sample(minutes_ago: i64) -> Value {
 async fn posted_event_is_listed_first_and_found_by_each_filter() {
     let app = spawn_app().await;
     let background: Vec<Value> = (10..15).map(sample).collect();
-    assert_eq!(
-        app.post_json(Value::Array(background)).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.post_json(Value::Array(background)).await.status, StatusCode::CREATED);
 
     let posted = json!({
         "occurred_at": ago(0),
@@ -224,19 +201,15 @@ async fn bad_input_gets_a_clear_400_and_stores_nothing() {
     wrong_type["actor"]["email"] = json!(42);
 
     let cases: Vec<(&str, String, &str, &str)> = vec![
-        (
-            "application/json",
-            "{not json".into(),
-            "bad_request",
-            "invalid JSON",
-        ),
-        (
-            "application/json",
-            "42".into(),
-            "bad_request",
-            "JSON object",
-        ),
+        ("application/json", "{not json".into(), "bad_request", "invalid JSON"),
+        ("application/json", "42".into(), "bad_request", "JSON object"),
         ("application/json", "[]".into(), "bad_request", "no events"),
+        (
+            "application/json",
+            "[1]".into(),
+            "invalid_event",
+            "item 0: event: invalid type: integer `1`, expected an event object",
+        ),
         (
             "application/json",
             json!([sample(1), missing_time]).to_string(),
@@ -261,22 +234,13 @@ async fn bad_input_gets_a_clear_400_and_stores_nothing() {
             "invalid_event",
             "line 2: occurred_at: invalid type",
         ),
-        (
-            "application/x-ndjson",
-            format!("{}\nnot json\n", sample(1)),
-            "invalid_event",
-            "line 2:",
-        ),
+        ("application/x-ndjson", format!("{}\nnot json\n", sample(1)), "invalid_event", "line 2:"),
     ];
     for (content_type, body, code, message) in cases {
         let reply = app.post(content_type, body.clone()).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(reply.error_code(), code, "{body}");
-        assert!(
-            reply.error_message().contains(message),
-            "{body}: {}",
-            reply.error_message()
-        );
+        assert!(reply.error_message().contains(message), "{body}: {}", reply.error_message());
     }
     assert_eq!(
         app.count().await,
@@ -303,11 +267,7 @@ async fn oversized_requests_get_413() {
 #[tokio::test]
 async fn requests_without_a_valid_key_get_401() {
     let app = spawn_app().await;
-    for auth in [
-        None,
-        Some("Bearer atr_not_a_real_key"),
-        Some("Basic Zm9vOmJhcg=="),
-    ] {
+    for auth in [None, Some("Bearer atr_not_a_real_key"), Some("Basic Zm9vOmJhcg==")] {
         let mut req = Request::get("/api/v1/events");
         if let Some(a) = auth {
             req = req.header(header::AUTHORIZATION, a);
@@ -331,13 +291,17 @@ async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.error_code(), "not_found");
 
+    let req = Request::delete("/api/v1/events")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.key))
+        .body(Body::empty())
+        .unwrap();
+    let reply = app.send(req).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.error_code(), "method_not_allowed");
+
     let reply = app.get("/api/v1/events?projcet=shop").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(
-        reply
-            .error_message()
-            .contains("unknown parameter `projcet`")
-    );
+    assert!(reply.error_message().contains("unknown parameter `projcet`"));
 
     for (query, needle) in [
         ("range=fortnight", "range:"),
@@ -349,11 +313,7 @@ async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors() {
         let reply = app.get(&format!("/api/v1/events?{query}")).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(reply.error_code(), "invalid_filter", "{query}");
-        assert!(
-            reply.error_message().contains(needle),
-            "{query}: {}",
-            reply.error_message()
-        );
+        assert!(reply.error_message().contains(needle), "{query}: {}", reply.error_message());
     }
 }
 
@@ -366,13 +326,7 @@ async fn cursor_pages_through_everything_once() {
     let mut uri = "/api/v1/events?limit=3&project=shop".to_owned();
     loop {
         let page = app.get(&uri).await.json();
-        ids.extend(
-            page["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["id"].clone()),
-        );
+        ids.extend(page["events"].as_array().unwrap().iter().map(|e| e["id"].clone()));
         match page["next_cursor"].as_str() {
             Some(c) => uri = format!("/api/v1/events?limit=3&project=shop&cursor={c}"),
             None => break,
@@ -402,36 +356,16 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
     app.post_json(Value::Array(events)).await;
 
     let query = "project=shop&range=1d";
-    let reply = app
-        .get(&format!("/api/v1/events/export?format=csv&{query}"))
-        .await;
+    let reply = app.get(&format!("/api/v1/events/export?format=csv&{query}")).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(
-        reply.headers[header::CONTENT_TYPE],
-        "text/csv; charset=utf-8"
-    );
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     assert!(
-        reply.headers[header::CONTENT_DISPOSITION]
-            .to_str()
-            .unwrap()
-            .starts_with("attachment;")
+        reply.headers[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment;")
     );
-    let header_row = csv::Reader::from_reader(&reply.body[..])
-        .headers()
-        .unwrap()
-        .clone();
+    let header_row = csv::Reader::from_reader(&reply.body[..]).headers().unwrap().clone();
     assert_eq!(
         header_row.iter().take(8).collect::<Vec<_>>(),
-        [
-            "Time",
-            "User",
-            "Project",
-            "Module",
-            "Action",
-            "Result",
-            "Description",
-            "IP"
-        ]
+        ["Time", "User", "Project", "Module", "Action", "Result", "Description", "IP"]
     );
     let rows = parse_csv(&reply.body);
 
@@ -440,11 +374,7 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
     loop {
         let page = app.get(&uri).await.json();
         listed.extend(
-            page["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["id"].as_str().unwrap().to_owned()),
+            page["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()),
         );
         match page["next_cursor"].as_str() {
             Some(c) => uri = format!("/api/v1/events?limit=1000&{query}&cursor={c}"),
@@ -454,30 +384,18 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
     let exported: Vec<String> = rows.iter().map(|r| r[9].clone()).collect();
     assert_eq!(exported.len(), 2499);
     assert_eq!(exported, listed, "same rows, same order");
-    assert!(
-        rows.iter()
-            .any(|r| r[6] == "'=HYPERLINK(\"http://evil.test\",\"click\")")
-    );
+    assert!(rows.iter().any(|r| r[6] == "'=HYPERLINK(\"http://evil.test\",\"click\")"));
     assert!(rows.iter().any(|r| r[1] == "'@admin"));
 
     // The page's export button uses the same code without an API key.
     let page_export = app
-        .send(
-            Request::get(format!("/export?format=csv&{query}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(Request::get(format!("/export?format=csv&{query}")).body(Body::empty()).unwrap())
         .await;
     assert_eq!(page_export.status, StatusCode::OK);
     assert_eq!(parse_csv(&page_export.body).len(), 2499);
 
-    let jsonl = app
-        .get(&format!("/api/v1/events/export?format=jsonl&{query}"))
-        .await;
-    assert_eq!(
-        std::str::from_utf8(&jsonl.body).unwrap().lines().count(),
-        2499
-    );
+    let jsonl = app.get(&format!("/api/v1/events/export?format=jsonl&{query}")).await;
+    assert_eq!(std::str::from_utf8(&jsonl.body).unwrap().lines().count(), 2499);
 
     let bad = app.get("/api/v1/events/export?format=pdf").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -507,20 +425,11 @@ async fn facets_and_flags() {
             .body(Body::empty())
             .unwrap()
     };
-    assert_eq!(
-        app.send(req("PUT", id)).await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.send(req("PUT", "missing")).await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.send(req("PUT", id)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.send(req("PUT", "missing")).await.status, StatusCode::NOT_FOUND);
     let flagged = app.list("flagged=true").await;
     assert_eq!(flagged.len(), 1);
     assert_eq!(flagged[0]["id"], id);
-    assert_eq!(
-        app.send(req("DELETE", id)).await.status,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.send(req("DELETE", id)).await.status, StatusCode::NO_CONTENT);
     assert!(app.list("flagged=true").await.is_empty());
 }

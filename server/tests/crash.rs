@@ -18,11 +18,7 @@ impl Drop for KillOnDrop {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -33,28 +29,13 @@ async fn acknowledged_events_survive_kill_9() {
         .args(["api-keys", "create", "--name", "crash", "--database", &db])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned();
 
     let port = free_port();
     let mut server = KillOnDrop(
         Command::new(BIN)
-            .args([
-                "serve",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "--database",
-                &db,
-            ])
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--database", &db])
             .args(["--site-root", &dir.path().display().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -65,13 +46,7 @@ async fn acknowledged_events_survive_kill_9() {
     let url = format!("http://127.0.0.1:{port}/api/v1/events");
     let mut up = false;
     for _ in 0..100 {
-        if client
-            .get(&url)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
+        if client.get(&url).bearer_auth(&key).send().await.is_ok_and(|r| r.status() == 200) {
             up = true;
             break;
         }
@@ -91,22 +66,11 @@ async fn acknowledged_events_survive_kill_9() {
                 })
             })
             .collect();
-        let res = client
-            .post(&url)
-            .bearer_auth(&key)
-            .json(&events)
-            .send()
-            .await
-            .unwrap();
+        let res = client.post(&url).bearer_auth(&key).json(&events).send().await.unwrap();
         assert_eq!(res.status(), 201);
         let body: Value = res.json().await.unwrap();
-        acknowledged.extend(
-            body["ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_owned()),
-        );
+        acknowledged
+            .extend(body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()));
     }
     // SIGKILL: no shutdown hook, no flush, no checkpoint.
     server.0.kill().unwrap();
@@ -114,10 +78,7 @@ async fn acknowledged_events_survive_kill_9() {
 
     let store = Store::open(&db).await.unwrap();
     for id in &acknowledged {
-        assert!(
-            store.get_event(id).await.unwrap().is_some(),
-            "lost acknowledged event {id}"
-        );
+        assert!(store.get_event(id).await.unwrap().is_some(), "lost acknowledged event {id}");
     }
     assert_eq!(acknowledged.len(), 1000);
 }

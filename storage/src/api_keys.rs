@@ -27,17 +27,12 @@ impl NewApiKey {
     pub(crate) fn generate(name: &str) -> Result<NewApiKey, StorageError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(StorageError::Invalid(
-                "key name must be 1 to 100 characters".into(),
-            ));
+            return Err(StorageError::Invalid("key name must be 1 to 100 characters".into()));
         }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         Ok(NewApiKey {
-            key: ApiKey {
-                id: ulid::Ulid::new().to_string(),
-                name: name.to_owned(),
-            },
+            key: ApiKey { id: ulid::Ulid::new().to_string(), name: name.to_owned() },
             secret: format!("{PREFIX}{}", hex::encode(bytes)),
         })
     }

@@ -23,11 +23,7 @@ pub(crate) struct SqlBuf {
 
 impl SqlBuf {
     pub fn new(placeholder: fn(usize) -> String) -> Self {
-        SqlBuf {
-            sql: String::new(),
-            args: Vec::new(),
-            placeholder,
-        }
+        SqlBuf { sql: String::new(), args: Vec::new(), placeholder }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -42,6 +38,18 @@ impl SqlBuf {
         self
     }
 
+    /// `(p1, p2, …)`: a parenthesised list of bound values.
+    pub fn bind_list(&mut self, values: impl IntoIterator<Item = Arg>) -> &mut Self {
+        self.push("(");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self.push(")")
+    }
+
     /// `(col IN (…) OR col2 IN (…))` over the same values.
     fn any_in(&mut self, columns: &[&str], values: &[String]) {
         self.push(" AND (");
@@ -49,14 +57,8 @@ impl SqlBuf {
             if i > 0 {
                 self.push(" OR ");
             }
-            self.push(col).push(" IN (");
-            for (j, v) in values.iter().enumerate() {
-                if j > 0 {
-                    self.push(", ");
-                }
-                self.bind(Arg::Text(v.clone()));
-            }
-            self.push(")");
+            self.push(col).push(" IN ");
+            self.bind_list(values.iter().cloned().map(Arg::Text));
         }
         self.push(")");
     }
@@ -73,27 +75,14 @@ pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.recei
 /// matches with its own index. `key` is the sort-key column the outer query walks.
 pub(crate) fn push_conditions(buf: &mut SqlBuf, filter: &Filter, window: TimeWindow, key: &str) {
     if let Some(from) = window.from {
-        buf.push(" AND ")
-            .push(key)
-            .push(" >= ")
-            .bind(Arg::Int(sort_key::base(from)));
+        buf.push(" AND ").push(key).push(" >= ").bind(Arg::Int(sort_key::base(from)));
     }
     if let Some(to) = window.to {
-        buf.push(" AND ")
-            .push(key)
-            .push(" < ")
-            .bind(Arg::Int(sort_key::base(to)));
+        buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(sort_key::base(to)));
     }
-    let results: Vec<String> = filter
-        .result
-        .iter()
-        .map(|r| r.as_str().to_owned())
-        .collect();
+    let results: Vec<String> = filter.result.iter().map(|r| r.as_str().to_owned()).collect();
     for (columns, values) in [
-        (
-            &["e.actor_id", "e.actor_name", "e.actor_email"][..],
-            &filter.actor,
-        ),
+        (&["e.actor_id", "e.actor_name", "e.actor_email"][..], &filter.actor),
         (&["e.project"][..], &filter.project),
         (&["e.module"][..], &filter.module),
         (&["e.action"][..], &filter.action),

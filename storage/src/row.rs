@@ -51,11 +51,7 @@ impl From<EventRow> for Event {
             },
             source_ip: r.source_ip,
             user_agent: r.user_agent,
-            target: Target {
-                kind: r.target_type,
-                id: r.target_id,
-                name: r.target_name,
-            },
+            target: Target { kind: r.target_type, id: r.target_id, name: r.target_name },
             description: r.description,
             error: r.error,
             details: serde_json::from_str(&r.details).unwrap_or_default(),

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 pub const SLOTS: i64 = 1024;
 
-/// The first key of the microsecond `t` falls in.
+/// The first key of the microsecond `t` falls in. Filter bounds far outside the stored years
+/// (`to=9999-12-31T00:00:00Z`) saturate, which keeps their meaning: "everything before".
 pub fn base(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros() * SLOTS
+    t.timestamp_micros().saturating_mul(SLOTS)
 }

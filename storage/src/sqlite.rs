@@ -6,7 +6,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use auditrail_model::{
-    Cursor, Event, EventPage, FacetValue, Facets, Filter, NewEvent, PageRequest, TimeWindow,
+    Cursor, Event, EventPage, FacetValue, Facets, Filter, NewEvent, PageRequest, SearchTerm,
+    TimeWindow,
 };
 use chrono::{DateTime, Utc};
 use sqlx::query::{Query, QueryAs};
@@ -34,20 +35,14 @@ fn placeholder(_: usize) -> String {
 
 /// `SqlBuf` text holds only our own SQL; every value in it is a bound parameter.
 fn query(buf: SqlBuf) -> Result<Query<'static, Sqlite, SqliteArguments>, StorageError> {
-    Ok(sqlx::query_with(
-        AssertSqlSafe(buf.sql),
-        arguments(buf.args)?,
-    ))
+    Ok(sqlx::query_with(AssertSqlSafe(buf.sql), arguments(buf.args)?))
 }
 
 fn query_as<T>(buf: SqlBuf) -> Result<QueryAs<'static, Sqlite, T, SqliteArguments>, StorageError>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
 {
-    Ok(sqlx::query_as_with(
-        AssertSqlSafe(buf.sql),
-        arguments(buf.args)?,
-    ))
+    Ok(sqlx::query_as_with(AssertSqlSafe(buf.sql), arguments(buf.args)?))
 }
 
 fn arguments(args: Vec<Arg>) -> Result<SqliteArguments, StorageError> {
@@ -70,7 +65,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // The default 2 MB page cache makes every ingest batch re-read and re-write the
+            // index pages it touches; 32 MB per connection keeps the hot ones in memory.
+            .pragma("cache_size", "-32768");
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -78,10 +76,7 @@ impl SqliteStore {
                 StorageError::Invalid(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -110,23 +105,21 @@ impl SqliteStore {
                         ids.push(id.clone());
                     }
                     _ => {
-                        let id = event
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| ulid::Ulid::new().to_string());
+                        let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
                         ids.push(id.clone());
-                        fresh.push((id, event));
+                        let details = serde_json::Value::Object(event.details.clone()).to_string();
+                        fresh.push(Fresh { id, event, details });
                     }
                 }
             }
             if fresh.is_empty() {
                 continue;
             }
-            let keys = allocate_keys(&mut tx, fresh.iter().map(|(_, e)| *e)).await?;
+            let keys = allocate_keys(&mut tx, fresh.iter().map(|f| f.event)).await?;
             insert_rows(&mut tx, &fresh, &keys, now).await?;
             insert_search_rows(&mut tx, &fresh, &keys).await?;
-            for (_, e) in &fresh {
-                facets.add(e);
+            for f in &fresh {
+                facets.add(f.event);
             }
         }
         facets.write(&mut tx).await?;
@@ -140,27 +133,24 @@ impl SqliteStore {
         window: TimeWindow,
         page: PageRequest,
     ) -> Result<EventPage, StorageError> {
-        let keywords = filter.keywords();
+        let terms = filter.search_terms();
         let mut buf = SqlBuf::new(placeholder);
         buf.push("SELECT ").push(EVENT_COLUMNS);
         // With a keyword, the FTS table drives the walk: it yields rowids newest-first and the
         // query stops after one page instead of collecting every match.
-        let key = if keywords.is_empty() {
+        let key = if terms.is_empty() {
             buf.push(" FROM events e WHERE 1 = 1");
             "e.sort_key"
         } else {
             buf.push(
                 " FROM events_fts f JOIN events e ON e.sort_key = f.rowid WHERE events_fts MATCH ",
             );
-            buf.bind(Arg::Text(fts_query(&keywords)));
+            buf.bind(Arg::Text(fts_query(&terms)));
             "f.rowid"
         };
         push_conditions(&mut buf, filter, window, key);
         if let Some(Cursor(after)) = page.cursor {
-            buf.push(" AND ")
-                .push(key)
-                .push(" < ")
-                .bind(Arg::Int(after));
+            buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(after));
         }
         buf.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
         buf.bind(Arg::Int(i64::from(page.limit) + 1));
@@ -170,9 +160,7 @@ impl SqliteStore {
 
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
         let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT ")
-            .push(EVENT_COLUMNS)
-            .push(" FROM events e WHERE e.id = ");
+        buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e WHERE e.id = ");
         buf.bind(Arg::Text(id.to_owned()));
         let row: Option<EventRow> = query_as(buf)?.fetch_optional(&self.pool).await?;
         Ok(row.map(Event::from))
@@ -180,19 +168,13 @@ impl SqliteStore {
 
     pub async fn facets(&self, projects: &[String]) -> Result<Facets, StorageError> {
         let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT kind, value, SUM(event_count) FROM facet_values");
+        buf.push("SELECT kind, value, SUM(event_count), MAX(last_seen) FROM facet_values");
         if !projects.is_empty() {
-            buf.push(" WHERE project IN (");
-            for (i, p) in projects.iter().enumerate() {
-                if i > 0 {
-                    buf.push(", ");
-                }
-                buf.bind(Arg::Text(p.clone()));
-            }
-            buf.push(")");
+            buf.push(" WHERE project IN ");
+            buf.bind_list(projects.iter().cloned().map(Arg::Text));
         }
         buf.push(" GROUP BY kind, value ORDER BY kind, value");
-        let rows: Vec<(String, String, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
+        let rows: Vec<(String, String, i64, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
         Ok(facets_from_rows(rows))
     }
 
@@ -260,36 +242,34 @@ impl SqliteStore {
     }
 }
 
-/// Turns keywords into an FTS5 query: each word a quoted prefix term, all required.
-fn fts_query(keywords: &[String]) -> String {
-    keywords
-        .iter()
-        .map(|w| format!("\"{w}\"*"))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Turns search terms into an FTS5 query: each term a quoted phrase, all required. Words hold
+/// only letters and digits, so nothing in them can end the quotes. Whole-word phrases let FTS5
+/// walk one doclist newest-first and stop; a prefix must merge every matching word's list.
+fn fts_query(terms: &[SearchTerm]) -> String {
+    let phrase =
+        |t: &SearchTerm| format!("\"{}\"{}", t.words.join(" "), if t.prefix { "*" } else { "" });
+    terms.iter().map(phrase).collect::<Vec<_>>().join(" AND ")
 }
 
 /// Splits the extra row fetched to learn whether another page exists.
 pub(crate) fn page_from_rows(mut rows: Vec<EventRow>, limit: u32) -> EventPage {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| Cursor(r.sort_key))
-    } else {
-        None
-    };
-    EventPage {
-        events: rows.into_iter().map(Event::from).collect(),
-        next_cursor,
-    }
+    let next_cursor = if more { rows.last().map(|r| Cursor(r.sort_key)) } else { None };
+    EventPage { events: rows.into_iter().map(Event::from).collect(), next_cursor }
 }
 
-/// Caps each dropdown so a million distinct actors cannot bloat the page.
+/// Caps each dropdown so a million distinct actors cannot bloat the page; the most recently
+/// seen values stay.
 const FACET_MAX: usize = 1000;
 
-pub(crate) fn facets_from_rows(rows: Vec<(String, String, i64)>) -> Facets {
+pub(crate) fn facets_from_rows(rows: Vec<(String, String, i64, i64)>) -> Facets {
     let mut facets = Facets::default();
-    for (kind, value, count) in rows {
+    let mut by_kind: HashMap<String, Vec<(String, i64, i64)>> = HashMap::new();
+    for (kind, value, count, last_seen) in rows {
+        by_kind.entry(kind).or_default().push((value, count, last_seen));
+    }
+    for (kind, mut values) in by_kind {
         let list = match kind.as_str() {
             "project" => &mut facets.projects,
             "category" => &mut facets.categories,
@@ -298,9 +278,12 @@ pub(crate) fn facets_from_rows(rows: Vec<(String, String, i64)>) -> Facets {
             "actor" => &mut facets.actors,
             _ => continue,
         };
-        if list.len() < FACET_MAX {
-            list.push(FacetValue { value, count });
+        if values.len() > FACET_MAX {
+            values.sort_by_key(|(_, _, seen)| std::cmp::Reverse(*seen));
+            values.truncate(FACET_MAX);
         }
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        list.extend(values.into_iter().map(|(value, count, _)| FacetValue { value, count }));
     }
     facets
 }
@@ -314,32 +297,22 @@ async fn existing_ids(
         return Ok(HashSet::new());
     }
     let mut buf = SqlBuf::new(placeholder);
-    buf.push("SELECT id FROM events WHERE id IN (");
-    for (i, id) in wanted.iter().enumerate() {
-        if i > 0 {
-            buf.push(", ");
-        }
-        buf.bind(Arg::Text((*id).clone()));
-    }
-    buf.push(")");
+    buf.push("SELECT id FROM events WHERE id IN ");
+    buf.bind_list(wanted.into_iter().cloned().map(Arg::Text));
     let rows: Vec<(String,)> = query_as(buf)?.fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// Gives each event a free sort key in its microsecond's slots, reading each bucket's current
 /// maximum with one query per chunk. A microsecond with more than 1024 events spills into the
-/// next one: order stays stable, off by at most that microsecond.
+/// slots of the following microseconds (checked one by one, a cost only that rare case pays):
+/// keys stay unique and stable, and those events sort among events a few µs later.
 async fn allocate_keys<'a>(
     tx: &mut Transaction<'static, Sqlite>,
-    events: impl Iterator<Item = &'a NewEvent> + Clone,
+    events: impl Iterator<Item = &'a NewEvent>,
 ) -> Result<Vec<i64>, StorageError> {
     let bases: Vec<i64> = events.map(|e| sort_key::base(e.occurred_at)).collect();
-    let distinct: Vec<i64> = bases
-        .iter()
-        .copied()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let distinct: Vec<i64> = bases.iter().copied().collect::<HashSet<_>>().into_iter().collect();
     let mut next_free = HashMap::with_capacity(distinct.len());
     let mut buf = SqlBuf::new(placeholder);
     buf.push("WITH b(base) AS (VALUES ");
@@ -360,8 +333,10 @@ async fn allocate_keys<'a>(
     let mut assigned = HashSet::with_capacity(bases.len());
     for base in bases {
         let mut key = next_free[&base];
-        while key >= base + sort_key::SLOTS
-            && (assigned.contains(&key) || !is_free(tx, key).await?)
+        // Keys above a bucket's stored maximum are free in the database, but a spill from the
+        // microsecond before may already have taken one in this batch.
+        while assigned.contains(&key)
+            || (key >= base + sort_key::SLOTS && !is_free(tx, key).await?)
         {
             key += 1;
         }
@@ -382,7 +357,7 @@ async fn is_free(tx: &mut Transaction<'static, Sqlite>, key: i64) -> Result<bool
 
 async fn insert_rows(
     tx: &mut Transaction<'static, Sqlite>,
-    events: &[(String, &NewEvent)],
+    events: &[Fresh<'_>],
     keys: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
@@ -393,14 +368,14 @@ async fn insert_rows(
          target_type, target_id, target_name, description, error, details, trace_id) VALUES ",
     );
     let opt = |s: &Option<String>| s.clone().map_or(Arg::Null, Arg::Text);
-    for (i, ((id, e), key)) in events.iter().zip(keys).enumerate() {
+    for (i, (fresh, key)) in events.iter().zip(keys).enumerate() {
+        let e = fresh.event;
         if i > 0 {
             buf.push(", ");
         }
         buf.push("(").bind(Arg::Int(*key));
-        let details = serde_json::Value::Object(e.details.clone()).to_string();
         let values = [
-            Arg::Text(id.clone()),
+            Arg::Text(fresh.id.clone()),
             Arg::Int(e.occurred_at.timestamp_micros()),
             Arg::Int(now.timestamp_micros()),
             Arg::Text(e.project.clone()),
@@ -411,9 +386,7 @@ async fn insert_rows(
             opt(&e.actor.id),
             opt(&e.actor.name),
             opt(&e.actor.email),
-            e.actor
-                .kind
-                .map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
+            e.actor.kind.map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
             opt(&e.source_ip),
             opt(&e.user_agent),
             opt(&e.target.kind),
@@ -421,7 +394,7 @@ async fn insert_rows(
             opt(&e.target.name),
             opt(&e.description),
             opt(&e.error),
-            Arg::Text(details),
+            Arg::Text(fresh.details.clone()),
             opt(&e.trace_id),
         ];
         for v in values {
@@ -435,46 +408,36 @@ async fn insert_rows(
 
 async fn insert_search_rows(
     tx: &mut Transaction<'static, Sqlite>,
-    events: &[(String, &NewEvent)],
+    events: &[Fresh<'_>],
     keys: &[i64],
 ) -> Result<(), StorageError> {
     let mut buf = SqlBuf::new(placeholder);
     buf.push("INSERT INTO events_fts (rowid, description, error, target, actor, details) VALUES ");
     let join = |parts: [&Option<String>; 3]| {
-        parts
-            .iter()
-            .filter_map(|p| p.as_deref())
-            .collect::<Vec<_>>()
-            .join(" ")
+        parts.iter().filter_map(|p| p.as_deref()).collect::<Vec<_>>().join(" ")
     };
-    for (i, ((_, e), key)) in events.iter().zip(keys).enumerate() {
+    for (i, (fresh, key)) in events.iter().zip(keys).enumerate() {
+        let e = fresh.event;
         if i > 0 {
             buf.push(", ");
         }
         buf.push("(").bind(Arg::Int(*key)).push(", ");
-        buf.bind(Arg::Text(e.description.clone().unwrap_or_default()))
-            .push(", ");
-        buf.bind(Arg::Text(e.error.clone().unwrap_or_default()))
-            .push(", ");
-        buf.bind(Arg::Text(join([
-            &e.target.kind,
-            &e.target.id,
-            &e.target.name,
-        ])))
-        .push(", ");
-        buf.bind(Arg::Text(join([
-            &e.actor.id,
-            &e.actor.name,
-            &e.actor.email,
-        ])))
-        .push(", ");
-        buf.bind(Arg::Text(
-            serde_json::Value::Object(e.details.clone()).to_string(),
-        ));
+        buf.bind(Arg::Text(e.description.clone().unwrap_or_default())).push(", ");
+        buf.bind(Arg::Text(e.error.clone().unwrap_or_default())).push(", ");
+        buf.bind(Arg::Text(join([&e.target.kind, &e.target.id, &e.target.name]))).push(", ");
+        buf.bind(Arg::Text(join([&e.actor.id, &e.actor.name, &e.actor.email]))).push(", ");
+        buf.bind(Arg::Text(fresh.details.clone()));
         buf.push(")");
     }
     query(buf)?.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// An event to be stored, with its id settled and its details serialised once.
+struct Fresh<'a> {
+    id: String,
+    event: &'a NewEvent,
+    details: String,
 }
 
 /// Facet counts gathered over one ingest transaction, written once at its end.
@@ -484,12 +447,7 @@ struct FacetTally(HashMap<(&'static str, String, String), (i64, i64)>);
 impl FacetTally {
     fn add(&mut self, e: &NewEvent) {
         let seen = e.occurred_at.timestamp_micros();
-        let actor = e
-            .actor
-            .email
-            .as_ref()
-            .or(e.actor.name.as_ref())
-            .or(e.actor.id.as_ref());
+        let actor = e.actor.email.as_ref().or(e.actor.name.as_ref()).or(e.actor.id.as_ref());
         let values = [
             ("project", Some(&e.project)),
             ("category", Some(&e.category)),
@@ -499,10 +457,8 @@ impl FacetTally {
         ];
         for (kind, value) in values {
             if let Some(value) = value {
-                let entry = self
-                    .0
-                    .entry((kind, e.project.clone(), value.clone()))
-                    .or_insert((0, seen));
+                let entry =
+                    self.0.entry((kind, e.project.clone(), value.clone())).or_insert((0, seen));
                 entry.0 += 1;
                 entry.1 = entry.1.max(seen);
             }

@@ -16,11 +16,7 @@ struct TestDb {
 async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("events.db").display());
-    TestDb {
-        store: Store::open(&url).await.unwrap(),
-        _dir: dir,
-        url,
-    }
+    TestDb { store: Store::open(&url).await.unwrap(), _dir: dir, url }
 }
 
 /// Turns `async fn name(db: TestDb)` bodies into one `#[tokio::test]` per backend.
@@ -40,6 +36,7 @@ macro_rules! conformance {
 conformance!(
     round_trips_every_field,
     lists_newest_first_and_pages_across_ties,
+    a_crowded_microsecond_spills_without_collisions,
     each_filter_narrows_the_list,
     several_values_are_or_and_filters_are_and,
     keyword_search_matches_every_text_field,
@@ -53,9 +50,7 @@ conformance!(
 );
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc)
 }
 
 /// An event `minutes_ago` before `now()`, with `extra` fields merged in.
@@ -79,14 +74,8 @@ fn filter(query: &str) -> Filter {
 }
 
 async fn list_ids(store: &Store, query: &str) -> Vec<String> {
-    let page = PageRequest {
-        cursor: None,
-        limit: 1000,
-    };
-    let page = store
-        .list_events(&filter(query), page, now())
-        .await
-        .unwrap();
+    let page = PageRequest { cursor: None, limit: 1000 };
+    let page = store.list_events(&filter(query), page, now()).await.unwrap();
     page.events.into_iter().map(|e| e.id).collect()
 }
 
@@ -106,11 +95,7 @@ async fn round_trips_every_field(db: TestDb) {
             "trace_id": "tr-9",
         }),
     );
-    let ids = db
-        .store
-        .insert_events(std::slice::from_ref(&full))
-        .await
-        .unwrap();
+    let ids = db.store.insert_events(std::slice::from_ref(&full)).await.unwrap();
     assert_eq!(ids, ["evt-1"]);
     let got = db.store.get_event("evt-1").await.unwrap().expect("stored");
     assert_eq!(got.occurred_at, full.occurred_at);
@@ -131,19 +116,14 @@ async fn round_trips_every_field(db: TestDb) {
 
 async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
     // 30 events: three distinct times, ten events sharing each, inserted out of order.
-    let events: Vec<NewEvent> = (0..30)
-        .map(|i| event([7, 3, 5][i % 3], json!({"description": format!("n{i}")})))
-        .collect();
+    let events: Vec<NewEvent> =
+        (0..30).map(|i| event([7, 3, 5][i % 3], json!({"description": format!("n{i}")}))).collect();
     db.store.insert_events(&events).await.unwrap();
     let mut seen = Vec::new();
     let mut cursor: Option<Cursor> = None;
     loop {
         let page = PageRequest { cursor, limit: 7 };
-        let page = db
-            .store
-            .list_events(&Filter::default(), page, now())
-            .await
-            .unwrap();
+        let page = db.store.list_events(&Filter::default(), page, now()).await.unwrap();
         assert!(page.events.len() <= 7);
         seen.extend(page.events);
         match page.next_cursor {
@@ -156,11 +136,32 @@ async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 30, "no event repeated across pages");
-    assert!(
-        seen.windows(2)
-            .all(|w| w[0].occurred_at >= w[1].occurred_at),
-        "newest first"
-    );
+    assert!(seen.windows(2).all(|w| w[0].occurred_at >= w[1].occurred_at), "newest first");
+}
+
+/// Regression: events spilling out of a full microsecond took keys that the next microsecond's
+/// events were then given again, failing the whole batch.
+async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
+    let same = event(10, json!({}));
+    let mut next = same.clone();
+    next.occurred_at += Duration::microseconds(1);
+    let mut batch = vec![same.clone(); 1100];
+    batch.extend(std::iter::repeat_n(next, 5));
+    db.store.insert_events(&batch).await.unwrap();
+    // A second batch lands on the same crowded microseconds.
+    db.store.insert_events(&vec![same; 30]).await.unwrap();
+    let mut seen = 0;
+    let mut cursor = None;
+    loop {
+        let page = PageRequest { cursor, limit: 500 };
+        let page = db.store.list_events(&Filter::default(), page, now()).await.unwrap();
+        seen += page.events.len();
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 1135);
 }
 
 async fn each_filter_narrows_the_list(db: TestDb) {
@@ -193,10 +194,7 @@ async fn each_filter_narrows_the_list(db: TestDb) {
     ] {
         assert_eq!(list_ids(&db.store, query).await, ["hit"], "{query}");
     }
-    assert_eq!(
-        list_ids(&db.store, "project=none").await,
-        Vec::<String>::new()
-    );
+    assert_eq!(list_ids(&db.store, "project=none").await, Vec::<String>::new());
     assert_eq!(list_ids(&db.store, "").await, ["hit", "miss"]);
 }
 
@@ -208,22 +206,13 @@ async fn several_values_are_or_and_filters_are_and(db: TestDb) {
         event(4, json!({"id": "d", "project": "p1", "action": "delete"})),
     ];
     db.store.insert_events(&events).await.unwrap();
-    assert_eq!(
-        list_ids(&db.store, "project=p1&project=p2").await,
-        ["a", "b", "d"]
-    );
-    assert_eq!(
-        list_ids(&db.store, "project=p1&project=p2&action=create").await,
-        ["a", "b"]
-    );
+    assert_eq!(list_ids(&db.store, "project=p1&project=p2").await, ["a", "b", "d"]);
+    assert_eq!(list_ids(&db.store, "project=p1&project=p2&action=create").await, ["a", "b"]);
 }
 
 async fn keyword_search_matches_every_text_field(db: TestDb) {
     let events = [
-        event(
-            1,
-            json!({"id": "desc", "description": "Deleted project Zephyr"}),
-        ),
+        event(1, json!({"id": "desc", "description": "Deleted project Zephyr"})),
         event(
             2,
             json!({"id": "err", "result": "failure", "error": "connection refused by upstream"}),
@@ -249,56 +238,37 @@ async fn keyword_search_matches_every_text_field(db: TestDb) {
         ("spring+sale", "tgt"),
         ("carol%40quartz.io", "act"),
         ("xyzzy", "det"),
-        ("zeph", "desc"),
+        ("zeph*", "desc"),
+        ("quartz.io+carol", "act"),
     ] {
         assert_eq!(list_ids(&db.store, &format!("q={q}")).await, [id], "q={q}");
     }
+    assert_eq!(list_ids(&db.store, "q=zephyr&project=other").await, Vec::<String>::new());
+    assert_eq!(list_ids(&db.store, "q=nothing-like-this").await, Vec::<String>::new());
+    assert_eq!(list_ids(&db.store, "q=zeph").await, Vec::<String>::new(), "whole words unless *");
     assert_eq!(
-        list_ids(&db.store, "q=zephyr&project=other").await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        list_ids(&db.store, "q=nothing-like-this").await,
-        Vec::<String>::new()
+        list_ids(&db.store, "q=example.io").await,
+        Vec::<String>::new(),
+        "words in sequence"
     );
 }
 
 async fn keyword_search_pages_newest_first(db: TestDb) {
     let events: Vec<NewEvent> = (0..25)
         .map(|i| {
-            let text = if i % 2 == 0 {
-                "needle found"
-            } else {
-                "haystack only"
-            };
+            let text = if i % 2 == 0 { "needle found" } else { "haystack only" };
             event((i * 7) % 25, json!({"description": text}))
         })
         .collect();
     db.store.insert_events(&events).await.unwrap();
     let f = filter("q=needle");
-    let first = db
-        .store
-        .list_events(
-            &f,
-            PageRequest {
-                cursor: None,
-                limit: 5,
-            },
-            now(),
-        )
-        .await
-        .unwrap();
-    let rest = PageRequest {
-        cursor: first.next_cursor,
-        limit: 100,
-    };
+    let first =
+        db.store.list_events(&f, PageRequest { cursor: None, limit: 5 }, now()).await.unwrap();
+    let rest = PageRequest { cursor: first.next_cursor, limit: 100 };
     let second = db.store.list_events(&f, rest, now()).await.unwrap();
     let all: Vec<_> = first.events.iter().chain(&second.events).collect();
     assert_eq!(all.len(), 13);
-    assert!(
-        all.iter()
-            .all(|e| e.description.as_deref() == Some("needle found"))
-    );
+    assert!(all.iter().all(|e| e.description.as_deref() == Some("needle found")));
     assert!(all.windows(2).all(|w| w[0].occurred_at >= w[1].occurred_at));
     assert!(second.next_cursor.is_none());
 }
@@ -311,29 +281,19 @@ async fn time_presets_use_the_time_zone(db: TestDb) {
         event(60 * 13, json!({"id": "utc-today"})),   // 23:00 UTC on the 22nd is Tokyo's today too
     ];
     db.store.insert_events(&events).await.unwrap();
-    assert_eq!(
-        list_ids(&db.store, "range=today").await,
-        Vec::<String>::new()
-    );
+    assert_eq!(list_ids(&db.store, "range=today").await, Vec::<String>::new());
     assert_eq!(
         list_ids(&db.store, "range=today&tz=Asia/Tokyo").await,
         ["utc-today", "tokyo-today"]
     );
-    assert_eq!(
-        list_ids(&db.store, "range=yesterday&tz=Asia/Tokyo").await,
-        ["tokyo-yesterday"]
-    );
+    assert_eq!(list_ids(&db.store, "range=yesterday&tz=Asia/Tokyo").await, ["tokyo-yesterday"]);
     assert_eq!(
         list_ids(&db.store, "range=1d").await,
         ["utc-today", "tokyo-today", "tokyo-yesterday"]
     );
     assert_eq!(list_ids(&db.store, "range=15m").await, Vec::<String>::new());
     assert_eq!(
-        list_ids(
-            &db.store,
-            "from=2026-11-22T15:30:00Z&to=2026-11-22T23:30:00Z"
-        )
-        .await,
+        list_ids(&db.store, "from=2026-11-22T15:30:00Z&to=2026-11-22T23:30:00Z").await,
         ["utc-today", "tokyo-today"]
     );
 }
@@ -341,17 +301,9 @@ async fn time_presets_use_the_time_zone(db: TestDb) {
 async fn client_ids_are_idempotent(db: TestDb) {
     let first = event(1, json!({"id": "same", "description": "first"}));
     let again = event(1, json!({"id": "same", "description": "second"}));
-    let ids = db
-        .store
-        .insert_events(&[first.clone(), again.clone()])
-        .await
-        .unwrap();
+    let ids = db.store.insert_events(&[first.clone(), again.clone()]).await.unwrap();
     assert_eq!(ids, ["same", "same"]);
-    let ids = db
-        .store
-        .insert_events(&[again, event(2, json!({}))])
-        .await
-        .unwrap();
+    let ids = db.store.insert_events(&[again, event(2, json!({}))]).await.unwrap();
     assert_eq!(ids[0], "same");
     assert_eq!(ids[1].len(), 26, "server-assigned ULID");
     assert_eq!(list_ids(&db.store, "").await.len(), 2);
@@ -361,14 +313,8 @@ async fn client_ids_are_idempotent(db: TestDb) {
 
 async fn facets_list_distinct_values(db: TestDb) {
     let events = [
-        event(
-            1,
-            json!({"project": "shop", "module": "Login", "action": "login"}),
-        ),
-        event(
-            2,
-            json!({"project": "shop", "module": "Campaigns", "action": "edit"}),
-        ),
+        event(1, json!({"project": "shop", "module": "Login", "action": "login"})),
+        event(2, json!({"project": "shop", "module": "Campaigns", "action": "edit"})),
         event(
             3,
             json!({"project": "blog", "module": "Posts", "category": "system", "actor": {"name": "cron"}}),
@@ -377,35 +323,17 @@ async fn facets_list_distinct_values(db: TestDb) {
     db.store.insert_events(&events).await.unwrap();
     let all = db.store.facets(&Filter::default()).await.unwrap();
     let values = |list: &[auditrail_model::FacetValue]| {
-        list.iter()
-            .map(|f| (f.value.clone(), f.count))
-            .collect::<Vec<_>>()
+        list.iter().map(|f| (f.value.clone(), f.count)).collect::<Vec<_>>()
     };
-    assert_eq!(
-        values(&all.projects),
-        [("blog".into(), 1), ("shop".into(), 2)]
-    );
+    assert_eq!(values(&all.projects), [("blog".into(), 1), ("shop".into(), 2)]);
     assert_eq!(
         values(&all.modules),
-        [
-            ("Campaigns".into(), 1),
-            ("Login".into(), 1),
-            ("Posts".into(), 1)
-        ]
+        [("Campaigns".into(), 1), ("Login".into(), 1), ("Posts".into(), 1)]
     );
-    assert_eq!(
-        values(&all.categories),
-        [("activity".into(), 2), ("system".into(), 1)]
-    );
-    assert_eq!(
-        values(&all.actors),
-        [("alice@example.com".into(), 2), ("cron".into(), 1)]
-    );
+    assert_eq!(values(&all.categories), [("activity".into(), 2), ("system".into(), 1)]);
+    assert_eq!(values(&all.actors), [("alice@example.com".into(), 2), ("cron".into(), 1)]);
     let shop = db.store.facets(&filter("project=shop")).await.unwrap();
-    assert_eq!(
-        values(&shop.modules),
-        [("Campaigns".into(), 1), ("Login".into(), 1)]
-    );
+    assert_eq!(values(&shop.modules), [("Campaigns".into(), 1), ("Login".into(), 1)]);
 }
 
 async fn flags_are_set_filtered_and_cleared(db: TestDb) {
@@ -414,26 +342,17 @@ async fn flags_are_set_filtered_and_cleared(db: TestDb) {
         .await
         .unwrap();
     assert!(db.store.set_flag("b", true).await.unwrap());
-    assert!(
-        db.store.set_flag("b", true).await.unwrap(),
-        "flagging twice is fine"
-    );
+    assert!(db.store.set_flag("b", true).await.unwrap(), "flagging twice is fine");
     assert!(!db.store.set_flag("missing", true).await.unwrap());
     assert_eq!(list_ids(&db.store, "flagged=true").await, ["b"]);
     assert_eq!(list_ids(&db.store, "flagged=false").await, ["a"]);
     assert!(db.store.get_event("b").await.unwrap().unwrap().flagged);
     db.store.set_flag("b", false).await.unwrap();
-    assert_eq!(
-        list_ids(&db.store, "flagged=true").await,
-        Vec::<String>::new()
-    );
+    assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
 }
 
 async fn events_survive_reopening_the_file(db: TestDb) {
-    db.store
-        .insert_events(&[event(1, json!({"id": "kept"}))])
-        .await
-        .unwrap();
+    db.store.insert_events(&[event(1, json!({"id": "kept"}))]).await.unwrap();
     let reopened = Store::open(&db.url).await.unwrap();
     assert!(reopened.get_event("kept").await.unwrap().is_some());
 }
@@ -441,12 +360,7 @@ async fn events_survive_reopening_the_file(db: TestDb) {
 async fn api_keys_are_found_by_secret_only(db: TestDb) {
     let created = db.store.create_api_key("ingest bot").await.unwrap();
     assert!(created.secret.starts_with("atr_") && created.secret.len() > 60);
-    let found = db
-        .store
-        .find_api_key(&created.secret)
-        .await
-        .unwrap()
-        .expect("found");
+    let found = db.store.find_api_key(&created.secret).await.unwrap().expect("found");
     assert_eq!(found.name, "ingest bot");
     assert!(db.store.find_api_key("atr_wrong").await.unwrap().is_none());
     assert!(db.store.create_api_key("  ").await.is_err());

@@ -21,18 +21,14 @@ where
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization: Bearer <API key>",
-            ))?;
+            .ok_or(ApiError::Unauthorized("missing Authorization: Bearer <API key>"))?;
         let secret = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "Authorization must be Bearer <API key>",
-            ))?;
+            .ok_or(ApiError::Unauthorized("Authorization must be Bearer <API key>"))?;
         let store = Store::from_ref(state);
         match store.find_api_key(secret).await? {
             Some(_) => Ok(Authenticated),

@@ -18,9 +18,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<EventPage>, ApiError> {
     let query = ParsedQuery::parse(raw.as_deref(), &["cursor", "limit"])?;
-    let page = store
-        .list_events(&query.filter, query.page()?, chrono::Utc::now())
-        .await?;
+    let page = store.list_events(&query.filter, query.page()?, chrono::Utc::now()).await?;
     Ok(Json(page))
 }
 
@@ -29,11 +27,7 @@ pub async fn get_one(
     _auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Event>, ApiError> {
-    store
-        .get_event(&id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("no event with this id"))
+    store.get_event(&id).await?.map(Json).ok_or(ApiError::NotFound("no event with this id"))
 }
 
 pub async fn facets(

@@ -38,11 +38,7 @@ pub async fn ingest(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
-    let events = if ndjson {
-        parse_ndjson(&body)?
-    } else {
-        parse_json(&body)?
-    };
+    let events = if ndjson { parse_ndjson(&body)? } else { parse_json(&body)? };
     let ids = store.insert_events(&events).await?;
     Ok((StatusCode::CREATED, Json(Stored { ids })))
 }
@@ -99,9 +95,7 @@ fn parse_ndjson(body: &[u8]) -> Result<Vec<NewEvent>, ApiError> {
         events.push(event);
     }
     if events.is_empty() {
-        return Err(ApiError::BadRequest(
-            "the NDJSON body holds no events".into(),
-        ));
+        return Err(ApiError::BadRequest("the NDJSON body holds no events".into()));
     }
     Ok(events)
 }

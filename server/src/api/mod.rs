@@ -4,7 +4,7 @@ mod auth;
 mod events;
 mod ingest;
 
-use auditrail_model::{Cursor, Filter, PageRequest};
+use auditrail_model::{Filter, PageRequest};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, put};
@@ -18,17 +18,13 @@ pub fn router() -> Router<AppState> {
             "/events",
             get(events::list)
                 .post(ingest::ingest)
-                .layer(DefaultBodyLimit::max(
-                    auditrail_model::limits::MAX_BODY_BYTES,
-                )),
+                .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
         )
         .route("/events/export", get(events::export))
         .route("/events/{id}", get(events::get_one))
-        .route(
-            "/events/{id}/flag",
-            put(events::flag).delete(events::unflag),
-        )
+        .route("/events/{id}/flag", put(events::flag).delete(events::unflag))
         .route("/facets", get(events::facets))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
 }
 
@@ -53,20 +49,11 @@ impl ParsedQuery {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.rest
-            .iter()
-            .find(|(k, v)| k == key && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+        self.rest.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 
     pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = PageRequest::parse_limit(self.get("limit"))
-            .map_err(|m| ApiError::InvalidFilter(format!("limit: {m}")))?;
-        let cursor = self
-            .get("cursor")
-            .map(str::parse::<Cursor>)
-            .transpose()
-            .map_err(|m| ApiError::InvalidFilter(format!("cursor: {m}")))?;
-        Ok(PageRequest { cursor, limit })
+        PageRequest::parse(self.get("cursor"), self.get("limit"))
+            .map_err(|e| ApiError::InvalidFilter(e.to_string()))
     }
 }
