@@ -12,7 +12,7 @@ mod time;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 pub use error::UiError;
 
@@ -48,9 +48,12 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
-                    <ParentRoute path=path!("") view=events_page::EventsPage>
-                        <Route path=path!("") view=|| ()/>
-                        <Route path=path!("events/:id") view=drawer::EventDrawer/>
+                    // Async SSR sends the page with its data in the HTML: the list and the form
+                    // are readable (and the form usable) before or without the WASM app, and the
+                    // queries behind it take about a millisecond.
+                    <ParentRoute path=path!("") view=events_page::EventsPage ssr=SsrMode::Async>
+                        <Route path=path!("") view=|| () ssr=SsrMode::Async/>
+                        <Route path=path!("events/:id") view=drawer::EventDrawer ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </main>

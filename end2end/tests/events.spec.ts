@@ -196,3 +196,19 @@ test("time presets and custom range reach the URL", async ({ page }) => {
   await expect(page.getByTestId("empty")).toBeVisible();
   await page.screenshot({ path: "test-results/custom-range.png" });
 });
+
+test.describe("before the WASM app loads", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the server-rendered form shows the URL's filters and the table lists them", async ({ page }) => {
+    await page.goto("/?q=campaign&result=failure&range=30d");
+    await expect(page.getByTestId("f-q")).toHaveValue("campaign");
+    await expect(page.getByTestId("f-result")).toHaveValue("failure");
+    await expect(page.getByTestId("f-range")).toHaveValue("30d");
+    const rows = page.getByTestId("event-row");
+    await expect(rows.first()).toBeVisible();
+    for (const row of await rows.all()) {
+      await expect(row).toContainText("failure");
+    }
+  });
+});
