@@ -3,7 +3,7 @@
 # seeded with demo events on first start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/auditrail/target}"
+source scripts/env.sh
 
 scripts/setup.sh
 cargo leptos build --release

@@ -14,9 +14,8 @@ as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages: wasm-opt for release builds, Chromium for browser tests.
+# Debian packages: Chromium for the browser tests.
 missing=()
-command -v wasm-opt >/dev/null || missing+=(binaryen)
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     say "apt-get install ${missing[*]}"
@@ -40,6 +39,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
     say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
     # Without --locked: with it, the install fails on this toolchain.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# wasm-opt for release builds comes from npm's binaryen: Debian bookworm's binaryen (108)
+# produces WASM that fails to start ("WebAssembly.Table.set(): Argument 1 is invalid").
+# scripts/env.sh puts tools/node_modules/.bin first on PATH so cargo-leptos finds it.
+if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
+    say "npm ci in tools/ (binaryen's wasm-opt)"
+    (cd tools && npm ci --no-audit --no-fund)
 fi
 
 if [ ! -d end2end/node_modules/@playwright/test ]; then

@@ -3,8 +3,7 @@
 # browser tests in Chromium against the built app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Outside the checkout so a fresh clone reuses earlier builds.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/auditrail/target}"
+source scripts/env.sh
 
 scripts/setup.sh
 
@@ -26,5 +25,12 @@ cargo test --workspace --exclude auditrail_frontend
 step "cargo leptos build"
 cargo leptos build
 
-step "Playwright (Chromium)"
+step "Playwright (Chromium), debug build"
 (cd end2end && npx playwright test)
+
+# The run command serves a release build, whose WASM goes through wasm-opt: check it hydrates
+# and works too.
+step "cargo leptos build --release"
+cargo leptos build --release
+step "Playwright (Chromium), release build"
+(cd end2end && AUDITRAIL_BIN="$CARGO_TARGET_DIR/release/auditrail" npx playwright test)

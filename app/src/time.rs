@@ -10,7 +10,8 @@ fn utc_text(t: DateTime<Utc>) -> String {
 
 #[cfg(feature = "hydrate")]
 fn local_text(t: DateTime<Utc>) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen_value(t.timestamp_millis() as f64));
+    let d =
+        js_sys::Date::new(&js_sys::wasm_bindgen::JsValue::from_f64(t.timestamp_millis() as f64));
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         d.get_full_year(),
@@ -20,11 +21,6 @@ fn local_text(t: DateTime<Utc>) -> String {
         d.get_minutes(),
         d.get_seconds()
     )
-}
-
-#[cfg(feature = "hydrate")]
-fn wasm_bindgen_value(n: f64) -> js_sys::wasm_bindgen::JsValue {
-    js_sys::wasm_bindgen::JsValue::from_f64(n)
 }
 
 /// The browser's IANA zone name, e.g. `Europe/Berlin`; `None` on the server.
