@@ -3,6 +3,7 @@
 //! the filter-to-SQL translation in [`query`] is shared.
 
 mod api_keys;
+mod engine;
 mod error;
 mod query;
 mod row;

@@ -1,0 +1,444 @@
+//! The store logic, written once. `store_engine!` compiles it for one backend's concrete sqlx
+//! types (a generic version over `sqlx::Database` needs a bound for every encoded and decoded
+//! type); each dialect module supplies what differs: placeholders, how a write transaction
+//! starts, the keyword index, and a few statements.
+
+use std::collections::HashMap;
+
+use auditrail_model::{Cursor, Event, EventPage, FacetValue, Facets, NewEvent};
+
+use crate::row::EventRow;
+
+/// Events per multi-row INSERT: 22 columns × 400 stays under SQLite's 32,766 and Postgres's
+/// 65,535 parameters.
+pub(crate) const INSERT_CHUNK: usize = 400;
+
+/// Splits the extra row fetched to learn whether another page exists.
+pub(crate) fn page_from_rows(mut rows: Vec<EventRow>, limit: u32) -> EventPage {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| Cursor(r.sort_key)) } else { None };
+    EventPage { events: rows.into_iter().map(Event::from).collect(), next_cursor }
+}
+
+/// Caps each dropdown so a million distinct actors cannot bloat the page; the most recently
+/// seen values stay.
+const FACET_MAX: usize = 1000;
+
+pub(crate) fn facets_from_rows(rows: Vec<(String, String, i64, i64)>) -> Facets {
+    let mut facets = Facets::default();
+    let mut by_kind: HashMap<String, Vec<(String, i64, i64)>> = HashMap::new();
+    for (kind, value, count, last_seen) in rows {
+        by_kind.entry(kind).or_default().push((value, count, last_seen));
+    }
+    for (kind, mut values) in by_kind {
+        let list = match kind.as_str() {
+            "project" => &mut facets.projects,
+            "category" => &mut facets.categories,
+            "module" => &mut facets.modules,
+            "action" => &mut facets.actions,
+            "actor" => &mut facets.actors,
+            _ => continue,
+        };
+        if values.len() > FACET_MAX {
+            values.sort_by_key(|(_, _, seen)| std::cmp::Reverse(*seen));
+            values.truncate(FACET_MAX);
+        }
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        list.extend(values.into_iter().map(|(value, count, _)| FacetValue { value, count }));
+    }
+    facets
+}
+
+/// An event to be stored, with its id settled and its details serialised once.
+pub(crate) struct Fresh<'a> {
+    pub id: String,
+    pub event: &'a NewEvent,
+    pub details: String,
+}
+
+/// Facet counts gathered over one ingest transaction, written once at its end.
+#[derive(Default)]
+pub(crate) struct FacetTally(pub HashMap<(&'static str, String, String), (i64, i64)>);
+
+impl FacetTally {
+    pub fn add(&mut self, e: &NewEvent) {
+        let seen = e.occurred_at.timestamp_micros();
+        let actor = e.actor.email.as_ref().or(e.actor.name.as_ref()).or(e.actor.id.as_ref());
+        let values = [
+            ("project", Some(&e.project)),
+            ("category", Some(&e.category)),
+            ("module", Some(&e.module)),
+            ("action", Some(&e.action)),
+            ("actor", actor),
+        ];
+        for (kind, value) in values {
+            if let Some(value) = value {
+                let entry =
+                    self.0.entry((kind, e.project.clone(), value.clone())).or_insert((0, seen));
+                entry.0 += 1;
+                entry.1 = entry.1.max(seen);
+            }
+        }
+    }
+}
+
+/// The searchable text of one event, one field each.
+pub(crate) struct SearchDoc {
+    pub description: String,
+    pub error: String,
+    pub target: String,
+    pub actor: String,
+    pub details: String,
+}
+
+impl SearchDoc {
+    pub fn of(fresh: &Fresh<'_>) -> SearchDoc {
+        let e = fresh.event;
+        let join = |parts: [&Option<String>; 3]| {
+            parts.iter().filter_map(|p| p.as_deref()).collect::<Vec<_>>().join(" ")
+        };
+        SearchDoc {
+            description: e.description.clone().unwrap_or_default(),
+            error: e.error.clone().unwrap_or_default(),
+            target: join([&e.target.kind, &e.target.id, &e.target.name]),
+            actor: join([&e.actor.id, &e.actor.name, &e.actor.email]),
+            details: fresh.details.clone(),
+        }
+    }
+}
+
+/// Implements the store methods on `$store` (which has a `pool` field) for one backend. The
+/// calling module provides `placeholder`, `begin_write`, `push_keyword_source`, `SEARCH_INSERT`,
+/// `push_search_row` and `FACET_UPSERT`.
+macro_rules! store_engine {
+    ($store:ident, $db:ty, $args:ty, $row:ty) => {
+        use std::collections::{HashMap, HashSet};
+
+        use auditrail_model::{
+            Cursor, Event, EventPage, Facets, Filter, NewEvent, PageRequest, TimeWindow,
+        };
+        use chrono::{DateTime, Utc};
+        use sqlx::query::{Query, QueryAs};
+        use sqlx::{Arguments, AssertSqlSafe, Transaction};
+
+        use crate::engine::{
+            FacetTally, Fresh, INSERT_CHUNK, SearchDoc, facets_from_rows, page_from_rows,
+        };
+        use crate::query::{Arg, EVENT_COLUMNS, SqlBuf, push_conditions};
+        use crate::row::EventRow;
+        use crate::{ApiKey, NewApiKey, StorageError, sort_key};
+
+        /// `SqlBuf` text holds only our own SQL; every value in it is a bound parameter.
+        fn query(buf: SqlBuf) -> Result<Query<'static, $db, $args>, StorageError> {
+            Ok(sqlx::query_with(AssertSqlSafe(buf.sql), arguments(buf.args)?))
+        }
+
+        fn query_as<T>(buf: SqlBuf) -> Result<QueryAs<'static, $db, T, $args>, StorageError>
+        where
+            T: for<'r> sqlx::FromRow<'r, $row>,
+        {
+            Ok(sqlx::query_as_with(AssertSqlSafe(buf.sql), arguments(buf.args)?))
+        }
+
+        fn arguments(args: Vec<Arg>) -> Result<$args, StorageError> {
+            let mut out = <$args>::default();
+            for arg in args {
+                match arg {
+                    Arg::Int(i) => out.add(i),
+                    Arg::Text(s) => out.add(s),
+                    Arg::Null => out.add(None::<String>),
+                }
+                .map_err(sqlx::Error::Encode)?;
+            }
+            Ok(out)
+        }
+
+        impl $store {
+    pub async fn insert_events(
+        &self,
+        events: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let mut ids = Vec::with_capacity(events.len());
+        let mut seen = HashSet::new();
+        let mut facets = FacetTally::default();
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let existing = existing_ids(&mut tx, chunk).await?;
+            let mut fresh = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                match &event.id {
+                    Some(id) if existing.contains(id) || !seen.insert(id.clone()) => {
+                        ids.push(id.clone());
+                    }
+                    _ => {
+                        let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
+                        ids.push(id.clone());
+                        let details = serde_json::Value::Object(event.details.clone()).to_string();
+                        fresh.push(Fresh { id, event, details });
+                    }
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            let keys = allocate_keys(&mut tx, fresh.iter().map(|f| f.event)).await?;
+            insert_rows(&mut tx, &fresh, &keys, now).await?;
+            insert_search_rows(&mut tx, &fresh, &keys).await?;
+            for f in &fresh {
+                facets.add(f.event);
+            }
+        }
+        write_facets(facets, &mut tx).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn list_events(
+        &self,
+        filter: &Filter,
+        window: TimeWindow,
+        page: PageRequest,
+    ) -> Result<EventPage, StorageError> {
+        let terms = filter.search_terms();
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push("SELECT ").push(EVENT_COLUMNS);
+        let key = if terms.is_empty() {
+            buf.push(" FROM events e WHERE 1 = 1");
+            "e.sort_key"
+        } else {
+            push_keyword_source(&mut buf, &terms)
+        };
+        push_conditions(&mut buf, filter, window, key);
+        if let Some(Cursor(after)) = page.cursor {
+            buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(after));
+        }
+        buf.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
+        buf.bind(Arg::Int(i64::from(page.limit) + 1));
+        let rows: Vec<EventRow> = query_as(buf)?.fetch_all(&self.pool).await?;
+        Ok(page_from_rows(rows, page.limit))
+    }
+
+    pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e WHERE e.id = ");
+        buf.bind(Arg::Text(id.to_owned()));
+        let row: Option<EventRow> = query_as(buf)?.fetch_optional(&self.pool).await?;
+        Ok(row.map(Event::from))
+    }
+
+    pub async fn facets(&self, projects: &[String]) -> Result<Facets, StorageError> {
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push("SELECT kind, value, SUM(event_count), MAX(last_seen) FROM facet_values");
+        if !projects.is_empty() {
+            buf.push(" WHERE project IN ");
+            buf.bind_list(projects.iter().cloned().map(Arg::Text));
+        }
+        buf.push(" GROUP BY kind, value ORDER BY kind, value");
+        let rows: Vec<(String, String, i64, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
+        Ok(facets_from_rows(rows))
+    }
+
+    pub async fn set_flag(
+        &self,
+        id: &str,
+        flagged: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push("SELECT id FROM events WHERE id = ").bind(Arg::Text(id.to_owned()));
+        let exists = query_as::<(String,)>(buf)?.fetch_optional(&mut *tx).await?.is_some();
+        if exists {
+            let mut buf = SqlBuf::new(placeholder);
+            if flagged {
+                buf.push("INSERT INTO event_flags (event_id, flagged_at) VALUES ");
+                buf.bind_list([Arg::Text(id.to_owned()), Arg::Int(now.timestamp_micros())]);
+                buf.push(" ON CONFLICT DO NOTHING");
+            } else {
+                buf.push("DELETE FROM event_flags WHERE event_id = ").bind(Arg::Text(id.to_owned()));
+            }
+            query(buf)?.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(exists)
+    }
+
+    pub async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push("INSERT INTO api_keys (id, name, secret_hash, created_at) VALUES ");
+        buf.bind_list([
+            Arg::Text(key.key.id.clone()),
+            Arg::Text(key.key.name.clone()),
+            Arg::Text(key.secret_hash()),
+            Arg::Int(now.timestamp_micros()),
+        ]);
+        query(buf)?.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>, StorageError> {
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push("SELECT id, name FROM api_keys WHERE revoked_at IS NULL AND secret_hash = ");
+        buf.bind(Arg::Text(hash.to_owned()));
+        let row: Option<(String, String)> = query_as(buf)?.fetch_optional(&self.pool).await?;
+        Ok(row.map(|(id, name)| ApiKey { id, name }))
+    }
+        }
+
+async fn existing_ids(
+    tx: &mut Transaction<'static, $db>,
+    chunk: &[NewEvent],
+) -> Result<HashSet<String>, StorageError> {
+    let wanted: Vec<&String> = chunk.iter().filter_map(|e| e.id.as_ref()).collect();
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut buf = SqlBuf::new(placeholder);
+    buf.push("SELECT id FROM events WHERE id IN ");
+    buf.bind_list(wanted.into_iter().cloned().map(Arg::Text));
+    let rows: Vec<(String,)> = query_as(buf)?.fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Gives each event a free sort key in its microsecond's slots, reading each bucket's current
+/// maximum with one query per chunk. A microsecond with more than 1024 events spills into the
+/// slots of the following microseconds (checked one by one, a cost only that rare case pays):
+/// keys stay unique and stable, and those events sort among events a few µs later.
+async fn allocate_keys<'a>(
+    tx: &mut Transaction<'static, $db>,
+    events: impl Iterator<Item = &'a NewEvent>,
+) -> Result<Vec<i64>, StorageError> {
+    let bases: Vec<i64> = events.map(|e| sort_key::base(e.occurred_at)).collect();
+    let distinct: Vec<i64> = bases.iter().copied().collect::<HashSet<_>>().into_iter().collect();
+    let mut next_free = HashMap::with_capacity(distinct.len());
+    let mut buf = SqlBuf::new(placeholder);
+    buf.push("WITH b(base) AS (VALUES ");
+    for (i, base) in distinct.iter().enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        buf.push("(").bind(Arg::Int(*base)).push(")");
+    }
+    buf.push(") SELECT base, (SELECT MAX(sort_key) FROM events WHERE sort_key >= base AND sort_key < base + ");
+    buf.bind(Arg::Int(sort_key::SLOTS));
+    buf.push(") FROM b");
+    let rows: Vec<(i64, Option<i64>)> = query_as(buf)?.fetch_all(&mut **tx).await?;
+    for (base, max) in rows {
+        next_free.insert(base, max.map_or(base, |m| m + 1));
+    }
+    let mut keys = Vec::with_capacity(bases.len());
+    let mut assigned = HashSet::with_capacity(bases.len());
+    for base in bases {
+        let mut key = next_free[&base];
+        // Keys above a bucket's stored maximum are free in the database, but a spill from the
+        // microsecond before may already have taken one in this batch.
+        while assigned.contains(&key)
+            || (key >= base + sort_key::SLOTS && !is_free(tx, key).await?)
+        {
+            key += 1;
+        }
+        next_free.insert(base, key + 1);
+        assigned.insert(key);
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+async fn is_free(tx: &mut Transaction<'static, $db>, key: i64) -> Result<bool, StorageError> {
+    let mut buf = SqlBuf::new(placeholder);
+    buf.push("SELECT sort_key FROM events WHERE sort_key = ").bind(Arg::Int(key));
+    let taken: Option<(i64,)> = query_as(buf)?.fetch_optional(&mut **tx).await?;
+    Ok(taken.is_none())
+}
+
+async fn insert_rows(
+    tx: &mut Transaction<'static, $db>,
+    events: &[Fresh<'_>],
+    keys: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let mut buf = SqlBuf::new(placeholder);
+    buf.push(
+        "INSERT INTO events (sort_key, id, occurred_at, received_at, project, category, module, \
+         action, result, actor_id, actor_name, actor_email, actor_type, source_ip, user_agent, \
+         target_type, target_id, target_name, description, error, details, trace_id) VALUES ",
+    );
+    let opt = |s: &Option<String>| s.clone().map_or(Arg::Null, Arg::Text);
+    for (i, (fresh, key)) in events.iter().zip(keys).enumerate() {
+        let e = fresh.event;
+        if i > 0 {
+            buf.push(", ");
+        }
+        buf.push("(").bind(Arg::Int(*key));
+        let values = [
+            Arg::Text(fresh.id.clone()),
+            Arg::Int(e.occurred_at.timestamp_micros()),
+            Arg::Int(now.timestamp_micros()),
+            Arg::Text(e.project.clone()),
+            Arg::Text(e.category.clone()),
+            Arg::Text(e.module.clone()),
+            Arg::Text(e.action.clone()),
+            Arg::Text(e.result.as_str().to_owned()),
+            opt(&e.actor.id),
+            opt(&e.actor.name),
+            opt(&e.actor.email),
+            e.actor.kind.map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
+            opt(&e.source_ip),
+            opt(&e.user_agent),
+            opt(&e.target.kind),
+            opt(&e.target.id),
+            opt(&e.target.name),
+            opt(&e.description),
+            opt(&e.error),
+            Arg::Text(fresh.details.clone()),
+            opt(&e.trace_id),
+        ];
+        for v in values {
+            buf.push(", ").bind(v);
+        }
+        buf.push(")");
+    }
+    query(buf)?.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn insert_search_rows(
+    tx: &mut Transaction<'static, $db>,
+    events: &[Fresh<'_>],
+    keys: &[i64],
+) -> Result<(), StorageError> {
+    let mut buf = SqlBuf::new(placeholder);
+    buf.push(SEARCH_INSERT);
+    for (i, (fresh, key)) in events.iter().zip(keys).enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        push_search_row(&mut buf, *key, &SearchDoc::of(fresh));
+    }
+    query(buf)?.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn write_facets(tally: FacetTally, tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {
+    for ((kind, project, value), (count, seen)) in tally.0 {
+        sqlx::query(FACET_UPSERT)
+            .bind(kind)
+            .bind(project)
+            .bind(value)
+            .bind(count)
+            .bind(seen)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+    };
+}
+
+pub(crate) use store_engine;
