@@ -14,9 +14,10 @@ as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages: Chromium for the browser tests.
+# Debian packages: Chromium for the browser tests, Postgres 15 for the second backend's tests.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
+command -v pg_ctlcluster >/dev/null && [ -d /usr/lib/postgresql/15 ] || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     say "apt-get install ${missing[*]}"
     as_root apt-get update -qq

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test: formatting and lints, model/storage/API tests on real SQLite files, then the
-# browser tests in Chromium against the built app.
+# Runs every test: formatting and lints; model, storage (SQLite files and a real Postgres 15)
+# and API tests; then the browser tests in Chromium against the debug and the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 scripts/setup.sh
+source scripts/postgres.sh
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 

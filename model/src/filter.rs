@@ -341,15 +341,17 @@ impl Filter {
             .unwrap_or("")
             .split_whitespace()
             .filter_map(|token| {
-                let words: Vec<String> = token
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_lowercase)
-                    .collect();
+                let words: Vec<String> = words(token).collect();
                 (!words.is_empty()).then(|| SearchTerm { words, prefix: token.ends_with('*') })
             })
             .collect()
     }
+}
+
+/// The searchable words of a text: runs of letters and digits, lower-cased. Indexing and
+/// querying both split this way, so every backend matches the same events.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
 }
 
 /// One required part of a keyword search.

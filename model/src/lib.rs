@@ -12,6 +12,6 @@ pub use cursor::Cursor;
 pub use event::{Actor, ActorType, Event, NewEvent, Outcome, Target};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
-pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound};
+pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};
 pub use page::{EventPage, FacetValue, Facets, PageRequest};
 pub use validate::{EventError, limits};

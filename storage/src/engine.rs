@@ -230,7 +230,7 @@ macro_rules! store_engine {
 
     pub async fn facets(&self, projects: &[String]) -> Result<Facets, StorageError> {
         let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT kind, value, SUM(event_count), MAX(last_seen) FROM facet_values");
+        buf.push("SELECT kind, value, CAST(SUM(event_count) AS BIGINT), MAX(last_seen) FROM facet_values");
         if !projects.is_empty() {
             buf.push(" WHERE project IN ");
             buf.bind_list(projects.iter().cloned().map(Arg::Text));

@@ -7,7 +7,7 @@ use auditrail_model::FilterError;
 pub enum StorageError {
     #[error("{0}")]
     Filter(#[from] FilterError),
-    #[error("unsupported database URL {0}: use sqlite://PATH")]
+    #[error("unsupported database URL {0}: use sqlite://PATH or postgres://USER:PASS@HOST/DB")]
     UnsupportedUrl(String),
     #[error("invalid input: {0}")]
     Invalid(String),

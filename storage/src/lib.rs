@@ -5,6 +5,7 @@
 mod api_keys;
 mod engine;
 mod error;
+mod postgres;
 mod query;
 mod row;
 mod sort_key;
@@ -16,18 +17,31 @@ use chrono::{DateTime, Utc};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use error::StorageError;
 
+/// Makes the same call on whichever backend the store is.
+macro_rules! on_backend {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
+        }
+    };
+}
+
 /// A handle on the event database; cheap to clone (it holds a connection pool).
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
 }
 
 impl Store {
     /// Opens (creating and migrating as needed) the database the URL names:
-    /// `sqlite://PATH` or `sqlite::memory:`.
+    /// `sqlite://PATH`, `sqlite::memory:` or `postgres://USER:PASS@HOST/DB`.
     pub async fn open(url: &str) -> Result<Store, StorageError> {
         if url.starts_with("sqlite:") {
             Ok(Store::Sqlite(sqlite::SqliteStore::open(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::PostgresStore::open(url).await?))
         } else {
             Err(StorageError::UnsupportedUrl(redact(url)))
         }
@@ -37,9 +51,7 @@ impl Store {
     /// input order; an event whose client id already exists is not stored again.
     #[tracing::instrument(skip_all, fields(count = events.len()))]
     pub async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<String>, StorageError> {
-        match self {
-            Store::Sqlite(s) => s.insert_events(events, Utc::now()).await,
-        }
+        on_backend!(self, s => s.insert_events(events, Utc::now()).await)
     }
 
     /// One page of events matching `filter`, newest first.
@@ -51,55 +63,41 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EventPage, StorageError> {
         let window = filter.time_window(now)?;
-        match self {
-            Store::Sqlite(s) => s.list_events(filter, window, page).await,
-        }
+        on_backend!(self, s => s.list_events(filter, window, page).await)
     }
 
     #[tracing::instrument(skip(self))]
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
-        match self {
-            Store::Sqlite(s) => s.get_event(id).await,
-        }
+        on_backend!(self, s => s.get_event(id).await)
     }
 
     /// Distinct values for the dropdowns. Only the `project` filter narrows them: a dropdown
     /// should offer every value, not just those on screen.
     #[tracing::instrument(skip_all)]
     pub async fn facets(&self, filter: &Filter) -> Result<Facets, StorageError> {
-        match self {
-            Store::Sqlite(s) => s.facets(&filter.project).await,
-        }
+        on_backend!(self, s => s.facets(&filter.project).await)
     }
 
     /// Flags or unflags an event for follow-up; `false` when no such event exists.
     pub async fn set_flag(&self, id: &str, flagged: bool) -> Result<bool, StorageError> {
-        match self {
-            Store::Sqlite(s) => s.set_flag(id, flagged, Utc::now()).await,
-        }
+        on_backend!(self, s => s.set_flag(id, flagged, Utc::now()).await)
     }
 
     pub async fn create_api_key(&self, name: &str) -> Result<NewApiKey, StorageError> {
         let key = NewApiKey::generate(name)?;
-        match self {
-            Store::Sqlite(s) => s.insert_api_key(&key, Utc::now()).await?,
-        }
+        on_backend!(self, s => s.insert_api_key(&key, Utc::now()).await?);
         Ok(key)
     }
 
     /// The live (not revoked) key with this secret, if any.
     pub async fn find_api_key(&self, secret: &str) -> Result<Option<ApiKey>, StorageError> {
         let hash = api_keys::hash_secret(secret);
-        match self {
-            Store::Sqlite(s) => s.find_api_key(&hash).await,
-        }
+        on_backend!(self, s => s.find_api_key(&hash).await)
     }
 
     /// Refreshes planner statistics; worth running after a bulk load.
     pub async fn optimize(&self) -> Result<(), StorageError> {
-        match self {
-            Store::Sqlite(s) => s.optimize().await,
-        }
+        on_backend!(self, s => s.optimize().await)
     }
 }
 

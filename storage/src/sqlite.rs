@@ -10,7 +10,6 @@ use sqlx::sqlite::{
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 
-
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,

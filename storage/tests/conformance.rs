@@ -1,5 +1,6 @@
 //! The storage conformance suite: every test runs against each backend through `conformance!`.
-//! SQLite tests use a real database file in a temporary directory.
+//! SQLite tests use a real database file in a temporary directory; Postgres tests a fresh
+//! database on the server named by `AUDITRAIL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
 
 use auditrail_model::{Cursor, Filter, NewEvent, Outcome, PageRequest};
 use auditrail_storage::Store;
@@ -9,14 +10,32 @@ use serde_json::{Value, json};
 /// A store on a fresh database plus whatever keeps it alive.
 struct TestDb {
     store: Store,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     url: String,
 }
 
 async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("events.db").display());
-    TestDb { store: Store::open(&url).await.unwrap(), _dir: dir, url }
+    TestDb { store: Store::open(&url).await.unwrap(), _dir: Some(dir), url }
+}
+
+/// A new database `at_<random>` on the test server; scripts/test.sh drops them after the run.
+async fn postgres() -> TestDb {
+    use sqlx::Connection;
+    let admin = std::env::var("AUDITRAIL_TEST_POSTGRES_URL").expect(
+        "AUDITRAIL_TEST_POSTGRES_URL must name a Postgres database whose user may CREATE DATABASE; \
+         scripts/test.sh starts a server and sets it",
+    );
+    let name = format!("at_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let url = format!("{base}/{name}");
+    TestDb { store: Store::open(&url).await.unwrap(), _dir: None, url }
 }
 
 /// Turns `async fn name(db: TestDb)` bodies into one `#[tokio::test]` per backend.
@@ -27,6 +46,14 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn $name() {
                     super::$name(super::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::postgres().await).await;
                 }
             )*
         }
@@ -45,7 +72,7 @@ conformance!(
     client_ids_are_idempotent,
     facets_list_distinct_values,
     flags_are_set_filtered_and_cleared,
-    events_survive_reopening_the_file,
+    events_survive_reopening_the_database,
     api_keys_are_found_by_secret_only,
 );
 
@@ -351,7 +378,7 @@ async fn flags_are_set_filtered_and_cleared(db: TestDb) {
     assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
 }
 
-async fn events_survive_reopening_the_file(db: TestDb) {
+async fn events_survive_reopening_the_database(db: TestDb) {
     db.store.insert_events(&[event(1, json!({"id": "kept"}))]).await.unwrap();
     let reopened = Store::open(&db.url).await.unwrap();
     assert!(reopened.get_event("kept").await.unwrap().is_some());
