@@ -6,7 +6,11 @@ import { join } from "node:path";
 
 // One scratch directory per run holds the database and the API key the server script creates.
 process.env.E2E_DIR ??= mkdtempSync(join(tmpdir(), "auditrail-e2e-"));
-const port = Number(process.env.E2E_PORT ?? 3310);
+// One project per backend, each with its own server and database.
+const backends = [
+  { name: "sqlite", port: 3310 },
+  { name: "postgres", port: 3311 },
+];
 
 // Debian's Chromium: Playwright never downloads a browser here.
 const chromium = process.env.CHROMIUM_PATH ?? execFileSync("sh", ["-c", "command -v chromium"]).toString().trim();
@@ -21,7 +25,6 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
     timezoneId: "Europe/Berlin",
     locale: "en-GB",
     viewport: { width: 1400, height: 900 },
@@ -37,13 +40,16 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium-sqlite", use: { browserName: "chromium" } }],
-  webServer: {
-    command: `../scripts/e2e-server.sh ${port}`,
+  projects: backends.map(({ name, port }) => ({
+    name: `chromium-${name}`,
+    use: { browserName: "chromium", baseURL: `http://127.0.0.1:${port}` },
+  })),
+  webServer: backends.map(({ name, port }) => ({
+    command: `../scripts/e2e-server.sh ${port} ${name}`,
     url: `http://127.0.0.1:${port}/`,
     timeout: 120_000,
     reuseExistingServer: false,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+  })),
 });

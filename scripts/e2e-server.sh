@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Starts the built server for the browser tests on a fresh SQLite file with demo data, and
-# leaves an API key in $E2E_DIR/api-key for the tests to post their own events.
+# Starts the built server for the browser tests on a fresh database with demo data, and leaves
+# an API key in $E2E_DIR/<port>/api-key for the tests to post their own events.
+#   e2e-server.sh PORT sqlite     a SQLite file under $E2E_DIR
+#   e2e-server.sh PORT postgres   a new database on $AUDITRAIL_TEST_POSTGRES_URL's server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:?port}
+backend=${2:?sqlite or postgres}
 : "${E2E_DIR:?E2E_DIR must name a scratch directory}"
 bin=${AUDITRAIL_BIN:-${CARGO_TARGET_DIR:-target}/debug/auditrail}
-db="sqlite://$E2E_DIR/e2e.db"
+mkdir -p "$E2E_DIR/$port"
+case "$backend" in
+    sqlite) db="sqlite://$E2E_DIR/$port/e2e.db" ;;
+    postgres)
+        : "${AUDITRAIL_TEST_POSTGRES_URL:?scripts/test.sh sets AUDITRAIL_TEST_POSTGRES_URL}"
+        name="at_e2e_$(date +%s)_$$"
+        psql -qAt "$AUDITRAIL_TEST_POSTGRES_URL" -c "CREATE DATABASE $name"
+        db="${AUDITRAIL_TEST_POSTGRES_URL%/*}/$name"
+        ;;
+    *) echo "unknown backend $backend" >&2; exit 2 ;;
+esac
 "$bin" demo --events 400 --database "$db" >/dev/null
-"$bin" api-keys create --name e2e --database "$db" | tail -n 1 > "$E2E_DIR/api-key"
+"$bin" api-keys create --name e2e --database "$db" | tail -n 1 > "$E2E_DIR/$port/api-key"
 exec "$bin" serve --addr "127.0.0.1:$port" --database "$db" --site-root target/site

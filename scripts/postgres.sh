@@ -26,7 +26,7 @@ SQL
 
 drop_test_databases() {
     as_postgres psql -qAt -c "SELECT datname FROM pg_database WHERE datname LIKE 'at\\_%'" |
-        while read -r db; do as_postgres psql -qc "DROP DATABASE IF EXISTS \"$db\""; done
+        while read -r db; do as_postgres psql -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
 }
 
 postgres_cleanup() {

@@ -2,12 +2,15 @@ import { expect, test, type APIRequestContext, type Page } from "@playwright/tes
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const apiKey = () => readFileSync(join(process.env.E2E_DIR!, "api-key"), "utf8").trim();
+/** The API key e2e-server.sh created for the server behind this project's baseURL. */
+const apiKey = (baseURL: string) =>
+  readFileSync(join(process.env.E2E_DIR!, new URL(baseURL).port, "api-key"), "utf8").trim();
 
 /** Posts events through the REST API, as an application would, and returns their ids. */
 async function post(request: APIRequestContext, events: object[]): Promise<string[]> {
+  const baseURL = test.info().project.use.baseURL!;
   const res = await request.post("/api/v1/events", {
-    headers: { Authorization: `Bearer ${apiKey()}` },
+    headers: { Authorization: `Bearer ${apiKey(baseURL)}` },
     data: events,
   });
   expect(res.status()).toBe(201);

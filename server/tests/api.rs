@@ -1,6 +1,7 @@
-//! The REST API and the page's export, driven through the real router on a real SQLite file.
+//! The REST API and the page's export, driven through the real router on each backend: a real
+//! SQLite file and a real Postgres database.
 
-use auditrail_storage::Store;
+use auditrail_storage::testing::{ScratchDb, postgres, sqlite};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode, header};
@@ -13,7 +14,7 @@ use tower::ServiceExt;
 struct TestApp {
     router: Router,
     key: String,
-    _dir: tempfile::TempDir,
+    _db: ScratchDb,
 }
 
 struct Reply {
@@ -37,17 +38,47 @@ impl Reply {
     }
 }
 
-async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-    let key = store.create_api_key("tests").await.unwrap().secret;
-    let options = LeptosOptions::builder()
-        .output_name("auditrail")
-        .site_root(dir.path().to_string_lossy().as_ref())
-        .build();
-    TestApp { router: auditrail_server::web::router(store, options), key, _dir: dir }
+async fn spawn_app(db: ScratchDb) -> TestApp {
+    let key = db.store.create_api_key("tests").await.unwrap().secret;
+    // No page assets are needed: these tests speak to the API and the export.
+    let options =
+        LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
+    TestApp { router: auditrail_server::web::router(db.store.clone(), options), key, _db: db }
 }
+
+/// Turns `async fn name(app: TestApp)` bodies into one `#[tokio::test]` per backend.
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::spawn_app(super::sqlite().await).await).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::spawn_app(super::postgres().await).await).await;
+                }
+            )*
+        }
+    };
+}
+
+api_tests!(
+    posted_event_is_listed_first_and_found_by_each_filter,
+    arrays_and_ndjson_answer_ids_in_input_order,
+    bad_input_gets_a_clear_400_and_stores_nothing,
+    oversized_requests_get_413,
+    requests_without_a_valid_key_get_401,
+    unknown_event_unknown_parameter_and_bad_filter_are_clear_errors,
+    cursor_pages_through_everything_once,
+    csv_export_equals_the_filtered_list_and_neutralises_formulas,
+    facets_and_flags,
+);
 
 impl TestApp {
     async fn send(&self, req: Request<Body>) -> Reply {
@@ -108,9 +139,7 @@ fn sample(minutes_ago: i64) -> Value {
     })
 }
 
-#[tokio::test]
-async fn posted_event_is_listed_first_and_found_by_each_filter() {
-    let app = spawn_app().await;
+async fn posted_event_is_listed_first_and_found_by_each_filter(app: TestApp) {
     let background: Vec<Value> = (10..15).map(sample).collect();
     assert_eq!(app.post_json(Value::Array(background)).await.status, StatusCode::CREATED);
 
@@ -168,9 +197,7 @@ async fn posted_event_is_listed_first_and_found_by_each_filter() {
     assert_eq!(event["target"]["name"], "Billing admin");
 }
 
-#[tokio::test]
-async fn arrays_and_ndjson_answer_ids_in_input_order() {
-    let app = spawn_app().await;
+async fn arrays_and_ndjson_answer_ids_in_input_order(app: TestApp) {
     let mut a = sample(3);
     a["id"] = json!("client-a");
     let mut b = sample(1);
@@ -190,9 +217,7 @@ async fn arrays_and_ndjson_answer_ids_in_input_order() {
     assert_eq!(app.count().await, 4);
 }
 
-#[tokio::test]
-async fn bad_input_gets_a_clear_400_and_stores_nothing() {
-    let app = spawn_app().await;
+async fn bad_input_gets_a_clear_400_and_stores_nothing(app: TestApp) {
     let mut missing_time = sample(1);
     missing_time.as_object_mut().unwrap().remove("occurred_at");
     let mut unknown = sample(1);
@@ -249,9 +274,7 @@ async fn bad_input_gets_a_clear_400_and_stores_nothing() {
     );
 }
 
-#[tokio::test]
-async fn oversized_requests_get_413() {
-    let app = spawn_app().await;
+async fn oversized_requests_get_413(app: TestApp) {
     let huge = vec![b' '; auditrail_model::limits::MAX_BODY_BYTES + 1];
     let reply = app.post("application/json", huge).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -264,9 +287,7 @@ async fn oversized_requests_get_413() {
     assert_eq!(app.count().await, 0);
 }
 
-#[tokio::test]
-async fn requests_without_a_valid_key_get_401() {
-    let app = spawn_app().await;
+async fn requests_without_a_valid_key_get_401(app: TestApp) {
     for auth in [None, Some("Bearer atr_not_a_real_key"), Some("Basic Zm9vOmJhcg==")] {
         let mut req = Request::get("/api/v1/events");
         if let Some(a) = auth {
@@ -284,9 +305,7 @@ async fn requests_without_a_valid_key_get_401() {
     assert_eq!(app.count().await, 0);
 }
 
-#[tokio::test]
-async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors() {
-    let app = spawn_app().await;
+async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors(app: TestApp) {
     let reply = app.get("/api/v1/events/01JNOTTHERE").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.error_code(), "not_found");
@@ -317,9 +336,7 @@ async fn unknown_event_unknown_parameter_and_bad_filter_are_clear_errors() {
     }
 }
 
-#[tokio::test]
-async fn cursor_pages_through_everything_once() {
-    let app = spawn_app().await;
+async fn cursor_pages_through_everything_once(app: TestApp) {
     let events: Vec<Value> = (0..7).map(|i| sample(i % 3)).collect();
     app.post_json(Value::Array(events)).await;
     let mut ids = Vec::new();
@@ -346,9 +363,7 @@ fn parse_csv(body: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[tokio::test]
-async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
-    let app = spawn_app().await;
+async fn csv_export_equals_the_filtered_list_and_neutralises_formulas(app: TestApp) {
     let mut events: Vec<Value> = (0..2500).map(|i| sample(i % 600)).collect();
     events[10]["project"] = json!("other");
     events[20]["description"] = json!("=HYPERLINK(\"http://evil.test\",\"click\")");
@@ -401,9 +416,7 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn facets_and_flags() {
-    let app = spawn_app().await;
+async fn facets_and_flags(app: TestApp) {
     let mut other = sample(2);
     other["project"] = json!("blog");
     other["module"] = json!("Posts");

@@ -110,7 +110,8 @@ impl SearchDoc {
 
 /// Implements the store methods on `$store` (which has a `pool` field) for one backend. The
 /// calling module provides `placeholder`, `begin_write`, `push_keyword_source`, `SEARCH_INSERT`,
-/// `push_search_row` and `FACET_UPSERT`.
+/// `push_search_row`, `FACET_UPSERT`, `ID_TABLE` (where ids are unique) and `prepare_rows` (run
+/// before a chunk's rows are inserted).
 macro_rules! store_engine {
     ($store:ident, $db:ty, $args:ty, $row:ty) => {
         use std::collections::{HashMap, HashSet};
@@ -184,6 +185,7 @@ macro_rules! store_engine {
                 continue;
             }
             let keys = allocate_keys(&mut tx, fresh.iter().map(|f| f.event)).await?;
+            prepare_rows(&mut tx, &fresh, &keys).await?;
             insert_rows(&mut tx, &fresh, &keys, now).await?;
             insert_search_rows(&mut tx, &fresh, &keys).await?;
             for f in &fresh {
@@ -300,7 +302,7 @@ async fn existing_ids(
         return Ok(HashSet::new());
     }
     let mut buf = SqlBuf::new(placeholder);
-    buf.push("SELECT id FROM events WHERE id IN ");
+    buf.push("SELECT id FROM ").push(ID_TABLE).push(" WHERE id IN ");
     buf.bind_list(wanted.into_iter().cloned().map(Arg::Text));
     let rows: Vec<(String,)> = query_as(buf)?.fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())

@@ -10,6 +10,8 @@ mod query;
 mod row;
 mod sort_key;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use auditrail_model::{Event, EventPage, Facets, Filter, NewEvent, PageRequest};
 use chrono::{DateTime, Utc};

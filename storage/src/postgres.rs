@@ -44,6 +44,86 @@ fn ts_query(terms: &[SearchTerm]) -> String {
     terms.iter().map(phrase).collect::<Vec<_>>().join(" & ")
 }
 
+/// A partitioned table's unique constraints must include the partition key, so ids are kept
+/// unique (and idempotent across servers) in their own table.
+const ID_TABLE: &str = "event_ids";
+
+/// Makes sure the month partitions the rows fall in exist (creating a missing month and the two
+/// after it: an insert must never fail for want of a partition), then registers the ids.
+async fn prepare_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    rows: &[Fresh<'_>],
+    keys: &[i64],
+) -> Result<(), StorageError> {
+    let months: std::collections::BTreeSet<(i32, u32)> =
+        keys.iter().map(|k| month_of(*k)).collect();
+    for (year, month) in months {
+        ensure_partitions(&mut **tx, year, month, 3).await?;
+    }
+    let mut buf = SqlBuf::new(placeholder);
+    buf.push("INSERT INTO event_ids (id, sort_key) VALUES ");
+    for (i, (row, key)) in rows.iter().zip(keys).enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        buf.bind_list([Arg::Text(row.id.clone()), Arg::Int(*key)]);
+    }
+    query(buf)?.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The UTC (year, month) a sort key falls in.
+fn month_of(key: i64) -> (i32, u32) {
+    use chrono::Datelike;
+    let micros = key.div_euclid(sort_key::SLOTS);
+    let t = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    (t.year(), t.month())
+}
+
+/// First sort key of a month (UTC).
+fn month_start_key(year: i32, month: u32) -> i64 {
+    let start = chrono::NaiveDate::from_ymd_opt(year, month, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .unwrap_or_default();
+    sort_key::base(start)
+}
+
+fn next_month(year: i32, month: u32) -> (i32, u32) {
+    if month == 12 { (year + 1, 1) } else { (year, month + 1) }
+}
+
+/// Creates the partitions of `events` and `event_search` for `count` months from (year, month)
+/// where missing. Runs under the ingest lock, so servers do not race to create one.
+async fn ensure_partitions(
+    conn: &mut sqlx::PgConnection,
+    year: i32,
+    month: u32,
+    count: usize,
+) -> Result<(), StorageError> {
+    let (mut y, mut m) = (year, month);
+    for _ in 0..count {
+        let (ny, nm) = next_month(y, m);
+        let (from, to) = (month_start_key(y, m), month_start_key(ny, nm));
+        for table in ["events", "event_search"] {
+            let name = format!("{table}_p{y:04}{m:02}");
+            let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+                .bind(&name)
+                .fetch_one(&mut *conn)
+                .await?;
+            if exists.is_none() {
+                // Only our own integers and names go into this DDL (it cannot take parameters).
+                let ddl = format!(
+                    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM ({from}) TO ({to})"
+                );
+                sqlx::query(AssertSqlSafe(ddl)).execute(&mut *conn).await?;
+            }
+        }
+        (y, m) = (ny, nm);
+    }
+    Ok(())
+}
+
 const SEARCH_INSERT: &str = "INSERT INTO event_search (sort_key, doc) VALUES ";
 
 fn push_search_row(buf: &mut SqlBuf, key: i64, doc: &SearchDoc) {
@@ -66,6 +146,11 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StorageError> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        // This month and the next two exist before the first event arrives.
+        let mut tx = begin_write(&pool).await?;
+        let (year, month) = month_of(sort_key::base(Utc::now()));
+        ensure_partitions(&mut tx, year, month, 3).await?;
+        tx.commit().await?;
         Ok(PostgresStore { pool })
     }
 

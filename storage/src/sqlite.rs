@@ -42,6 +42,18 @@ fn fts_query(terms: &[SearchTerm]) -> String {
     terms.iter().map(phrase).collect::<Vec<_>>().join(" AND ")
 }
 
+/// `events.id` is UNIQUE itself.
+const ID_TABLE: &str = "events";
+
+/// Nothing to prepare: one table, no partitions.
+async fn prepare_rows(
+    _tx: &mut Transaction<'static, Sqlite>,
+    _rows: &[Fresh<'_>],
+    _keys: &[i64],
+) -> Result<(), StorageError> {
+    Ok(())
+}
+
 const SEARCH_INSERT: &str =
     "INSERT INTO events_fts (rowid, description, error, target, actor, details) VALUES ";
 

@@ -7,36 +7,7 @@ use auditrail_storage::Store;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-/// A store on a fresh database plus whatever keeps it alive.
-struct TestDb {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-    url: String,
-}
-
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("events.db").display());
-    TestDb { store: Store::open(&url).await.unwrap(), _dir: Some(dir), url }
-}
-
-/// A new database `at_<random>` on the test server; scripts/test.sh drops them after the run.
-async fn postgres() -> TestDb {
-    use sqlx::Connection;
-    let admin = std::env::var("AUDITRAIL_TEST_POSTGRES_URL").expect(
-        "AUDITRAIL_TEST_POSTGRES_URL must name a Postgres database whose user may CREATE DATABASE; \
-         scripts/test.sh starts a server and sets it",
-    );
-    let name = format!("at_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    let url = format!("{base}/{name}");
-    TestDb { store: Store::open(&url).await.unwrap(), _dir: None, url }
-}
+use auditrail_storage::testing::{ScratchDb as TestDb, postgres, sqlite};
 
 /// Turns `async fn name(db: TestDb)` bodies into one `#[tokio::test]` per backend.
 macro_rules! conformance {
@@ -64,6 +35,7 @@ conformance!(
     round_trips_every_field,
     lists_newest_first_and_pages_across_ties,
     a_crowded_microsecond_spills_without_collisions,
+    events_of_any_month_and_year_are_stored,
     each_filter_narrows_the_list,
     several_values_are_or_and_filters_are_and,
     keyword_search_matches_every_text_field,
@@ -189,6 +161,27 @@ async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
         }
     }
     assert_eq!(seen, 1135);
+}
+
+/// Postgres partitions events by month: a month nobody prepared (long past, far future) must
+/// still take events, in one batch with today's.
+async fn events_of_any_month_and_year_are_stored(db: TestDb) {
+    let at = |ts: &str| {
+        NewEvent::from_value(json!({"occurred_at": ts, "module": "m", "action": "a"})).unwrap()
+    };
+    let events = [
+        at("1971-02-03T04:05:06Z"),
+        at("2199-12-31T23:59:59.999999Z"),
+        at("2026-11-23T11:00:00Z"),
+        at("2031-06-30T23:59:59.999999Z"),
+        at("2031-07-01T00:00:00Z"),
+    ];
+    let ids = db.store.insert_events(&events).await.unwrap();
+    for id in &ids {
+        assert!(db.store.get_event(id).await.unwrap().is_some());
+    }
+    let listed = list_ids(&db.store, "").await;
+    assert_eq!(listed, [&ids[1], &ids[4], &ids[3], &ids[2], &ids[0]].map(String::clone));
 }
 
 async fn each_filter_narrows_the_list(db: TestDb) {

@@ -1,8 +1,11 @@
 -- Same model as the SQLite schema (see its comments); differences are noted here.
--- sort_key is the keyset-paging key: occurred_at in µs × 1024 + a slot.
+-- sort_key is the keyset-paging key: occurred_at in µs × 1024 + a slot. Events are partitioned
+-- by month on it (a month of sort keys is a month of occurred_at), so years of events stay
+-- manageable and retention can drop a month at once. The server creates partitions ahead of
+-- time and for any month an insert reaches (storage/src/postgres.rs).
 CREATE TABLE events (
-    sort_key     BIGINT  PRIMARY KEY,
-    id           TEXT    NOT NULL UNIQUE,
+    sort_key     BIGINT  NOT NULL,
+    id           TEXT    NOT NULL,
     occurred_at  BIGINT  NOT NULL,
     received_at  BIGINT  NOT NULL,
     project      TEXT    NOT NULL,
@@ -22,8 +25,16 @@ CREATE TABLE events (
     description  TEXT,
     error        TEXT,
     details      TEXT    NOT NULL DEFAULT '{}',
-    trace_id     TEXT
+    trace_id     TEXT,
+    PRIMARY KEY (sort_key)
+) PARTITION BY RANGE (sort_key);
+
+-- Unique ids across partitions: the idempotency key, and what flags refer to.
+CREATE TABLE event_ids (
+    id       TEXT   PRIMARY KEY,
+    sort_key BIGINT NOT NULL
 );
+CREATE INDEX events_id ON events (id);
 
 -- Postgres indexes carry no implicit row key, so each names sort_key to serve
 -- "WHERE col = $1 AND sort_key < $2 ORDER BY sort_key DESC" without a sort.
@@ -43,13 +54,14 @@ CREATE INDEX events_trace_id    ON events (trace_id, sort_key DESC);
 -- Keyword search: the words of the searchable fields, split exactly as the query is (letters and
 -- digits, lower-cased) so both backends match the same events, in a GIN-indexed tsvector.
 CREATE TABLE event_search (
-    sort_key BIGINT   PRIMARY KEY REFERENCES events (sort_key),
-    doc      TSVECTOR NOT NULL
-);
+    sort_key BIGINT   NOT NULL,
+    doc      TSVECTOR NOT NULL,
+    PRIMARY KEY (sort_key)
+) PARTITION BY RANGE (sort_key);
 CREATE INDEX event_search_doc ON event_search USING GIN (doc);
 
 CREATE TABLE event_flags (
-    event_id   TEXT   PRIMARY KEY REFERENCES events (id),
+    event_id   TEXT   PRIMARY KEY REFERENCES event_ids (id),
     flagged_at BIGINT NOT NULL
 );
 

@@ -1,0 +1,39 @@
+//! Scratch databases for tests (feature `testing`): a SQLite file in a temporary directory, or
+//! a fresh database on the Postgres server named by `AUDITRAIL_TEST_POSTGRES_URL`, which
+//! scripts/test.sh starts and whose `at_*` databases it drops after the run.
+
+use sqlx::Connection;
+
+use crate::Store;
+
+/// A store on a fresh database, and what keeps that database alive.
+pub struct ScratchDb {
+    pub store: Store,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn sqlite() -> ScratchDb {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    let store = Store::open(&url).await.expect("open SQLite scratch database");
+    ScratchDb { store, url, _dir: Some(dir) }
+}
+
+pub async fn postgres() -> ScratchDb {
+    let admin = std::env::var("AUDITRAIL_TEST_POSTGRES_URL").expect(
+        "AUDITRAIL_TEST_POSTGRES_URL must name a Postgres database whose user may CREATE \
+         DATABASE; scripts/test.sh starts a server and sets it",
+    );
+    let name = format!("at_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test Postgres");
+    // The name is ours (a ULID); CREATE DATABASE takes no parameters.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create scratch database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let url = format!("{base}/{name}");
+    let store = Store::open(&url).await.expect("open Postgres scratch database");
+    ScratchDb { store, url, _dir: None }
+}
