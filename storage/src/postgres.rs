@@ -58,7 +58,7 @@ async fn prepare_rows(
     let months: std::collections::BTreeSet<(i32, u32)> =
         keys.iter().map(|k| month_of(*k)).collect();
     for (year, month) in months {
-        ensure_partitions(&mut **tx, year, month, 3).await?;
+        ensure_partitions(tx, year, month, 3).await?;
     }
     let mut buf = SqlBuf::new(placeholder);
     buf.push("INSERT INTO event_ids (id, sort_key) VALUES ");
