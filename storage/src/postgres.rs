@@ -155,7 +155,10 @@ impl PostgresStore {
     }
 
     pub async fn optimize(&self) -> Result<(), StorageError> {
-        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        // Only our tables: a bare ANALYZE also visits catalogs a non-superuser may not analyse.
+        sqlx::query("ANALYZE events, event_ids, event_search, event_flags, facet_values")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
