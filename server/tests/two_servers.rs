@@ -25,17 +25,19 @@ fn free_port() -> u16 {
 
 async fn start_server(db: &str, client: &reqwest::Client, key: &str) -> (KillOnDrop, String) {
     let port = free_port();
-    let child = Command::new(BIN)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--database", db])
-        .args(["--site-root", "target/site"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = KillOnDrop(
+        Command::new(BIN)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--database", db])
+            .args(["--site-root", "target/site"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let url = format!("http://127.0.0.1:{port}/api/v1/events");
     for _ in 0..100 {
         if client.get(&url).bearer_auth(key).send().await.is_ok_and(|r| r.status() == 200) {
-            return (KillOnDrop(child), url);
+            return (server, url);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
