@@ -173,6 +173,8 @@ test("paging by cursor, empty results and a bad filter read clearly", async ({ p
   const firstPage = await page.getByTestId("event-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
   await page.getByTestId("older").click();
   await expect(page).toHaveURL(/cursor=/);
+  // The old page stays on screen while the next one loads (no flash of "Loading").
+  await expect(page.getByTestId("event-row").first()).not.toHaveAttribute("data-id", firstPage[0]!);
   const secondPage = await page.getByTestId("event-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")));
   expect(secondPage.length).toBe(50);
   expect(secondPage.filter((id) => firstPage.includes(id))).toEqual([]);
