@@ -1,0 +1,168 @@
+//! The real `auditrail` binary as separate processes: an acknowledged event survives `kill -9`;
+//! two servers on one Postgres database ingest concurrently without loss or duplicates.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use auditrail_model::{Filter, PageRequest};
+use auditrail_storage::{Store, testing};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
+
+/// An `auditrail serve` process, killed when dropped.
+struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT/api/v1/events`
+    events_url: String,
+}
+
+impl Server {
+    /// Starts a server on a free port and waits until `key` can list events through it.
+    async fn start(database: &str, key: &str) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(BIN)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--database", database])
+            .args(["--site-root", "target/site"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server { child, events_url: format!("http://127.0.0.1:{port}/api/v1/events") };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            let res = client.get(&server.events_url).bearer_auth(key).send().await;
+            if res.is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("server on port {port} did not start");
+    }
+
+    /// SIGKILL: no shutdown hook, no flush, no checkpoint.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Runs `auditrail api-keys create` and returns the secret from its last line.
+fn create_api_key(database: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["api-keys", "create", "--name", "tests", "--database", database])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn acknowledged_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let key = create_api_key(&db);
+    let mut server = Server::start(&db, &key).await;
+    let client = reqwest::Client::new();
+    let url = server.events_url.clone();
+
+    let mut acknowledged = Vec::new();
+    for batch in 0..5 {
+        let events: Vec<Value> = (0..200)
+            .map(|i| {
+                json!({
+                    "occurred_at": chrono::Utc::now().to_rfc3339(),
+                    "module": "Crash test",
+                    "action": "write",
+                    "description": format!("batch {batch} event {i}"),
+                })
+            })
+            .collect();
+        let res = client.post(&url).bearer_auth(&key).json(&events).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        acknowledged
+            .extend(body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()));
+    }
+    server.kill();
+
+    let store = Store::open(&db).await.unwrap();
+    for id in &acknowledged {
+        assert!(store.get_event(id).await.unwrap().is_some(), "lost acknowledged event {id}");
+    }
+    assert_eq!(acknowledged.len(), 1000);
+}
+
+#[tokio::test]
+async fn two_servers_share_one_postgres_database_without_loss_or_duplicates() {
+    let db = testing::postgres().await;
+    let key = db.store.create_api_key("two servers").await.unwrap().secret;
+    let client = reqwest::Client::new();
+    let a = Server::start(&db.url, &key).await;
+    let b = Server::start(&db.url, &key).await;
+
+    // 8 concurrent writers per server, 10 batches of 50 each; every batch also carries one
+    // client id that the other server receives too.
+    let mut tasks = Vec::new();
+    for (server, url) in [("a", a.events_url.clone()), ("b", b.events_url.clone())] {
+        for writer in 0..8 {
+            let (client, url, key) = (client.clone(), url.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for batch in 0..10 {
+                    let mut events: Vec<Value> = (0..50)
+                        .map(|i| {
+                            json!({
+                                "occurred_at": chrono::Utc::now().to_rfc3339(),
+                                "module": "Two servers",
+                                "action": "write",
+                                "description": format!("{server} writer {writer} batch {batch} event {i}"),
+                            })
+                        })
+                        .collect();
+                    events.push(json!({
+                        "id": format!("shared-{writer}-{batch}"),
+                        "occurred_at": "2026-11-01T00:00:00Z",
+                        "module": "Two servers",
+                        "action": "shared",
+                    }));
+                    let res = client.post(&url).bearer_auth(&key).json(&events).send().await.unwrap();
+                    assert_eq!(res.status(), 201);
+                    let body: Value = res.json().await.unwrap();
+                    ids.extend(body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()));
+                }
+                ids
+            }));
+        }
+    }
+    let mut acknowledged = HashSet::new();
+    for task in tasks {
+        acknowledged.extend(task.await.unwrap());
+    }
+    // 2 servers × 8 writers × 10 batches × 50 unique events, plus 80 shared ids.
+    assert_eq!(acknowledged.len(), 2 * 8 * 10 * 50 + 8 * 10);
+
+    let mut stored = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = PageRequest { cursor, limit: 1000 };
+        let page =
+            db.store.list_events(&Filter::default(), page, chrono::Utc::now()).await.unwrap();
+        stored.extend(page.events.into_iter().map(|e| e.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let unique: HashSet<_> = stored.iter().cloned().collect();
+    assert_eq!(unique.len(), stored.len(), "no event stored twice");
+    assert_eq!(unique, acknowledged, "every acknowledged event stored, nothing else");
+}
