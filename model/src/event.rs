@@ -120,3 +120,26 @@ pub struct Event {
     pub trace_id: Option<String>,
     pub flagged: bool,
 }
+
+impl From<&Event> for NewEvent {
+    /// The event as it would be sent again, its id kept as the idempotency key.
+    fn from(e: &Event) -> NewEvent {
+        NewEvent {
+            id: Some(e.id.clone()),
+            occurred_at: e.occurred_at,
+            project: e.project.clone(),
+            category: e.category.clone(),
+            module: e.module.clone(),
+            action: e.action.clone(),
+            result: e.result,
+            actor: e.actor.clone(),
+            source_ip: e.source_ip.clone(),
+            user_agent: e.user_agent.clone(),
+            target: e.target.clone(),
+            description: e.description.clone(),
+            error: e.error.clone(),
+            details: e.details.clone(),
+            trace_id: e.trace_id.clone(),
+        }
+    }
+}

@@ -6,5 +6,6 @@ pub mod bench;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod state;
 pub mod web;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use auditrail_model::{Filter, PageRequest};
-use auditrail_server::{bench, demo, export, web};
+use auditrail_server::{bench, demo, export, import, web};
 use auditrail_storage::Store;
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
@@ -65,6 +65,18 @@ enum Command {
     Migrate {
         #[command(flatten)]
         db: DatabaseArg,
+    },
+    /// Copy every event from one database to another (SQLite ⇄ Postgres); safe to run again
+    Import {
+        /// Database to read: sqlite://PATH or postgres://…
+        #[arg(long)]
+        from: String,
+        /// Database to write (created and migrated if needed)
+        #[arg(long)]
+        to: String,
+        /// Events per transaction
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        batch: u32,
     },
     /// Export events matching a filter to standard output
     Export {
@@ -147,6 +159,13 @@ async fn main() -> anyhow::Result<()> {
             }
             store.optimize().await?;
             println!("Wrote {written} demo events.");
+            Ok(())
+        }
+        Command::Import { from, to, batch } => {
+            let source = Store::open(&from).await.context("opening --from")?;
+            let target = Store::open(&to).await.context("opening --to")?;
+            let read = import::copy_all(&source, &target, batch).await?;
+            println!("Copied {read} events (events already there were left as they were).");
             Ok(())
         }
         Command::Migrate { db } => {

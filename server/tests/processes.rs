@@ -166,3 +166,48 @@ async fn two_servers_share_one_postgres_database_without_loss_or_duplicates() {
     assert_eq!(unique.len(), stored.len(), "no event stored twice");
     assert_eq!(unique, acknowledged, "every acknowledged event stored, nothing else");
 }
+
+/// Every event of `store`, sorted by id so two stores can be compared.
+async fn all_events(store: &Store) -> Vec<auditrail_model::Event> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = PageRequest { cursor, limit: 1000 };
+        let page = store.list_events(&Filter::default(), page, chrono::Utc::now()).await.unwrap();
+        out.extend(page.events);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn import_copies_everything_both_ways_and_can_run_again() {
+    let sqlite = testing::sqlite().await;
+    run(&["demo", "--events", "2500", "--database", &sqlite.url]);
+    let flagged = all_events(&sqlite.store).await[7].id.clone();
+    sqlite.store.set_flag(&flagged, true).await.unwrap();
+    let original = all_events(&sqlite.store).await;
+    assert_eq!(original.len(), 2500);
+
+    let postgres = testing::postgres().await;
+    run(&["import", "--from", &sqlite.url, "--to", &postgres.url, "--batch", "300"]);
+    run(&["import", "--from", &sqlite.url, "--to", &postgres.url]);
+    assert_eq!(
+        all_events(&postgres.store).await,
+        original,
+        "same events, once, flags and times kept"
+    );
+
+    let back = testing::sqlite().await;
+    run(&["import", "--from", &postgres.url, "--to", &back.url]);
+    assert_eq!(all_events(&back.store).await, original);
+}

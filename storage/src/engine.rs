@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use auditrail_model::{Cursor, Event, EventPage, FacetValue, Facets, NewEvent};
+use chrono::{DateTime, Utc};
 
 use crate::row::EventRow;
 
@@ -55,6 +56,23 @@ pub(crate) struct Fresh<'a> {
     pub id: String,
     pub event: &'a NewEvent,
     pub details: String,
+    pub received_at: i64,
+}
+
+/// When each event was received: now for ingest, the original times for an import.
+#[derive(Clone, Copy)]
+pub enum Received<'a> {
+    Now(DateTime<Utc>),
+    Each(&'a [DateTime<Utc>]),
+}
+
+impl Received<'_> {
+    pub(crate) fn micros(&self, index: usize) -> i64 {
+        match self {
+            Received::Now(t) => t.timestamp_micros(),
+            Received::Each(times) => times.get(index).map_or(0, DateTime::timestamp_micros),
+        }
+    }
 }
 
 /// Facet counts gathered over one ingest transaction, written once at its end.
@@ -124,7 +142,8 @@ macro_rules! store_engine {
         use sqlx::{Arguments, AssertSqlSafe, Transaction};
 
         use crate::engine::{
-            FacetTally, Fresh, INSERT_CHUNK, SearchDoc, facets_from_rows, page_from_rows,
+            FacetTally, Fresh, INSERT_CHUNK, Received, SearchDoc, facets_from_rows,
+            page_from_rows,
         };
         use crate::query::{Arg, EVENT_COLUMNS, SqlBuf, push_conditions};
         use crate::row::EventRow;
@@ -159,16 +178,16 @@ macro_rules! store_engine {
     pub async fn insert_events(
         &self,
         events: &[NewEvent],
-        now: DateTime<Utc>,
+        received: Received<'_>,
     ) -> Result<Vec<String>, StorageError> {
         let mut tx = begin_write(&self.pool).await?;
         let mut ids = Vec::with_capacity(events.len());
         let mut seen = HashSet::new();
         let mut facets = FacetTally::default();
-        for chunk in events.chunks(INSERT_CHUNK) {
+        for (chunk_index, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
             let existing = existing_ids(&mut tx, chunk).await?;
             let mut fresh = Vec::with_capacity(chunk.len());
-            for event in chunk {
+            for (i, event) in chunk.iter().enumerate() {
                 match &event.id {
                     Some(id) if existing.contains(id) || !seen.insert(id.clone()) => {
                         ids.push(id.clone());
@@ -177,7 +196,8 @@ macro_rules! store_engine {
                         let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
                         ids.push(id.clone());
                         let details = serde_json::Value::Object(event.details.clone()).to_string();
-                        fresh.push(Fresh { id, event, details });
+                        let received_at = received.micros(chunk_index * INSERT_CHUNK + i);
+                        fresh.push(Fresh { id, event, details, received_at });
                     }
                 }
             }
@@ -186,7 +206,7 @@ macro_rules! store_engine {
             }
             let keys = allocate_keys(&mut tx, fresh.iter().map(|f| f.event)).await?;
             prepare_rows(&mut tx, &fresh, &keys).await?;
-            insert_rows(&mut tx, &fresh, &keys, now).await?;
+            insert_rows(&mut tx, &fresh, &keys).await?;
             insert_search_rows(&mut tx, &fresh, &keys).await?;
             for f in &fresh {
                 facets.add(f.event);
@@ -363,7 +383,6 @@ async fn insert_rows(
     tx: &mut Transaction<'static, $db>,
     events: &[Fresh<'_>],
     keys: &[i64],
-    now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
     let mut buf = SqlBuf::new(placeholder);
     buf.push(
@@ -381,7 +400,7 @@ async fn insert_rows(
         let values = [
             Arg::Text(fresh.id.clone()),
             Arg::Int(e.occurred_at.timestamp_micros()),
-            Arg::Int(now.timestamp_micros()),
+            Arg::Int(fresh.received_at),
             Arg::Text(e.project.clone()),
             Arg::Text(e.category.clone()),
             Arg::Text(e.module.clone()),

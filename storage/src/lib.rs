@@ -53,7 +53,20 @@ impl Store {
     /// input order; an event whose client id already exists is not stored again.
     #[tracing::instrument(skip_all, fields(count = events.len()))]
     pub async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<String>, StorageError> {
-        on_backend!(self, s => s.insert_events(events, Utc::now()).await)
+        on_backend!(self, s => s.insert_events(events, engine::Received::Now(Utc::now())).await)
+    }
+
+    /// Copies events read from another store: ids (so a second run stores nothing twice),
+    /// receive times and flags are kept. All or nothing, like ingest.
+    #[tracing::instrument(skip_all, fields(count = events.len()))]
+    pub async fn import_events(&self, events: &[Event]) -> Result<(), StorageError> {
+        let new: Vec<NewEvent> = events.iter().map(NewEvent::from).collect();
+        let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
+        on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
+        for event in events.iter().filter(|e| e.flagged) {
+            self.set_flag(&event.id, true).await?;
+        }
+        Ok(())
     }
 
     /// One page of events matching `filter`, newest first.
