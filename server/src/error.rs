@@ -17,6 +17,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -33,6 +35,7 @@ impl ApiError {
             ApiError::InvalidEvent(_) => (StatusCode::BAD_REQUEST, "invalid_event"),
             ApiError::InvalidFilter(_) => (StatusCode::BAD_REQUEST, "invalid_filter"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

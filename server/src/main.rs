@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use auditrail_model::{Filter, PageRequest};
 use auditrail_server::{bench, demo, export, import, web};
-use auditrail_storage::Store;
+use auditrail_storage::{Scope, Store};
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
 use rand::SeedableRng;
@@ -112,6 +112,20 @@ enum ApiKeysCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// What the key may do: any of ingest, read, export (comma-separated); all by default
+        #[arg(long, default_value = "ingest,read,export")]
+        scopes: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// List keys (never their secrets)
+    List {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Revoke a key by id; it stops working at once
+    Revoke {
+        id: String,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -130,14 +144,31 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { addr, db, site_root } => {
             web::serve(addr, db.open().await?, site_root).await
         }
-        Command::ApiKeys(ApiKeysCommand::Create { name, db }) => {
-            let created = db.open().await?.create_api_key(&name).await?;
+        Command::ApiKeys(ApiKeysCommand::Create { name, scopes, db }) => {
+            let scopes = Scope::parse_list(&scopes)?;
+            let created = db.open().await?.create_api_key(&name, &scopes).await?;
             println!(
                 "Created API key {} ({}). Its secret is shown only now:",
                 created.key.id, created.key.name
             );
             println!("{}", created.secret);
             Ok(())
+        }
+        Command::ApiKeys(ApiKeysCommand::List { db }) => {
+            for key in db.open().await?.list_api_keys().await? {
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                let state = if key.revoked { "revoked" } else { "active" };
+                println!("{}\t{}\t{}\t{}", key.id, state, scopes.join(","), key.name);
+            }
+            Ok(())
+        }
+        Command::ApiKeys(ApiKeysCommand::Revoke { id, db }) => {
+            if db.open().await?.revoke_api_key(&id).await? {
+                println!("Revoked API key {id}.");
+                Ok(())
+            } else {
+                anyhow::bail!("no active API key with id {id}")
+            }
         }
         Command::Demo { events, if_empty, db } => {
             let store = db.open().await?;

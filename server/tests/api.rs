@@ -1,6 +1,7 @@
 //! The REST API and the page's export, driven through the real router on each backend: a real
 //! SQLite file and a real Postgres database.
 
+use auditrail_storage::Scope;
 use auditrail_storage::testing::{ScratchDb, postgres, sqlite};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -14,7 +15,7 @@ use tower::ServiceExt;
 struct TestApp {
     router: Router,
     key: String,
-    _db: ScratchDb,
+    db: ScratchDb,
 }
 
 struct Reply {
@@ -39,11 +40,11 @@ impl Reply {
 }
 
 async fn spawn_app(db: ScratchDb) -> TestApp {
-    let key = db.store.create_api_key("tests").await.unwrap().secret;
+    let key = db.store.create_api_key("tests", &Scope::ALL).await.unwrap().secret;
     // No page assets are needed: these tests speak to the API and the export.
     let options =
         LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
-    TestApp { router: auditrail_server::web::router(db.store.clone(), options), key, _db: db }
+    TestApp { router: auditrail_server::web::router(db.store.clone(), options), key, db }
 }
 
 /// Turns `async fn name(app: TestApp)` bodies into one `#[tokio::test]` per backend.
@@ -69,6 +70,7 @@ macro_rules! api_tests {
 }
 
 api_tests!(
+    key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate,
     posted_event_is_listed_first_and_found_by_each_filter,
     arrays_and_ndjson_answer_ids_in_input_order,
     bad_input_gets_a_clear_400_and_stores_nothing,
@@ -445,4 +447,43 @@ async fn facets_and_flags(app: TestApp) {
     assert_eq!(flagged[0]["id"], id);
     assert_eq!(app.send(req("DELETE", id)).await.status, StatusCode::NO_CONTENT);
     assert!(app.list("flagged=true").await.is_empty());
+}
+
+async fn key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate(app: TestApp) {
+    let store = &app.db.store;
+    let ingest_only = store.create_api_key("ingest", &[Scope::Ingest]).await.unwrap();
+    let reader = store.create_api_key("reader", &[Scope::Read]).await.unwrap();
+    let call = |method: &str, uri: &str, key: &str, body: Option<String>| {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"));
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        req.body(body.map_or_else(Body::empty, Body::from)).unwrap()
+    };
+    let post = |key: &str| call("POST", "/api/v1/events", key, Some(sample(1).to_string()));
+
+    let reply = app.send(post(&ingest_only.secret)).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    for uri in ["/api/v1/events", "/api/v1/facets", "/api/v1/events/export?format=csv"] {
+        let reply = app.send(call("GET", uri, &ingest_only.secret, None)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(reply.error_code(), "forbidden");
+    }
+
+    assert_eq!(app.send(post(&reader.secret)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.send(call("GET", "/api/v1/events", &reader.secret, None)).await.status,
+        StatusCode::OK
+    );
+    let export = app.send(call("GET", "/api/v1/events/export", &reader.secret, None)).await;
+    assert_eq!(export.status, StatusCode::FORBIDDEN);
+    assert!(export.error_message().contains("export scope"));
+
+    assert!(store.revoke_api_key(&reader.key.id).await.unwrap());
+    let reply = app.send(call("GET", "/api/v1/events", &reader.secret, None)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "a revoked key stops working at once");
+    assert_eq!(app.count().await, 1);
 }

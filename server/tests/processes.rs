@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use auditrail_model::{Filter, PageRequest};
-use auditrail_storage::{Store, testing};
+use auditrail_storage::{Scope, Store, testing};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
@@ -104,7 +104,7 @@ async fn acknowledged_events_survive_kill_9() {
 #[tokio::test]
 async fn two_servers_share_one_postgres_database_without_loss_or_duplicates() {
     let db = testing::postgres().await;
-    let key = db.store.create_api_key("two servers").await.unwrap().secret;
+    let key = db.store.create_api_key("two servers", &Scope::ALL).await.unwrap().secret;
     let client = reqwest::Client::new();
     let a = Server::start(&db.url, &key).await;
     let b = Server::start(&db.url, &key).await;

@@ -16,7 +16,7 @@ pub mod testing;
 use auditrail_model::{Event, EventPage, Facets, Filter, NewEvent, PageRequest};
 use chrono::{DateTime, Utc};
 
-pub use api_keys::{ApiKey, NewApiKey};
+pub use api_keys::{ApiKey, NewApiKey, Scope};
 pub use error::StorageError;
 
 /// Makes the same call on whichever backend the store is.
@@ -98,8 +98,12 @@ impl Store {
         on_backend!(self, s => s.set_flag(id, flagged, Utc::now()).await)
     }
 
-    pub async fn create_api_key(&self, name: &str) -> Result<NewApiKey, StorageError> {
-        let key = NewApiKey::generate(name)?;
+    pub async fn create_api_key(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<NewApiKey, StorageError> {
+        let key = NewApiKey::generate(name, scopes)?;
         on_backend!(self, s => s.insert_api_key(&key, Utc::now()).await?);
         Ok(key)
     }
@@ -108,6 +112,16 @@ impl Store {
     pub async fn find_api_key(&self, secret: &str) -> Result<Option<ApiKey>, StorageError> {
         let hash = api_keys::hash_secret(secret);
         on_backend!(self, s => s.find_api_key(&hash).await)
+    }
+
+    /// Every key, revoked ones included, oldest first.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
+        on_backend!(self, s => s.list_api_keys().await)
+    }
+
+    /// Revokes a key at once; `false` when no live key has this id.
+    pub async fn revoke_api_key(&self, id: &str) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.revoke_api_key(id, Utc::now()).await)
     }
 
     /// Refreshes planner statistics; worth running after a bulk load.

@@ -3,7 +3,7 @@
 //! database on the server named by `AUDITRAIL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
 
 use auditrail_model::{Cursor, Filter, NewEvent, Outcome, PageRequest};
-use auditrail_storage::Store;
+use auditrail_storage::{Scope, Store};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -378,10 +378,26 @@ async fn events_survive_reopening_the_database(db: TestDb) {
 }
 
 async fn api_keys_are_found_by_secret_only(db: TestDb) {
-    let created = db.store.create_api_key("ingest bot").await.unwrap();
+    let created = db.store.create_api_key("ingest bot", &[Scope::Ingest]).await.unwrap();
     assert!(created.secret.starts_with("atr_") && created.secret.len() > 60);
     let found = db.store.find_api_key(&created.secret).await.unwrap().expect("found");
     assert_eq!(found.name, "ingest bot");
     assert!(db.store.find_api_key("atr_wrong").await.unwrap().is_none());
-    assert!(db.store.create_api_key("  ").await.is_err());
+    assert_eq!(found.scopes, [Scope::Ingest]);
+    assert!(found.allows(Scope::Ingest) && !found.allows(Scope::Read));
+    assert!(db.store.create_api_key("  ", &Scope::ALL).await.is_err());
+    assert!(db.store.create_api_key("no scopes", &[]).await.is_err());
+
+    let other = db.store.create_api_key("reader", &[Scope::Read, Scope::Export]).await.unwrap();
+    assert!(db.store.revoke_api_key(&created.key.id).await.unwrap());
+    assert!(!db.store.revoke_api_key(&created.key.id).await.unwrap(), "already revoked");
+    assert!(db.store.find_api_key(&created.secret).await.unwrap().is_none(), "revoked at once");
+    let listed = db.store.list_api_keys().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|k| k.id == created.key.id && k.revoked));
+    assert!(
+        listed.iter().any(|k| k.id == other.key.id
+            && !k.revoked
+            && k.scopes == [Scope::Read, Scope::Export])
+    );
 }

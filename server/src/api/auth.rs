@@ -1,14 +1,25 @@
 //! API-key authentication: `Authorization: Bearer <key>`.
 
-use auditrail_storage::Store;
+use auditrail_storage::{ApiKey, Scope, Store};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
 
-/// Proof that the request carried a live API key.
-pub struct Authenticated;
+/// The live API key the request carried.
+pub struct Authenticated(ApiKey);
+
+impl Authenticated {
+    /// Refuses with 403 unless the key has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.0.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("this API key lacks the {} scope", scope.as_str())))
+        }
+    }
+}
 
 impl<S> FromRequestParts<S> for Authenticated
 where
@@ -31,7 +42,7 @@ where
             .ok_or(ApiError::Unauthorized("Authorization must be Bearer <API key>"))?;
         let store = Store::from_ref(state);
         match store.find_api_key(secret).await? {
-            Some(_) => Ok(Authenticated),
+            Some(key) => Ok(Authenticated(key)),
             None => Err(ApiError::Unauthorized("invalid or revoked API key")),
         }
     }

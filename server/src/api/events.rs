@@ -1,7 +1,7 @@
 //! Reading events back: list, one event, facets, flags and the streamed export.
 
 use auditrail_model::{Event, EventPage, Facets};
-use auditrail_storage::Store;
+use auditrail_storage::{Scope, Store};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -14,9 +14,10 @@ use crate::export;
 
 pub async fn list(
     State(store): State<Store>,
-    _auth: Authenticated,
+    auth: Authenticated,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<EventPage>, ApiError> {
+    auth.require(Scope::Read)?;
     let query = ParsedQuery::parse(raw.as_deref(), &["cursor", "limit"])?;
     let page = store.list_events(&query.filter, query.page()?, chrono::Utc::now()).await?;
     Ok(Json(page))
@@ -24,34 +25,38 @@ pub async fn list(
 
 pub async fn get_one(
     State(store): State<Store>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Event>, ApiError> {
+    auth.require(Scope::Read)?;
     store.get_event(&id).await?.map(Json).ok_or(ApiError::NotFound("no event with this id"))
 }
 
 pub async fn facets(
     State(store): State<Store>,
-    _auth: Authenticated,
+    auth: Authenticated,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Facets>, ApiError> {
+    auth.require(Scope::Read)?;
     let query = ParsedQuery::parse(raw.as_deref(), &[])?;
     Ok(Json(store.facets(&query.filter).await?))
 }
 
 pub async fn flag(
     State(store): State<Store>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    auth.require(Scope::Read)?;
     set_flag(&store, &id, true).await
 }
 
 pub async fn unflag(
     State(store): State<Store>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    auth.require(Scope::Read)?;
     set_flag(&store, &id, false).await
 }
 
@@ -65,8 +70,9 @@ async fn set_flag(store: &Store, id: &str, flagged: bool) -> Result<StatusCode, 
 
 pub async fn export(
     State(store): State<Store>,
-    _auth: Authenticated,
+    auth: Authenticated,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    auth.require(Scope::Export)?;
     export::respond(store, raw.as_deref())
 }

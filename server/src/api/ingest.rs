@@ -2,7 +2,7 @@
 //! is checked before anything is stored, and the answer comes after the commit.
 
 use auditrail_model::{NewEvent, limits};
-use auditrail_storage::Store;
+use auditrail_storage::{Scope, Store};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,10 +20,11 @@ pub struct Stored {
 
 pub async fn ingest(
     State(store): State<Store>,
-    _auth: Authenticated,
+    auth: Authenticated,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Stored>), ApiError> {
+    auth.require(Scope::Ingest)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(format!(
