@@ -100,18 +100,8 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                 </select>
             </label>
             <Show when=show_custom>
-                <label>
-                    "From"
-                    <input type="datetime-local" name="from" data-testid="f-from" value=bound_value(initial.from)
-                        prop:value=move || draft.with(|f| bound_value(f.from))
-                        on:change=move |ev| draft.update(|f| f.from = TimeBound::parse(&event_target_value(&ev)))/>
-                </label>
-                <label>
-                    "To"
-                    <input type="datetime-local" name="to" data-testid="f-to" value=bound_value(initial.to)
-                        prop:value=move || draft.with(|f| bound_value(f.to))
-                        on:change=move |ev| draft.update(|f| f.to = TimeBound::parse(&event_target_value(&ev)))/>
-                </label>
+                <BoundInput label="From" name="from" draft get=|f| f.from set=|f, b| f.from = b/>
+                <BoundInput label="To" name="to" draft get=|f| f.to set=|f, b| f.to = b/>
             </Show>
             <label>
                 "User"
@@ -156,6 +146,26 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                 <a class="button" href="/" data-testid="reset">"Reset"</a>
             </div>
         </form>
+    }
+}
+
+/// A wall-clock `from`/`to` input (what `datetime-local` gives, read in the browser's zone).
+#[component]
+fn BoundInput(
+    label: &'static str,
+    name: &'static str,
+    draft: RwSignal<Filter>,
+    get: fn(&Filter) -> Option<TimeBound>,
+    set: fn(&mut Filter, Option<TimeBound>),
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input type="datetime-local" name=name data-testid=format!("f-{name}")
+                value=draft.with_untracked(|f| bound_value(get(f)))
+                prop:value=move || draft.with(|f| bound_value(get(f)))
+                on:change=move |ev| draft.update(|f| set(f, TimeBound::parse(&event_target_value(&ev))))/>
+        </label>
     }
 }
 

@@ -4,7 +4,7 @@ use auditrail_model::{Event, EventPage, Facets};
 use auditrail_storage::{Scope, Store};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use super::ParsedQuery;
@@ -42,26 +42,15 @@ pub async fn facets(
     Ok(Json(store.facets(&query.filter).await?))
 }
 
+/// `PUT` flags the event for follow-up, `DELETE` clears the flag.
 pub async fn flag(
     State(store): State<Store>,
     auth: Authenticated,
+    method: Method,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Scope::Read)?;
-    set_flag(&store, &id, true).await
-}
-
-pub async fn unflag(
-    State(store): State<Store>,
-    auth: Authenticated,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    auth.require(Scope::Read)?;
-    set_flag(&store, &id, false).await
-}
-
-async fn set_flag(store: &Store, id: &str, flagged: bool) -> Result<StatusCode, ApiError> {
-    if store.set_flag(id, flagged).await? {
+    if store.set_flag(&id, method == Method::PUT).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("no event with this id"))

@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/events/export", get(events::export))
         .route("/events/{id}", get(events::get_one))
-        .route("/events/{id}/flag", put(events::flag).delete(events::unflag))
+        .route("/events/{id}/flag", put(events::flag).delete(events::flag))
         .route("/facets", get(events::facets))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
