@@ -38,7 +38,7 @@ pub fn EventDrawer() -> impl IntoView {
                     match event.await {
                         Ok(Some(event)) => view! { <EventDetails event/> }.into_any(),
                         Ok(None) => view! { <p class="notice" data-testid="drawer-missing">"There is no event with this id."</p> }.into_any(),
-                        Err(err) => view! { <p class="error-box" role="alert">{err.to_string()}</p> }.into_any(),
+                        Err(err) => view! { <p class="error-box" role="alert" data-testid="drawer-error">{err.to_string()}</p> }.into_any(),
                     }
                 })}
             </Suspense>

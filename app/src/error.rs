@@ -9,6 +9,15 @@ pub enum UiError {
     /// The filter in the URL cannot be understood; the message says which part and why.
     #[error("{0}")]
     BadFilter(String),
+    /// No session, or it ended.
+    #[error("Your session has ended. Sign in again to continue.")]
+    SignedOut,
+    /// The signed-in role lacks a permission; the message names it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A form was filled in wrongly; the message says how.
+    #[error("{0}")]
+    Invalid(String),
     /// Something failed on the server; details are in the server log, not here.
     #[error(
         "The server could not complete the request. Try again; if it persists, check the server log."
@@ -32,10 +41,26 @@ impl From<auditrail_storage::StorageError> for UiError {
     fn from(err: auditrail_storage::StorageError) -> Self {
         match err {
             auditrail_storage::StorageError::Filter(f) => UiError::BadFilter(f.to_string()),
+            auditrail_storage::StorageError::Invalid(m)
+            | auditrail_storage::StorageError::Conflict(m) => UiError::Invalid(m),
             other => {
                 tracing::error!(error = ?other, "server function failed");
                 UiError::Internal
             }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<auditrail_access::Denied> for UiError {
+    fn from(denied: auditrail_access::Denied) -> Self {
+        match denied {
+            auditrail_access::Denied::SignedOut => UiError::SignedOut,
+            auditrail_access::Denied::Lacks(p) => UiError::Forbidden(format!(
+                "Your role does not include the {} permission ({}). Ask an admin if you need it.",
+                p.as_str(),
+                p.describe().to_lowercase()
+            )),
         }
     }
 }

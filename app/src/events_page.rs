@@ -6,6 +6,7 @@ use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::UiError;
+use crate::account::{can, use_account};
 use crate::filter_form::FilterForm;
 use crate::server_fns::{filter_facets, list_events};
 use crate::time::{LocalTime, zone_label};
@@ -32,10 +33,11 @@ pub fn EventsPage() -> impl IntoView {
     let query = current_query();
     let events = Resource::new(move || query.get(), list_events);
     let facets = OnceResource::new(filter_facets());
+    let may_export = can(use_account(), auditrail_model::Permission::LogsExport);
     // With an unreadable filter there is nothing to export: no button rather than a file of
-    // everything.
+    // everything. Without the export permission, no button either.
     let export_href = move || {
-        filter_query(&query.get()).map(|filters| {
+        filter_query(&query.get()).filter(|_| may_export()).map(|filters| {
             if filters.is_empty() {
                 "/export?format=csv".to_owned()
             } else {
@@ -47,9 +49,11 @@ pub fn EventsPage() -> impl IntoView {
         <section class="events-page">
             <FilterForm facets/>
             <div class="toolbar">
-                {move || export_href().map(|href| view! {
-                    <a class="button" href=href download data-testid="export-csv">"Export CSV"</a>
-                })}
+                <Transition fallback=|| ()>
+                    {move || export_href().map(|href| view! {
+                        <a class="button" href=href download data-testid="export-csv">"Export CSV"</a>
+                    })}
+                </Transition>
             </div>
             <Transition fallback=|| view! { <p class="notice" data-testid="loading">"Loading events…"</p> }>
                 {move || Suspend::new(async move {
@@ -66,15 +70,17 @@ pub fn EventsPage() -> impl IntoView {
 
 #[component]
 fn LoadError(err: UiError) -> impl IntoView {
-    let title = match err {
-        UiError::BadFilter(_) => "These filters cannot be applied",
-        _ => "Events could not be loaded",
+    let (title, link, label) = match err {
+        UiError::BadFilter(_) => ("These filters cannot be applied", "/", "Reset filters"),
+        UiError::SignedOut => ("Signed out", "/sign-in", "Sign in"),
+        UiError::Forbidden(_) => ("Not allowed", "/", "Reset filters"),
+        _ => ("Events could not be loaded", "/", "Reset filters"),
     };
     view! {
         <div class="error-box" role="alert" data-testid="load-error">
             <strong>{title}</strong>
             <p>{err.to_string()}</p>
-            <a href="/">"Reset filters"</a>
+            <a href=link>{label}</a>
         </div>
     }
 }

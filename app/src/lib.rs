@@ -2,11 +2,13 @@
 //! server functions behind them. Renders on the server (`ssr`) and hydrates in the browser
 //! (`hydrate`).
 
+mod account;
 mod drawer;
 mod error;
 mod events_page;
 mod filter_form;
 mod server_fns;
+mod sign_in;
 mod time;
 
 use leptos::prelude::*;
@@ -18,6 +20,8 @@ pub use error::UiError;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -35,9 +39,30 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Scripts run only from our origin or with this response's nonce (the inline hydration
+/// script); `'wasm-unsafe-eval'` lets the WASM app compile. Everything else is denied.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    use leptos::nonce::use_nonce;
+    use leptos_axum::ResponseOptions;
+
+    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    account::provide_account();
     view! {
         <Stylesheet id="leptos" href="/pkg/auditrail.css"/>
         <Title text="Auditrail"/>
@@ -45,9 +70,11 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"Auditrail"</a>
                 <span class="tagline">"Audit log"</span>
+                <account::AccountMenu/>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
+                    <Route path=path!("sign-in") view=sign_in::SignInPage/>
                     // Async SSR sends the page with its data in the HTML: the list and the form
                     // are readable (and the form usable) before or without the WASM app, and the
                     // queries behind it take about a millisecond.

@@ -2,12 +2,14 @@
 //! REST API, the server functions, the page URL and the CLI. Compiles for the server and for
 //! `wasm32-unknown-unknown`; nothing here touches a database or the network.
 
+mod access;
 mod cursor;
 mod event;
 mod filter;
 mod page;
 mod validate;
 
+pub use access::{AccessError, Account, Permission, Projects, Role, User};
 pub use cursor::Cursor;
 pub use event::{Actor, ActorType, Event, NewEvent, Outcome, Target};
 #[cfg(feature = "tz")]

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use auditrail_model::{Cursor, Filter, PageRequest, TimeBound};
+use auditrail_model::{Cursor, Filter, PageRequest, Projects, TimeBound};
 use auditrail_storage::Store;
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
@@ -69,7 +69,9 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         let mut rows = 0;
         for _ in 0..opts.samples {
             let started = Instant::now();
-            let page = store.list_events(&filter, PageRequest { cursor, limit: 50 }, now).await?;
+            let page = store
+                .list_events(&filter, &Projects::All, PageRequest { cursor, limit: 50 }, now)
+                .await?;
             times.push(started.elapsed());
             rows = page.events.len();
         }
@@ -97,6 +99,8 @@ async fn deep_cursor(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Option
         to: Some(TimeBound::Instant(now - chrono::Duration::days(15))),
         ..Filter::default()
     };
-    let page = store.list_events(&older, PageRequest { cursor: None, limit: 1 }, now).await?;
+    let page = store
+        .list_events(&older, &Projects::All, PageRequest { cursor: None, limit: 1 }, now)
+        .await?;
     Ok(page.events.first().and(page.next_cursor))
 }

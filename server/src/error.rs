@@ -21,7 +21,11 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("too many requests; try again in {0} s")]
+    TooManyRequests(u64),
     #[error("this endpoint does not accept that method")]
     MethodNotAllowed,
     #[error("internal error")]
@@ -37,7 +41,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -49,6 +55,7 @@ impl From<StorageError> for ApiError {
         match err {
             StorageError::Filter(f) => ApiError::InvalidFilter(f.to_string()),
             StorageError::Invalid(m) => ApiError::BadRequest(m),
+            StorageError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.into()),
         }
     }

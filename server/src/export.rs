@@ -1,8 +1,11 @@
 //! Streamed exports of a filtered list: CSV for spreadsheets, JSON Lines for pipelines. Rows are
 //! read page by page through the same keyset listing the table uses, so memory stays constant
-//! and the file holds exactly the rows the same filter lists.
+//! and the file holds exactly the rows the same filter lists. Exports by people and keys are
+//! recorded in the audit trail with the filter and the number of rows sent.
 
-use auditrail_model::{Event, Filter, PageRequest};
+use auditrail_access::Client;
+use auditrail_access::audit::{self, Entry, Kind};
+use auditrail_model::{Actor, Event, Filter, PageRequest, Projects};
 use auditrail_storage::Store;
 use axum::body::{Body, Bytes};
 use axum::http::header;
@@ -56,10 +59,18 @@ pub struct Download {
     filename: String,
 }
 
+/// Who exports, from which projects, and who to record as having done it (`None` for the CLI,
+/// run by whoever holds the database).
+pub struct Exporter {
+    pub store: Store,
+    pub scope: Projects,
+    pub actor: Option<(Actor, Client)>,
+}
+
 /// Validates an export query (a bad filter is an error now, not a broken file later) and
 /// returns the stream of the encoded file.
 pub fn stream_for_query(
-    store: Store,
+    exporter: Exporter,
     raw_query: Option<&str>,
 ) -> Result<(Download, impl Stream<Item = Result<Bytes, std::io::Error>> + use<>), ApiError> {
     let query = ParsedQuery::parse(raw_query, &["format"])?;
@@ -69,12 +80,30 @@ pub fn stream_for_query(
     let zone = query.filter.zone().map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
     let filename =
         format!("auditrail-events-{}.{}", now.format("%Y%m%dT%H%M%SZ"), format.extension());
-    Ok((Download { format, filename }, rows(store, query.filter, now, format, zone)))
+    let record = exporter.actor.map(|(actor, client)| ExportRecord {
+        store: exporter.store.clone(),
+        actor,
+        client,
+        filter: query.filter.to_query(),
+        format,
+        rows: 0,
+        recorded: false,
+    });
+    let start = ExportState {
+        store: exporter.store,
+        scope: exporter.scope,
+        filter: query.filter,
+        now,
+        next: Some(PageRequest { cursor: None, limit: PAGE }),
+        header_sent: false,
+        record,
+    };
+    Ok((Download { format, filename }, rows(start, format, zone)))
 }
 
 /// Answers an export request with a streamed attachment.
-pub fn respond(store: Store, raw_query: Option<&str>) -> Result<Response, ApiError> {
-    let (download, stream) = stream_for_query(store, raw_query)?;
+pub fn respond(exporter: Exporter, raw_query: Option<&str>) -> Result<Response, ApiError> {
+    let (download, stream) = stream_for_query(exporter, raw_query)?;
     Ok((
         [
             (header::CONTENT_TYPE, download.format.content_type().to_owned()),
@@ -89,38 +118,90 @@ pub fn respond(store: Store, raw_query: Option<&str>) -> Result<Response, ApiErr
         .into_response())
 }
 
+/// The audit event of one export, written when the last row has gone out, or, if the download
+/// stops early, when the stream is dropped.
+struct ExportRecord {
+    store: Store,
+    actor: Actor,
+    client: Client,
+    filter: String,
+    format: Format,
+    rows: u64,
+    recorded: bool,
+}
+
+impl ExportRecord {
+    fn entry(&self, complete: bool) -> Entry {
+        let description = if complete {
+            format!("Exported {} events", self.rows)
+        } else {
+            format!("Export stopped after {} events", self.rows)
+        };
+        let entry = Entry::new(Kind::Access, "events", "export", &description)
+            .detail("filter", self.filter.clone())
+            .detail("format", self.format.extension())
+            .detail("rows", self.rows)
+            .detail("complete", complete);
+        if complete { entry } else { entry.failed() }
+    }
+}
+
+impl Drop for ExportRecord {
+    fn drop(&mut self) {
+        if self.recorded {
+            return;
+        }
+        let (store, actor, client) = (self.store.clone(), self.actor.clone(), self.client.clone());
+        let entry = self.entry(false);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = audit::record(&store, &actor, &client, entry).await {
+                    tracing::error!(error = ?e, "could not record a stopped export");
+                }
+            });
+        }
+    }
+}
+
 struct ExportState {
     store: Store,
+    scope: Projects,
     filter: Filter,
     now: DateTime<Utc>,
     next: Option<PageRequest>,
     header_sent: bool,
+    record: Option<ExportRecord>,
 }
 
 /// The encoded file, one chunk per page of events.
 fn rows(
-    store: Store,
-    filter: Filter,
-    now: DateTime<Utc>,
+    start: ExportState,
     format: Format,
     zone: Tz,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    let start = ExportState {
-        store,
-        filter,
-        now,
-        next: Some(PageRequest { cursor: None, limit: PAGE }),
-        header_sent: false,
-    };
     stream::try_unfold(start, move |mut state| async move {
         let Some(request) = state.next else {
+            if let Some(mut record) = state.record.take() {
+                let entry = record.entry(true);
+                record.recorded = true;
+                // Recorded before the stream ends: a download whose record failed fails too.
+                audit::record(&record.store, &record.actor, &record.client, entry).await.map_err(
+                    |e| {
+                        tracing::error!(error = ?e, "could not record an export");
+                        std::io::Error::other("export could not be recorded")
+                    },
+                )?;
+            }
             return Ok(None);
         };
-        let page =
-            state.store.list_events(&state.filter, request, state.now).await.map_err(|e| {
-                tracing::error!(error = ?e, "export aborted");
-                std::io::Error::other("export aborted")
-            })?;
+        let page = state
+            .store
+            .list_events(&state.filter, &state.scope, request, state.now)
+            .await
+            .map_err(|e| {
+            tracing::error!(error = ?e, "export aborted");
+            std::io::Error::other("export aborted")
+        })?;
         let mut out = Vec::with_capacity(page.events.len() * 256);
         match format {
             Format::Csv => {
@@ -142,6 +223,9 @@ fn rows(
                     out.push(b'\n');
                 }
             }
+        }
+        if let Some(record) = &mut state.record {
+            record.rows += page.events.len() as u64;
         }
         state.next = page.next_cursor.map(|c| PageRequest { cursor: Some(c), limit: PAGE });
         Ok(Some((Bytes::from(out), state)))

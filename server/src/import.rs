@@ -2,7 +2,7 @@
 //! between SQLite and Postgres. Reads keyset pages, so memory stays constant; ids are kept, so
 //! running it again (after an interruption, say) copies nothing twice.
 
-use auditrail_model::{Filter, PageRequest};
+use auditrail_model::{Filter, PageRequest, Projects};
 use auditrail_storage::{StorageError, Store};
 
 /// Copies all events, `batch` per transaction; returns how many were read.
@@ -11,8 +11,14 @@ pub async fn copy_all(from: &Store, to: &Store, batch: u32) -> Result<u64, Stora
     let mut cursor = None;
     let mut read = 0;
     loop {
-        let page =
-            from.list_events(&Filter::default(), PageRequest { cursor, limit: batch }, now).await?;
+        let page = from
+            .list_events(
+                &Filter::default(),
+                &Projects::All,
+                PageRequest { cursor, limit: batch },
+                now,
+            )
+            .await?;
         to.import_events(&page.events).await?;
         read += page.events.len() as u64;
         match page.next_cursor {

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use auditrail_model::{Filter, PageRequest};
-use auditrail_server::{bench, demo, export, import, web};
+use auditrail_access::admin::Changer;
+use auditrail_access::{Client, audit, password};
+use auditrail_model::{Filter, PageRequest, Projects};
+use auditrail_server::{bench, demo, export, first_admin, import, web};
 use auditrail_storage::{Scope, Store};
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
@@ -46,7 +48,13 @@ enum Command {
         /// Folder holding the built web assets (cargo-leptos's site root)
         #[arg(long, env = "AUDITRAIL_SITE_ROOT", default_value = "target/site")]
         site_root: PathBuf,
+        /// Email of the admin created (with a printed random password) when there are no users
+        #[arg(long, env = "AUDITRAIL_ADMIN_EMAIL", default_value = "admin@localhost")]
+        admin_email: String,
     },
+    /// Manage the people who sign in to the web app
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Manage API keys
     #[command(subcommand)]
     ApiKeys(ApiKeysCommand),
@@ -106,6 +114,58 @@ enum Command {
     },
 }
 
+#[derive(Args)]
+struct PasswordArg {
+    /// Read the password from standard input instead of generating one
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordArg {
+    /// The password to set, and whether it was generated (and so must be printed).
+    fn password(&self) -> anyhow::Result<(String, bool)> {
+        if !self.password_stdin {
+            return Ok((password::generate(), true));
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    }
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user; a generated password is printed once, alone on the last line
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, auditor, viewer, or a custom role
+        #[arg(long)]
+        role: String,
+        /// Limit the user to this project (repeat for several); all projects by default
+        #[arg(long = "project")]
+        projects: Vec<String>,
+        #[command(flatten)]
+        password: PasswordArg,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// List users
+    List {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Set a new password (ending the user's sessions and lifting a sign-in lock)
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        password: PasswordArg,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
 #[derive(Subcommand)]
 enum ApiKeysCommand {
     /// Create a key; its secret is printed once, alone on the last line
@@ -115,6 +175,9 @@ enum ApiKeysCommand {
         /// What the key may do: any of ingest, read, export (comma-separated); all by default
         #[arg(long, default_value = "ingest,read,export")]
         scopes: String,
+        /// Limit the key to this project (repeat for several); all projects by default
+        #[arg(long = "project")]
+        projects: Vec<String>,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -141,12 +204,22 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { addr, db, site_root } => {
-            web::serve(addr, db.open().await?, site_root).await
+        Command::Serve { addr, db, site_root, admin_email } => {
+            let store = db.open().await?;
+            if let Some(password) = first_admin::ensure(&store, &admin_email).await? {
+                println!("No users yet, so an admin was created. Sign in with:");
+                println!("  email:    {admin_email}");
+                println!("  password: {password}");
+                println!("(shown only now; `auditrail users reset-password` sets a new one)");
+            }
+            web::serve(addr, store, site_root).await
         }
-        Command::ApiKeys(ApiKeysCommand::Create { name, scopes, db }) => {
+        Command::Users(command) => users(command).await,
+        Command::ApiKeys(ApiKeysCommand::Create { name, scopes, projects, db }) => {
             let scopes = Scope::parse_list(&scopes)?;
-            let created = db.open().await?.create_api_key(&name, &scopes).await?;
+            let projects = Projects::parse(&projects.join(","))?;
+            let store = db.open().await?;
+            let created = cli_changer(&store).create_api_key(&name, &scopes, projects).await?;
             println!(
                 "Created API key {} ({}). Its secret is shown only now:",
                 created.key.id, created.key.name
@@ -156,26 +229,29 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::ApiKeys(ApiKeysCommand::List { db }) => {
             for key in db.open().await?.list_api_keys().await? {
-                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
                 let state = if key.revoked { "revoked" } else { "active" };
-                println!("{}\t{}\t{}\t{}", key.id, state, scopes.join(","), key.name);
+                let projects = key.projects.to_list().unwrap_or_else(|| "all projects".into());
+                let scopes = Scope::join(&key.scopes);
+                println!("{}\t{state}\t{scopes}\t{projects}\t{}", key.id, key.name);
             }
             Ok(())
         }
         Command::ApiKeys(ApiKeysCommand::Revoke { id, db }) => {
-            if db.open().await?.revoke_api_key(&id).await? {
-                println!("Revoked API key {id}.");
-                Ok(())
-            } else {
-                anyhow::bail!("no active API key with id {id}")
-            }
+            let store = db.open().await?;
+            let key = cli_changer(&store).revoke_api_key(&id).await?;
+            println!("Revoked API key {id} ({}).", key.name);
+            Ok(())
         }
         Command::Demo { events, if_empty, db } => {
             let store = db.open().await?;
             let probe = PageRequest { cursor: None, limit: 1 };
             let now = chrono::Utc::now();
             if if_empty
-                && !store.list_events(&Filter::default(), probe, now).await?.events.is_empty()
+                && !store
+                    .list_events(&Filter::default(), &Projects::All, probe, now)
+                    .await?
+                    .events
+                    .is_empty()
             {
                 println!("The database already holds events; no demo events written.");
                 return Ok(());
@@ -207,7 +283,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Export { format, filter, db } => {
             let store = db.open().await?;
             let query = format!("format={format}&{filter}");
-            let (_, stream) = export::stream_for_query(store, Some(&query))
+            let exporter = export::Exporter { store, scope: Projects::All, actor: None };
+            let (_, stream) = export::stream_for_query(exporter, Some(&query))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut stream = std::pin::pin!(stream);
             let mut out = std::io::stdout().lock();
@@ -221,6 +298,47 @@ async fn main() -> anyhow::Result<()> {
             bench::run(bench::BenchOptions { events, database, samples, batch }).await
         }
     }
+}
+
+/// Changes made from the command line are recorded as the system's.
+fn cli_changer(store: &Store) -> Changer<'_> {
+    Changer { store, actor: audit::system_actor(), client: Client::default() }
+}
+
+async fn users(command: UsersCommand) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::Create { email, role, projects, password, db } => {
+            let store = db.open().await?;
+            let projects = Projects::parse(&projects.join(","))?;
+            let (password, generated) = password.password()?;
+            let user = cli_changer(&store).create_user(&email, &role, projects, &password).await?;
+            println!("Created user {} ({}, role {}).", user.id, user.email, user.role);
+            if generated {
+                println!("Their password is shown only now:");
+                println!("{password}");
+            }
+        }
+        UsersCommand::List { db } => {
+            for user in db.open().await?.users().await? {
+                let state = if user.active { "active" } else { "deactivated" };
+                let projects = user.projects.to_list().unwrap_or_else(|| "all projects".into());
+                println!("{}\t{state}\t{}\t{projects}\t{}", user.id, user.role, user.email);
+            }
+        }
+        UsersCommand::ResetPassword { email, password, db } => {
+            let store = db.open().await?;
+            let email = auditrail_model::User::normalise_email(&email)?;
+            let creds = store.credentials(&email).await?;
+            let user = creds.map(|c| c.user).with_context(|| format!("no user {email}"))?;
+            let (password, generated) = password.password()?;
+            cli_changer(&store).set_password(&user, &password).await?;
+            println!("Set a new password for {email}; their sessions have ended.");
+            if generated {
+                println!("{password}");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

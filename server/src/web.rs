@@ -4,30 +4,41 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use auditrail_access::Visitor;
+use auditrail_access::audit;
 use auditrail_app::{App, shell};
+use auditrail_model::Permission;
 use auditrail_storage::Store;
-use axum::Router;
 use axum::extract::{RawQuery, State};
+use axum::handler::Handler;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Extension, Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_governor::GovernorLayer;
+use tower_http::csrf::CsrfLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::api;
 use crate::error::ApiError;
-use crate::export;
+use crate::export::{self, Exporter};
 use crate::state::AppState;
+use crate::{api, security, sessions};
 
 pub fn router(store: Store, leptos_options: LeptosOptions) -> Router {
     let state = AppState { store, leptos_options };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
     let shell_options = state.leptos_options.clone();
+    let sign_in_limit =
+        GovernorLayer::new(security::sign_in_limit()).error_handler(security::too_many_requests);
     Router::new()
         .nest("/api/v1", api::router())
         .route("/export", get(page_export))
+        .route("/sign-in", post(sessions::sign_in.layer(sign_in_limit)))
+        .route("/sign-out", post(sessions::sign_out))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -35,17 +46,33 @@ pub fn router(store: Store, leptos_options: LeptosOptions) -> Router {
             move || shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), sessions::resolve_visitor))
+        // Cross-site form posts and server-function calls are refused (Origin and
+        // Sec-Fetch-Site checks); API clients send neither header and pass.
+        .layer(CsrfLayer::new())
+        .layer(RequestBodyLimitLayer::new(auditrail_model::limits::MAX_BODY_BYTES + 64 * 1024))
+        .layer(middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// The export button's download. The page has no sign-in yet, so neither has this; both gain
-/// sessions and permission checks together.
+/// The export button's download, for signed-in people with `logs.export`, within their
+/// projects.
 async fn page_export(
     State(store): State<Store>,
+    Extension(visitor): Extension<Visitor>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    export::respond(store, raw.as_deref())
+    let account = visitor.require(Permission::LogsExport).map_err(|denied| match denied {
+        auditrail_access::Denied::SignedOut => ApiError::Unauthorized("sign in to export"),
+        lacks => ApiError::Forbidden(lacks.to_string()),
+    })?;
+    let exporter = Exporter {
+        store,
+        scope: account.user.projects.clone(),
+        actor: Some((audit::user_actor(&account.user), visitor.client.clone())),
+    };
+    export::respond(exporter, raw.as_deref())
 }
 
 pub async fn serve(addr: SocketAddr, store: Store, site_root: PathBuf) -> anyhow::Result<()> {
@@ -64,6 +91,7 @@ pub async fn serve(addr: SocketAddr, store: Store, site_root: PathBuf) -> anyhow
     let app = router(store, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }

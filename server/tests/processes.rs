@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use auditrail_model::{Filter, PageRequest};
+use auditrail_model::{Filter, PageRequest, Projects};
 use auditrail_storage::{Scope, Store, testing};
 use serde_json::{Value, json};
 
@@ -96,7 +96,10 @@ async fn acknowledged_events_survive_kill_9() {
 
     let store = Store::open(&db).await.unwrap();
     for id in &acknowledged {
-        assert!(store.get_event(id).await.unwrap().is_some(), "lost acknowledged event {id}");
+        assert!(
+            store.get_event(id, &Projects::All).await.unwrap().is_some(),
+            "lost acknowledged event {id}"
+        );
     }
     assert_eq!(acknowledged.len(), 1000);
 }
@@ -104,7 +107,8 @@ async fn acknowledged_events_survive_kill_9() {
 #[tokio::test]
 async fn two_servers_share_one_postgres_database_without_loss_or_duplicates() {
     let db = testing::postgres().await;
-    let key = db.store.create_api_key("two servers", &Scope::ALL).await.unwrap().secret;
+    let key =
+        db.store.create_api_key("two servers", &Scope::ALL, Projects::All).await.unwrap().secret;
     let client = reqwest::Client::new();
     let a = Server::start(&db.url, &key).await;
     let b = Server::start(&db.url, &key).await;
@@ -150,20 +154,14 @@ async fn two_servers_share_one_postgres_database_without_loss_or_duplicates() {
     // 2 servers × 8 writers × 10 batches × 50 unique events, plus 80 shared ids.
     assert_eq!(acknowledged.len(), 2 * 8 * 10 * 50 + 8 * 10);
 
-    let mut stored = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = PageRequest { cursor, limit: 1000 };
-        let page =
-            db.store.list_events(&Filter::default(), page, chrono::Utc::now()).await.unwrap();
-        stored.extend(page.events.into_iter().map(|e| e.id));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let (own, stored): (Vec<_>, Vec<_>) =
+        all_events(&db.store).await.into_iter().partition(|e| e.project == "auditrail");
+    let stored: Vec<String> = stored.into_iter().map(|e| e.id).collect();
     let unique: HashSet<_> = stored.iter().cloned().collect();
     assert_eq!(unique.len(), stored.len(), "no event stored twice");
+    // Both servers started on an empty database; exactly one created the first admin.
+    let admins: Vec<_> = own.iter().filter(|e| e.action == "create").collect();
+    assert_eq!(admins.len(), 1, "{own:?}");
     assert_eq!(unique, acknowledged, "every acknowledged event stored, nothing else");
 }
 
@@ -173,7 +171,10 @@ async fn all_events(store: &Store) -> Vec<auditrail_model::Event> {
     let mut cursor = None;
     loop {
         let page = PageRequest { cursor, limit: 1000 };
-        let page = store.list_events(&Filter::default(), page, chrono::Utc::now()).await.unwrap();
+        let page = store
+            .list_events(&Filter::default(), &Projects::All, page, chrono::Utc::now())
+            .await
+            .unwrap();
         out.extend(page.events);
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -194,7 +195,7 @@ async fn import_copies_everything_both_ways_and_can_run_again() {
     let sqlite = testing::sqlite().await;
     run(&["demo", "--events", "2500", "--database", &sqlite.url]);
     let flagged = all_events(&sqlite.store).await[7].id.clone();
-    sqlite.store.set_flag(&flagged, true).await.unwrap();
+    sqlite.store.set_flag(&flagged, true, &Projects::All).await.unwrap();
     let original = all_events(&sqlite.store).await;
     assert_eq!(original.len(), 2500);
 

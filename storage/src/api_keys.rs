@@ -1,10 +1,8 @@
-//! API keys: 256 random bits shown once; only their SHA-256 is stored. A slow KDF would add
-//! nothing for secrets this long, and lookup by hash keeps verification one indexed read.
+//! API keys: what each may do and where. The secret is shown once; see [`crate::secret`].
 
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+use auditrail_model::Projects;
 
-use crate::StorageError;
+use crate::{StorageError, secret};
 
 /// Secrets start with this so they are recognisable in configs and secret scanners.
 const PREFIX: &str = "atr_";
@@ -50,7 +48,7 @@ impl Scope {
         Ok(scopes)
     }
 
-    pub(crate) fn join(scopes: &[Scope]) -> String {
+    pub fn join(scopes: &[Scope]) -> String {
         scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
     }
 }
@@ -61,6 +59,8 @@ pub struct ApiKey {
     pub id: String,
     pub name: String,
     pub scopes: Vec<Scope>,
+    /// The projects the key may read and write events of.
+    pub projects: Projects,
     pub revoked: bool,
 }
 
@@ -69,14 +69,15 @@ impl ApiKey {
         !self.revoked && self.scopes.contains(&scope)
     }
 
-    /// From a stored row; scopes were validated when written.
-    pub(crate) fn from_row(
-        (id, name, scopes, revoked_at): (String, String, String, Option<i64>),
-    ) -> ApiKey {
+    /// From a stored row; scopes and projects were validated when written.
+    pub(crate) fn from_row((id, name, scopes, projects, revoked_at): ApiKeyRow) -> ApiKey {
         let scopes = Scope::parse_list(&scopes).unwrap_or_default();
-        ApiKey { id, name, scopes, revoked: revoked_at.is_some() }
+        let projects = Projects::parse(projects.as_deref().unwrap_or_default()).unwrap_or_default();
+        ApiKey { id, name, scopes, projects, revoked: revoked_at.is_some() }
     }
 }
+
+pub(crate) type ApiKeyRow = (String, String, String, Option<String>, Option<i64>);
 
 /// A freshly created key: the only moment its secret exists.
 #[derive(Debug, Clone)]
@@ -86,7 +87,11 @@ pub struct NewApiKey {
 }
 
 impl NewApiKey {
-    pub(crate) fn generate(name: &str, scopes: &[Scope]) -> Result<NewApiKey, StorageError> {
+    pub(crate) fn generate(
+        name: &str,
+        scopes: &[Scope],
+        projects: Projects,
+    ) -> Result<NewApiKey, StorageError> {
         if scopes.is_empty() {
             return Err(StorageError::Invalid("a key needs at least one scope".into()));
         }
@@ -94,24 +99,15 @@ impl NewApiKey {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(StorageError::Invalid("key name must be 1 to 100 characters".into()));
         }
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
         Ok(NewApiKey {
             key: ApiKey {
                 id: ulid::Ulid::new().to_string(),
                 name: name.to_owned(),
                 scopes: scopes.to_vec(),
+                projects,
                 revoked: false,
             },
-            secret: format!("{PREFIX}{}", hex::encode(bytes)),
+            secret: secret::generate(PREFIX),
         })
     }
-
-    pub(crate) fn secret_hash(&self) -> String {
-        hash_secret(&self.secret)
-    }
-}
-
-pub(crate) fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }

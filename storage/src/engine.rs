@@ -147,7 +147,7 @@ macro_rules! store_engine {
         };
         use crate::query::{Arg, EVENT_COLUMNS, SqlBuf, push_conditions};
         use crate::row::EventRow;
-        use crate::{ApiKey, NewApiKey, Scope, StorageError, sort_key};
+        use crate::{StorageError, sort_key};
 
         /// `SqlBuf` text holds only our own SQL; every value in it is a bound parameter.
         fn query(buf: SqlBuf) -> Result<Query<'static, $db, $args>, StorageError> {
@@ -285,47 +285,6 @@ macro_rules! store_engine {
         }
         tx.commit().await?;
         Ok(exists)
-    }
-
-    pub async fn insert_api_key(
-        &self,
-        key: &NewApiKey,
-        now: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
-        buf.push("INSERT INTO api_keys (id, name, secret_hash, created_at, scopes) VALUES ");
-        buf.bind_list([
-            Arg::Text(key.key.id.clone()),
-            Arg::Text(key.key.name.clone()),
-            Arg::Text(key.secret_hash()),
-            Arg::Int(now.timestamp_micros()),
-            Arg::Text(Scope::join(&key.key.scopes)),
-        ]);
-        query(buf)?.execute(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>, StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT id, name, scopes, revoked_at FROM api_keys WHERE revoked_at IS NULL AND secret_hash = ");
-        buf.bind(Arg::Text(hash.to_owned()));
-        let row = query_as(buf)?.fetch_optional(&self.pool).await?;
-        Ok(row.map(ApiKey::from_row))
-    }
-
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT id, name, scopes, revoked_at FROM api_keys ORDER BY created_at, id");
-        let rows = query_as(buf)?.fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(ApiKey::from_row).collect())
-    }
-
-    /// Revokes a live key; `false` when there is no live key with this id.
-    pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
-        buf.push("UPDATE api_keys SET revoked_at = ").bind(Arg::Int(now.timestamp_micros()));
-        buf.push(" WHERE revoked_at IS NULL AND id = ").bind(Arg::Text(id.to_owned()));
-        Ok(query(buf)?.execute(&self.pool).await?.rows_affected() == 1)
     }
         }
 

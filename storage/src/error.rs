@@ -11,6 +11,9 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The write would clash with what is stored (a taken email, a role still in use).
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed")]

@@ -2,20 +2,25 @@
 //! which dialect runs underneath. SQL that differs per dialect lives in that dialect's module;
 //! the filter-to-SQL translation in [`query`] is shared.
 
+mod accounts;
 mod api_keys;
 mod engine;
 mod error;
 mod postgres;
 mod query;
 mod row;
+mod secret;
 mod sort_key;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use auditrail_model::{Event, EventPage, Facets, Filter, NewEvent, PageRequest};
-use chrono::{DateTime, Utc};
+use auditrail_model::{
+    Event, EventPage, Facets, Filter, NewEvent, PageRequest, Permission, Projects, Role, User,
+};
+use chrono::{DateTime, Duration, Utc};
 
+pub use accounts::{Credentials, Session};
 pub use api_keys::{ApiKey, NewApiKey, Scope};
 pub use error::StorageError;
 
@@ -64,37 +69,59 @@ impl Store {
         let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
         on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
         for event in events.iter().filter(|e| e.flagged) {
-            self.set_flag(&event.id, true).await?;
+            self.set_flag(&event.id, true, &Projects::All).await?;
         }
         Ok(())
     }
 
-    /// One page of events matching `filter`, newest first.
+    /// One page of events matching `filter` within the projects `scope` allows, newest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_events(
         &self,
         filter: &Filter,
+        scope: &Projects,
         page: PageRequest,
         now: DateTime<Utc>,
     ) -> Result<EventPage, StorageError> {
         let window = filter.time_window(now)?;
-        on_backend!(self, s => s.list_events(filter, window, page).await)
+        let Some(filter) = scope.narrow(filter) else {
+            return Ok(EventPage { events: Vec::new(), next_cursor: None });
+        };
+        on_backend!(self, s => s.list_events(&filter, window, page).await)
     }
 
+    /// The event with this id, unless `scope` excludes its project: to someone limited to
+    /// other projects it does not exist.
     #[tracing::instrument(skip(self))]
-    pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
-        on_backend!(self, s => s.get_event(id).await)
+    pub async fn get_event(
+        &self,
+        id: &str,
+        scope: &Projects,
+    ) -> Result<Option<Event>, StorageError> {
+        let event = on_backend!(self, s => s.get_event(id).await)?;
+        Ok(event.filter(|e| scope.allows(&e.project)))
     }
 
-    /// Distinct values for the dropdowns. Only the `project` filter narrows them: a dropdown
-    /// should offer every value, not just those on screen.
+    /// Distinct values and counts for the dropdowns, within `scope`. Only the `project` filter
+    /// narrows them: a dropdown should offer every value, not just those on screen.
     #[tracing::instrument(skip_all)]
-    pub async fn facets(&self, filter: &Filter) -> Result<Facets, StorageError> {
+    pub async fn facets(&self, filter: &Filter, scope: &Projects) -> Result<Facets, StorageError> {
+        let Some(filter) = scope.narrow(filter) else {
+            return Ok(Facets::default());
+        };
         on_backend!(self, s => s.facets(&filter.project).await)
     }
 
-    /// Flags or unflags an event for follow-up; `false` when no such event exists.
-    pub async fn set_flag(&self, id: &str, flagged: bool) -> Result<bool, StorageError> {
+    /// Flags or unflags an event for follow-up; `false` when no such event exists in `scope`.
+    pub async fn set_flag(
+        &self,
+        id: &str,
+        flagged: bool,
+        scope: &Projects,
+    ) -> Result<bool, StorageError> {
+        if self.get_event(id, scope).await?.is_none() {
+            return Ok(false);
+        }
         on_backend!(self, s => s.set_flag(id, flagged, Utc::now()).await)
     }
 
@@ -102,16 +129,16 @@ impl Store {
         &self,
         name: &str,
         scopes: &[Scope],
+        projects: Projects,
     ) -> Result<NewApiKey, StorageError> {
-        let key = NewApiKey::generate(name, scopes)?;
+        let key = NewApiKey::generate(name, scopes, projects)?;
         on_backend!(self, s => s.insert_api_key(&key, Utc::now()).await?);
         Ok(key)
     }
 
     /// The live (not revoked) key with this secret, if any.
     pub async fn find_api_key(&self, secret: &str) -> Result<Option<ApiKey>, StorageError> {
-        let hash = api_keys::hash_secret(secret);
-        on_backend!(self, s => s.find_api_key(&hash).await)
+        on_backend!(self, s => s.find_api_key(&secret::hash(secret)).await)
     }
 
     /// Every key, revoked ones included, oldest first.
@@ -122,6 +149,112 @@ impl Store {
     /// Revokes a key at once; `false` when no live key has this id.
     pub async fn revoke_api_key(&self, id: &str) -> Result<bool, StorageError> {
         on_backend!(self, s => s.revoke_api_key(id, Utc::now()).await)
+    }
+
+    /// Built-in roles first, then custom roles by name.
+    pub async fn roles(&self) -> Result<Vec<Role>, StorageError> {
+        on_backend!(self, s => s.roles().await)
+    }
+
+    /// Creates or changes a custom role. Built-in roles cannot be changed, and no change may
+    /// leave nobody able to manage users.
+    pub async fn save_role(
+        &self,
+        name: &str,
+        permissions: &[Permission],
+    ) -> Result<(), StorageError> {
+        Role::check_name(name).map_err(|e| StorageError::Invalid(e.0))?;
+        on_backend!(self, s => s.save_role(name, permissions, Utc::now()).await)
+    }
+
+    /// Deletes a custom role nobody holds; `false` when there is no such role.
+    pub async fn delete_role(&self, name: &str) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.delete_role(name).await)
+    }
+
+    /// Stores a new user (email already normalised, password already hashed by the caller).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        role: &str,
+        projects: Projects,
+        password_hash: &str,
+    ) -> Result<User, StorageError> {
+        let user = User {
+            id: ulid::Ulid::new().to_string(),
+            email: email.to_owned(),
+            role: role.to_owned(),
+            projects,
+            active: true,
+        };
+        on_backend!(self, s => s.insert_user(&user, password_hash, Utc::now()).await)?;
+        Ok(user)
+    }
+
+    /// Every user, by email.
+    pub async fn users(&self) -> Result<Vec<User>, StorageError> {
+        on_backend!(self, s => s.users().await)
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<User>, StorageError> {
+        on_backend!(self, s => s.user(id).await)
+    }
+
+    pub async fn count_users(&self) -> Result<i64, StorageError> {
+        on_backend!(self, s => s.count_users().await)
+    }
+
+    /// What signing in as `email` (normalised) checks against.
+    pub async fn credentials(&self, email: &str) -> Result<Option<Credentials>, StorageError> {
+        on_backend!(self, s => s.credentials(email).await)
+    }
+
+    /// Saves `user`'s role, projects and active state; `false` when there is no such user.
+    /// Deactivating ends the user's sessions; no change may leave nobody able to manage users.
+    pub async fn update_user(&self, user: &User) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.update_user(user, Utc::now()).await)
+    }
+
+    /// Replaces the password hash, lifts a sign-in lock and ends every session of the user.
+    pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.set_password(id, password_hash).await)
+    }
+
+    /// Counts a failed sign-in; the `lock_after`th failure in a row locks the account for
+    /// `lock_for`. Returns whether the account is now locked.
+    pub async fn note_failed_sign_in(
+        &self,
+        user_id: &str,
+        lock_after: i64,
+        lock_for: Duration,
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.note_failed_sign_in(user_id, lock_after, Utc::now() + lock_for).await)
+    }
+
+    pub async fn clear_failed_sign_ins(&self, user_id: &str) -> Result<(), StorageError> {
+        on_backend!(self, s => s.clear_failed_sign_ins(user_id).await)
+    }
+
+    /// Starts a session lasting `ttl` and returns its token, which exists only in the cookie.
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        ttl: Duration,
+    ) -> Result<String, StorageError> {
+        let token = secret::generate(accounts::SESSION_PREFIX);
+        let now = Utc::now();
+        on_backend!(self, s => s.insert_session(&secret::hash(&token), user_id, now, now + ttl).await)?;
+        Ok(token)
+    }
+
+    /// The session this token opened, expired or not, while its user is active.
+    pub async fn session(&self, token: &str) -> Result<Option<Session>, StorageError> {
+        on_backend!(self, s => s.session(&secret::hash(token)).await)
+    }
+
+    /// Ends a session; `false` when it had already ended.
+    pub async fn end_session(&self, token: &str) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.delete_session(&secret::hash(token)).await)
     }
 
     /// Refreshes planner statistics; worth running after a bulk load.

@@ -141,6 +141,7 @@ const FACET_UPSERT: &str = "INSERT INTO facet_values (kind, project, value, even
      last_seen = GREATEST(facet_values.last_seen, excluded.last_seen)";
 
 crate::engine::store_engine!(PostgresStore, Postgres, PgArguments, PgRow);
+crate::accounts::accounts_engine!(PostgresStore, Postgres);
 
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StorageError> {

@@ -74,6 +74,7 @@ const FACET_UPSERT: &str = "INSERT INTO facet_values (kind, project, value, even
      last_seen = MAX(last_seen, excluded.last_seen)";
 
 crate::engine::store_engine!(SqliteStore, Sqlite, SqliteArguments, SqliteRow);
+crate::accounts::accounts_engine!(SqliteStore, Sqlite);
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore, StorageError> {

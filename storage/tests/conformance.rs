@@ -2,7 +2,7 @@
 //! SQLite tests use a real database file in a temporary directory; Postgres tests a fresh
 //! database on the server named by `AUDITRAIL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
 
-use auditrail_model::{Cursor, Filter, NewEvent, Outcome, PageRequest};
+use auditrail_model::{Cursor, Filter, NewEvent, Outcome, PageRequest, Permission, Projects};
 use auditrail_storage::{Scope, Store};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -46,7 +46,14 @@ conformance!(
     flags_are_set_filtered_and_cleared,
     events_survive_reopening_the_database,
     api_keys_are_found_by_secret_only,
+    a_project_scope_hides_other_projects_everywhere,
+    users_sign_in_data_and_sessions,
+    failed_sign_ins_lock_the_account,
+    roles_are_checked_and_someone_keeps_users_manage,
 );
+
+/// No project limit.
+const ALL: Projects = Projects::All;
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc)
@@ -74,7 +81,7 @@ fn filter(query: &str) -> Filter {
 
 async fn list_ids(store: &Store, query: &str) -> Vec<String> {
     let page = PageRequest { cursor: None, limit: 1000 };
-    let page = store.list_events(&filter(query), page, now()).await.unwrap();
+    let page = store.list_events(&filter(query), &ALL, page, now()).await.unwrap();
     page.events.into_iter().map(|e| e.id).collect()
 }
 
@@ -96,7 +103,7 @@ async fn round_trips_every_field(db: TestDb) {
     );
     let ids = db.store.insert_events(std::slice::from_ref(&full)).await.unwrap();
     assert_eq!(ids, ["evt-1"]);
-    let got = db.store.get_event("evt-1").await.unwrap().expect("stored");
+    let got = db.store.get_event("evt-1", &ALL).await.unwrap().expect("stored");
     assert_eq!(got.occurred_at, full.occurred_at);
     assert_eq!(got.project, "shop");
     assert_eq!(got.category, "access");
@@ -110,7 +117,7 @@ async fn round_trips_every_field(db: TestDb) {
     assert_eq!(got.trace_id.as_deref(), Some("tr-9"));
     assert!(!got.flagged);
     assert!(got.received_at > full.occurred_at);
-    assert!(db.store.get_event("nope").await.unwrap().is_none());
+    assert!(db.store.get_event("nope", &ALL).await.unwrap().is_none());
 }
 
 async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
@@ -122,7 +129,7 @@ async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
     let mut cursor: Option<Cursor> = None;
     loop {
         let page = PageRequest { cursor, limit: 7 };
-        let page = db.store.list_events(&Filter::default(), page, now()).await.unwrap();
+        let page = db.store.list_events(&Filter::default(), &ALL, page, now()).await.unwrap();
         assert!(page.events.len() <= 7);
         seen.extend(page.events);
         match page.next_cursor {
@@ -153,7 +160,7 @@ async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
     let mut cursor = None;
     loop {
         let page = PageRequest { cursor, limit: 500 };
-        let page = db.store.list_events(&Filter::default(), page, now()).await.unwrap();
+        let page = db.store.list_events(&Filter::default(), &ALL, page, now()).await.unwrap();
         seen += page.events.len();
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -178,7 +185,7 @@ async fn events_of_any_month_and_year_are_stored(db: TestDb) {
     ];
     let ids = db.store.insert_events(&events).await.unwrap();
     for id in &ids {
-        assert!(db.store.get_event(id).await.unwrap().is_some());
+        assert!(db.store.get_event(id, &ALL).await.unwrap().is_some());
     }
     let listed = list_ids(&db.store, "").await;
     assert_eq!(listed, [&ids[1], &ids[4], &ids[3], &ids[2], &ids[0]].map(String::clone));
@@ -282,10 +289,13 @@ async fn keyword_search_pages_newest_first(db: TestDb) {
         .collect();
     db.store.insert_events(&events).await.unwrap();
     let f = filter("q=needle");
-    let first =
-        db.store.list_events(&f, PageRequest { cursor: None, limit: 5 }, now()).await.unwrap();
+    let first = db
+        .store
+        .list_events(&f, &ALL, PageRequest { cursor: None, limit: 5 }, now())
+        .await
+        .unwrap();
     let rest = PageRequest { cursor: first.next_cursor, limit: 100 };
-    let second = db.store.list_events(&f, rest, now()).await.unwrap();
+    let second = db.store.list_events(&f, &ALL, rest, now()).await.unwrap();
     let all: Vec<_> = first.events.iter().chain(&second.events).collect();
     assert_eq!(all.len(), 13);
     assert!(all.iter().all(|e| e.description.as_deref() == Some("needle found")));
@@ -327,7 +337,7 @@ async fn client_ids_are_idempotent(db: TestDb) {
     assert_eq!(ids[0], "same");
     assert_eq!(ids[1].len(), 26, "server-assigned ULID");
     assert_eq!(list_ids(&db.store, "").await.len(), 2);
-    let stored = db.store.get_event("same").await.unwrap().unwrap();
+    let stored = db.store.get_event("same", &ALL).await.unwrap().unwrap();
     assert_eq!(stored.description.as_deref(), Some("first"));
 }
 
@@ -341,7 +351,7 @@ async fn facets_list_distinct_values(db: TestDb) {
         ),
     ];
     db.store.insert_events(&events).await.unwrap();
-    let all = db.store.facets(&Filter::default()).await.unwrap();
+    let all = db.store.facets(&Filter::default(), &ALL).await.unwrap();
     let values = |list: &[auditrail_model::FacetValue]| {
         list.iter().map(|f| (f.value.clone(), f.count)).collect::<Vec<_>>()
     };
@@ -352,7 +362,7 @@ async fn facets_list_distinct_values(db: TestDb) {
     );
     assert_eq!(values(&all.categories), [("activity".into(), 2), ("system".into(), 1)]);
     assert_eq!(values(&all.actors), [("alice@example.com".into(), 2), ("cron".into(), 1)]);
-    let shop = db.store.facets(&filter("project=shop")).await.unwrap();
+    let shop = db.store.facets(&filter("project=shop"), &ALL).await.unwrap();
     assert_eq!(values(&shop.modules), [("Campaigns".into(), 1), ("Login".into(), 1)]);
 }
 
@@ -361,34 +371,41 @@ async fn flags_are_set_filtered_and_cleared(db: TestDb) {
         .insert_events(&[event(1, json!({"id": "a"})), event(2, json!({"id": "b"}))])
         .await
         .unwrap();
-    assert!(db.store.set_flag("b", true).await.unwrap());
-    assert!(db.store.set_flag("b", true).await.unwrap(), "flagging twice is fine");
-    assert!(!db.store.set_flag("missing", true).await.unwrap());
+    assert!(db.store.set_flag("b", true, &ALL).await.unwrap());
+    assert!(db.store.set_flag("b", true, &ALL).await.unwrap(), "flagging twice is fine");
+    assert!(!db.store.set_flag("missing", true, &ALL).await.unwrap());
     assert_eq!(list_ids(&db.store, "flagged=true").await, ["b"]);
     assert_eq!(list_ids(&db.store, "flagged=false").await, ["a"]);
-    assert!(db.store.get_event("b").await.unwrap().unwrap().flagged);
-    db.store.set_flag("b", false).await.unwrap();
+    assert!(db.store.get_event("b", &ALL).await.unwrap().unwrap().flagged);
+    db.store.set_flag("b", false, &ALL).await.unwrap();
     assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
 }
 
 async fn events_survive_reopening_the_database(db: TestDb) {
     db.store.insert_events(&[event(1, json!({"id": "kept"}))]).await.unwrap();
     let reopened = Store::open(&db.url).await.unwrap();
-    assert!(reopened.get_event("kept").await.unwrap().is_some());
+    assert!(reopened.get_event("kept", &ALL).await.unwrap().is_some());
 }
 
 async fn api_keys_are_found_by_secret_only(db: TestDb) {
-    let created = db.store.create_api_key("ingest bot", &[Scope::Ingest]).await.unwrap();
+    let created = db.store.create_api_key("ingest bot", &[Scope::Ingest], ALL).await.unwrap();
     assert!(created.secret.starts_with("atr_") && created.secret.len() > 60);
     let found = db.store.find_api_key(&created.secret).await.unwrap().expect("found");
     assert_eq!(found.name, "ingest bot");
     assert!(db.store.find_api_key("atr_wrong").await.unwrap().is_none());
     assert_eq!(found.scopes, [Scope::Ingest]);
     assert!(found.allows(Scope::Ingest) && !found.allows(Scope::Read));
-    assert!(db.store.create_api_key("  ", &Scope::ALL).await.is_err());
-    assert!(db.store.create_api_key("no scopes", &[]).await.is_err());
+    assert!(db.store.create_api_key("  ", &Scope::ALL, ALL).await.is_err());
+    assert!(db.store.create_api_key("no scopes", &[], ALL).await.is_err());
 
-    let other = db.store.create_api_key("reader", &[Scope::Read, Scope::Export]).await.unwrap();
+    let shop_only = Projects::Only(vec!["shop".into()]);
+    let other = db
+        .store
+        .create_api_key("reader", &[Scope::Read, Scope::Export], shop_only.clone())
+        .await
+        .unwrap();
+    let found = db.store.find_api_key(&other.secret).await.unwrap().expect("found");
+    assert_eq!(found.projects, shop_only);
     assert!(db.store.revoke_api_key(&created.key.id).await.unwrap());
     assert!(!db.store.revoke_api_key(&created.key.id).await.unwrap(), "already revoked");
     assert!(db.store.find_api_key(&created.secret).await.unwrap().is_none(), "revoked at once");
@@ -400,4 +417,158 @@ async fn api_keys_are_found_by_secret_only(db: TestDb) {
             && !k.revoked
             && k.scopes == [Scope::Read, Scope::Export])
     );
+}
+
+async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
+    let events = [
+        event(1, json!({"id": "s1", "project": "shop"})),
+        event(2, json!({"id": "c1", "project": "crm", "description": "Changed Contact"})),
+        event(3, json!({"id": "b1", "project": "billing"})),
+    ];
+    db.store.insert_events(&events).await.unwrap();
+    let scope = Projects::Only(vec!["shop".into(), "billing".into()]);
+    let page = PageRequest { cursor: None, limit: 50 };
+    let ids =
+        |p: auditrail_model::EventPage| p.events.into_iter().map(|e| e.id).collect::<Vec<_>>();
+
+    let listed = db.store.list_events(&filter(""), &scope, page, now()).await.unwrap();
+    assert_eq!(ids(listed), ["s1", "b1"]);
+    let asked_for_crm = db.store.list_events(&filter("project=crm"), &scope, page, now()).await;
+    assert!(ids(asked_for_crm.unwrap()).is_empty(), "asking for another project finds nothing");
+    let keyword = db.store.list_events(&filter("q=contact"), &scope, page, now()).await.unwrap();
+    assert!(ids(keyword).is_empty());
+    let mixed = filter("project=crm&project=shop");
+    let mixed = db.store.list_events(&mixed, &scope, page, now()).await.unwrap();
+    assert_eq!(ids(mixed), ["s1"]);
+
+    assert!(db.store.get_event("c1", &scope).await.unwrap().is_none());
+    assert!(db.store.get_event("s1", &scope).await.unwrap().is_some());
+    assert!(!db.store.set_flag("c1", true, &scope).await.unwrap(), "cannot flag what is hidden");
+    assert!(!db.store.get_event("c1", &ALL).await.unwrap().unwrap().flagged);
+
+    let facets = db.store.facets(&filter(""), &scope).await.unwrap();
+    let projects: Vec<_> = facets.projects.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(projects, ["billing", "shop"]);
+    let total: i64 = facets.projects.iter().map(|v| v.count).sum();
+    assert_eq!(total, 2, "counts leave out hidden projects");
+    let none = db.store.facets(&filter("project=crm"), &scope).await.unwrap();
+    assert!(none.projects.is_empty() && none.modules.is_empty());
+}
+
+async fn users_sign_in_data_and_sessions(db: TestDb) {
+    let store = &db.store;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let ada = store.create_user("ada@example.com", "admin", ALL, "hash-1").await.unwrap();
+    let shop = Projects::Only(vec!["shop".into()]);
+    let vic = store.create_user("vic@example.com", "viewer", shop.clone(), "hash-2").await.unwrap();
+    assert_eq!(store.count_users().await.unwrap(), 2);
+
+    let taken = store.create_user("ada@example.com", "viewer", ALL, "h").await.unwrap_err();
+    assert!(matches!(taken, auditrail_storage::StorageError::Conflict(_)), "{taken:?}");
+    let no_role = store.create_user("x@example.com", "nobody", ALL, "h").await.unwrap_err();
+    assert!(no_role.to_string().contains("no role nobody"), "{no_role}");
+
+    let creds = store.credentials("vic@example.com").await.unwrap().expect("found");
+    assert_eq!((creds.user.id.as_str(), creds.password_hash.as_str()), (vic.id.as_str(), "hash-2"));
+    assert_eq!(creds.user.projects, shop);
+    assert!(creds.locked_until.is_none());
+    assert!(store.credentials("nobody@example.com").await.unwrap().is_none());
+
+    let token = store.create_session(&vic.id, Duration::hours(12)).await.unwrap();
+    assert!(token.starts_with("ats_"));
+    let session = store.session(&token).await.unwrap().expect("live session");
+    assert_eq!(session.account.user, vic);
+    assert_eq!(session.account.permissions, [Permission::LogsView]);
+    assert!(session.expires_at > Utc::now() + Duration::hours(11));
+    assert!(store.session("ats_forged").await.unwrap().is_none());
+
+    let expired = store.create_session(&vic.id, Duration::seconds(-1)).await.unwrap();
+    let found = store.session(&expired).await.unwrap().expect("expired sessions are returned");
+    assert!(found.expires_at < Utc::now());
+    assert!(store.end_session(&expired).await.unwrap());
+    assert!(!store.end_session(&expired).await.unwrap(), "ended once");
+
+    // A role change applies to live sessions at once.
+    let mut auditor = vic.clone();
+    auditor.role = "auditor".into();
+    assert!(store.update_user(&auditor).await.unwrap());
+    let session = store.session(&token).await.unwrap().unwrap();
+    assert!(session.account.can(Permission::LogsExport));
+
+    // Deactivating ends sessions; a new password ends them too.
+    let mut gone = auditor.clone();
+    gone.active = false;
+    assert!(store.update_user(&gone).await.unwrap());
+    assert!(store.session(&token).await.unwrap().is_none());
+    assert!(!store.user(&vic.id).await.unwrap().unwrap().active);
+    let ada_token = store.create_session(&ada.id, Duration::hours(1)).await.unwrap();
+    assert!(store.set_password(&ada.id, "hash-3").await.unwrap());
+    assert!(store.session(&ada_token).await.unwrap().is_none());
+    assert_eq!(
+        store.credentials("ada@example.com").await.unwrap().unwrap().password_hash,
+        "hash-3"
+    );
+
+    let emails: Vec<_> = store.users().await.unwrap().into_iter().map(|u| u.email).collect();
+    assert_eq!(emails, ["ada@example.com", "vic@example.com"]);
+    let mut ghost = ada.clone();
+    ghost.id = "missing".into();
+    assert!(!store.update_user(&ghost).await.unwrap());
+}
+
+async fn failed_sign_ins_lock_the_account(db: TestDb) {
+    let store = &db.store;
+    store.create_user("admin@example.com", "admin", ALL, "h").await.unwrap();
+    let user = store.create_user("eve@example.com", "viewer", ALL, "h").await.unwrap();
+    for attempt in 1..=4 {
+        let locked = store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap();
+        assert!(!locked, "attempt {attempt} does not lock");
+    }
+    store.clear_failed_sign_ins(&user.id).await.unwrap();
+    for _ in 1..=4 {
+        store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap();
+    }
+    assert!(store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.is_none());
+    assert!(store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap());
+    let until = store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.unwrap();
+    assert!(until > Utc::now() + Duration::minutes(14));
+    store.set_password(&user.id, "h2").await.unwrap();
+    assert!(store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.is_none());
+}
+
+async fn roles_are_checked_and_someone_keeps_users_manage(db: TestDb) {
+    let store = &db.store;
+    let names: Vec<_> = store.roles().await.unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["admin", "auditor", "viewer"]);
+    let admin = &store.roles().await.unwrap()[0];
+    assert!(admin.builtin && admin.permissions == Permission::ALL);
+
+    let perms = [Permission::LogsView, Permission::LogsExport];
+    store.save_role("exporter", &perms).await.unwrap();
+    store.save_role("exporter", &[Permission::LogsView]).await.unwrap();
+    let exporter = store.roles().await.unwrap().into_iter().find(|r| r.name == "exporter").unwrap();
+    assert_eq!((exporter.builtin, exporter.permissions), (false, vec![Permission::LogsView]));
+    let builtin = store.save_role("viewer", &perms).await.unwrap_err();
+    assert!(builtin.to_string().contains("built-in"), "{builtin}");
+    assert!(store.save_role("Bad Name", &perms).await.is_err());
+    assert!(store.delete_role("admin").await.is_err());
+
+    let only_admin = store.create_user("root@example.com", "admin", ALL, "h").await.unwrap();
+    let holder = store.create_user("x@example.com", "exporter", ALL, "h").await.unwrap();
+    let in_use = store.delete_role("exporter").await.unwrap_err();
+    assert!(in_use.to_string().contains("still have the role"), "{in_use}");
+    let mut demoted = only_admin.clone();
+    demoted.role = "viewer".into();
+    let last = store.update_user(&demoted).await.unwrap_err();
+    assert!(last.to_string().contains("users.manage"), "{last}");
+    let mut deactivated = only_admin.clone();
+    deactivated.active = false;
+    assert!(store.update_user(&deactivated).await.is_err(), "the last manager stays active");
+    assert!(store.user(&only_admin.id).await.unwrap().unwrap().active);
+
+    let mut moved = holder.clone();
+    moved.role = "viewer".into();
+    store.update_user(&moved).await.unwrap();
+    assert!(store.delete_role("exporter").await.unwrap());
+    assert!(!store.delete_role("exporter").await.unwrap());
 }

@@ -1,5 +1,8 @@
-//! API-key authentication: `Authorization: Bearer <key>`.
+//! API-key authentication (`Authorization: Bearer <key>`) and what a key may do.
 
+use auditrail_access::audit::{self, Entry};
+use auditrail_access::{Client, Visitor};
+use auditrail_model::Projects;
 use auditrail_storage::{ApiKey, Scope, Store};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
@@ -7,17 +10,38 @@ use axum::http::request::Parts;
 
 use crate::error::ApiError;
 
-/// The live API key the request carried.
-pub struct Authenticated(ApiKey);
+/// The live API key the request carried, and where the request came from.
+pub struct Authenticated {
+    key: ApiKey,
+    client: Client,
+}
 
 impl Authenticated {
     /// Refuses with 403 unless the key has `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.0.allows(scope) {
+        if self.key.allows(scope) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!("this API key lacks the {} scope", scope.as_str())))
         }
+    }
+
+    /// The projects the key may read and write.
+    pub fn projects(&self) -> &Projects {
+        &self.key.projects
+    }
+
+    /// Records an access by this key in the audit trail.
+    pub async fn record(&self, store: &Store, entry: Entry) -> Result<(), ApiError> {
+        Ok(audit::record(store, &audit::api_key_actor(&self.key), &self.client, entry).await?)
+    }
+
+    pub fn actor(&self) -> auditrail_model::Actor {
+        audit::api_key_actor(&self.key)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 }
 
@@ -41,8 +65,10 @@ where
             .filter(|s| !s.is_empty())
             .ok_or(ApiError::Unauthorized("Authorization must be Bearer <API key>"))?;
         let store = Store::from_ref(state);
+        let client =
+            parts.extensions.get::<Visitor>().map(|v| v.client.clone()).unwrap_or_default();
         match store.find_api_key(secret).await? {
-            Some(key) => Ok(Authenticated(key)),
+            Some(key) => Ok(Authenticated { key, client }),
             None => Err(ApiError::Unauthorized("invalid or revoked API key")),
         }
     }

@@ -1,5 +1,9 @@
-//! Reading events back: list, one event, facets, flags and the streamed export.
+//! Reading events back: list, one event, facets, flags and the streamed export. Each answers
+//! only within the key's projects. Detail reads and exports are recorded in the audit trail;
+//! list pages are not, because a machine polling the list would flood the trail and then read
+//! its own records back on every poll (people opening the list in the app are recorded).
 
+use auditrail_access::audit::{Entry, Kind};
 use auditrail_model::{Event, EventPage, Facets};
 use auditrail_storage::{Scope, Store};
 use axum::Json;
@@ -10,7 +14,7 @@ use axum::response::Response;
 use super::ParsedQuery;
 use super::auth::Authenticated;
 use crate::error::ApiError;
-use crate::export;
+use crate::export::{self, Exporter};
 
 pub async fn list(
     State(store): State<Store>,
@@ -19,7 +23,9 @@ pub async fn list(
 ) -> Result<Json<EventPage>, ApiError> {
     auth.require(Scope::Read)?;
     let query = ParsedQuery::parse(raw.as_deref(), &["cursor", "limit"])?;
-    let page = store.list_events(&query.filter, query.page()?, chrono::Utc::now()).await?;
+    let page = store
+        .list_events(&query.filter, auth.projects(), query.page()?, chrono::Utc::now())
+        .await?;
     Ok(Json(page))
 }
 
@@ -29,7 +35,17 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Event>, ApiError> {
     auth.require(Scope::Read)?;
-    store.get_event(&id).await?.map(Json).ok_or(ApiError::NotFound("no event with this id"))
+    let event = store
+        .get_event(&id, auth.projects())
+        .await?
+        .ok_or(ApiError::NotFound("no event with this id"))?;
+    let entry = Entry::new(Kind::Access, "events", "view_details", "Viewed event details").target(
+        "event",
+        &event.id,
+        event.description.as_deref(),
+    );
+    auth.record(&store, entry).await?;
+    Ok(Json(event))
 }
 
 pub async fn facets(
@@ -39,7 +55,7 @@ pub async fn facets(
 ) -> Result<Json<Facets>, ApiError> {
     auth.require(Scope::Read)?;
     let query = ParsedQuery::parse(raw.as_deref(), &[])?;
-    Ok(Json(store.facets(&query.filter).await?))
+    Ok(Json(store.facets(&query.filter, auth.projects()).await?))
 }
 
 /// `PUT` flags the event for follow-up, `DELETE` clears the flag.
@@ -50,7 +66,7 @@ pub async fn flag(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Scope::Read)?;
-    if store.set_flag(&id, method == Method::PUT).await? {
+    if store.set_flag(&id, method == Method::PUT, auth.projects()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("no event with this id"))
@@ -63,5 +79,10 @@ pub async fn export(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Export)?;
-    export::respond(store, raw.as_deref())
+    let exporter = Exporter {
+        store,
+        scope: auth.projects().clone(),
+        actor: Some((auth.actor(), auth.client().clone())),
+    };
+    export::respond(exporter, raw.as_deref())
 }

@@ -1,6 +1,7 @@
 //! `POST /api/v1/events`: one JSON object, a JSON array, or NDJSON. All-or-nothing: every event
 //! is checked before anything is stored, and the answer comes after the commit.
 
+use auditrail_access::audit;
 use auditrail_model::{NewEvent, limits};
 use auditrail_storage::{Scope, Store};
 use axum::Json;
@@ -40,8 +41,29 @@ pub async fn ingest(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
     let events = if ndjson { parse_ndjson(&body)? } else { parse_json(&body)? };
+    check_projects(&auth, &events)?;
     let ids = store.insert_events(&events).await?;
     Ok((StatusCode::CREATED, Json(Stored { ids })))
+}
+
+/// A key writes only to its own projects, and nobody writes as Auditrail: the `auditrail`
+/// project holds the audit trail of the audit log itself.
+fn check_projects(auth: &Authenticated, events: &[NewEvent]) -> Result<(), ApiError> {
+    for (i, event) in events.iter().enumerate() {
+        if event.project == audit::PROJECT {
+            return Err(ApiError::Forbidden(format!(
+                "item {i}: project {} is reserved for Auditrail's own audit trail",
+                audit::PROJECT
+            )));
+        }
+        if !auth.projects().allows(&event.project) {
+            return Err(ApiError::Forbidden(format!(
+                "item {i}: this API key may not write to project {:?}",
+                event.project
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn too_many() -> ApiError {

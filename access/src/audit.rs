@@ -1,0 +1,132 @@
+//! The audit trail of the audit log: who signed in, looked, exported or changed access, written
+//! as ordinary events in the reserved project `auditrail`. Callers record before they answer,
+//! so an access that cannot be recorded does not happen.
+
+use auditrail_model::{Actor, ActorType, NewEvent, Outcome, Target, User, limits};
+use auditrail_storage::{ApiKey, StorageError, Store};
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+/// The project Auditrail writes its own events to; API clients may not write to it.
+pub const PROJECT: &str = "auditrail";
+
+/// Where a request came from, as recorded on its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who acted: a signed-in user, an API key, someone who tried to sign in, or the CLI.
+pub fn user_actor(user: &User) -> Actor {
+    Actor {
+        id: Some(user.id.clone()),
+        name: None,
+        email: Some(user.email.clone()),
+        kind: Some(ActorType::User),
+    }
+}
+
+pub fn api_key_actor(key: &ApiKey) -> Actor {
+    Actor {
+        id: Some(key.id.clone()),
+        name: Some(key.name.clone()),
+        email: None,
+        kind: Some(ActorType::ApiKey),
+    }
+}
+
+pub fn system_actor() -> Actor {
+    Actor { name: Some("auditrail CLI".into()), kind: Some(ActorType::System), ..Actor::default() }
+}
+
+/// Access events read the log or sign in and out; activity events change who may do what.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Access,
+    Activity,
+}
+
+/// One thing to record.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub kind: Kind,
+    /// Groups entries in the module dropdown: `sessions`, `events`, `users`, `roles`, `api_keys`.
+    pub module: &'static str,
+    pub action: &'static str,
+    pub result: Outcome,
+    pub target: Target,
+    /// One line a person reads in the list: "Signed in", "Exported 120 events".
+    pub description: String,
+    pub details: Map<String, Value>,
+}
+
+impl Entry {
+    pub fn new(kind: Kind, module: &'static str, action: &'static str, description: &str) -> Entry {
+        Entry {
+            kind,
+            module,
+            action,
+            result: Outcome::Success,
+            target: Target::default(),
+            description: description.to_owned(),
+            details: Map::new(),
+        }
+    }
+
+    pub fn failed(mut self) -> Entry {
+        self.result = Outcome::Failure;
+        self
+    }
+
+    pub fn target(mut self, kind: &str, id: &str, name: Option<&str>) -> Entry {
+        self.target = Target {
+            kind: Some(kind.to_owned()),
+            id: Some(id.to_owned()),
+            name: name.map(str::to_owned),
+        };
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Entry {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// Writes `entry` as an event in [`PROJECT`].
+pub async fn record(
+    store: &Store,
+    actor: &Actor,
+    client: &Client,
+    entry: Entry,
+) -> Result<(), StorageError> {
+    let event = NewEvent {
+        id: None,
+        occurred_at: Utc::now(),
+        project: PROJECT.to_owned(),
+        category: match entry.kind {
+            Kind::Access => "access",
+            Kind::Activity => "activity",
+        }
+        .to_owned(),
+        module: entry.module.to_owned(),
+        action: entry.action.to_owned(),
+        result: entry.result,
+        actor: actor.clone(),
+        source_ip: client.ip.clone(),
+        user_agent: client.user_agent.as_deref().map(|ua| clip(ua, limits::TEXT_MAX)),
+        target: entry.target,
+        description: Some(entry.description),
+        error: None,
+        details: entry.details,
+        trace_id: None,
+    };
+    store.insert_events(&[event]).await?;
+    Ok(())
+}
+
+/// Headers are the client's to choose; stored text keeps to the event limits.
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}

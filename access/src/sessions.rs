@@ -1,0 +1,118 @@
+//! Signing in and out, and finding the account behind a session cookie. Every outcome is
+//! recorded in the audit trail; what the person trying to sign in learns is only "refused".
+
+use auditrail_model::{Account, Actor, ActorType, User};
+use auditrail_storage::{StorageError, Store};
+use chrono::{Duration, Utc};
+
+use crate::audit::{self, Client, Entry, Kind};
+use crate::password;
+
+/// Consecutive failures that lock an account, and for how long.
+pub const LOCK_AFTER: i64 = 5;
+pub const LOCK_FOR: Duration = Duration::minutes(15);
+/// A session lasts this long from sign-in, however busy.
+pub const SESSION_TTL: Duration = Duration::hours(12);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong email, wrong password, locked or deactivated: deliberately one answer.
+    #[error("the email or password is wrong, or the account is locked for a while")]
+    Refused,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A new session: the token goes in the cookie and nowhere else.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: String,
+    pub user: User,
+}
+
+pub async fn sign_in(
+    store: &Store,
+    email: &str,
+    password: &str,
+    client: &Client,
+) -> Result<SignedIn, SignInError> {
+    let email = User::normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+    let found = store.credentials(&email).await?;
+    let Some(creds) = found else {
+        password::verify_nothing(password).await;
+        refuse(store, &attempted(&email), client, "unknown email").await?;
+        return Err(SignInError::Refused);
+    };
+    let matches = password::verify(password, &creds.password_hash).await;
+    let actor = audit::user_actor(&creds.user);
+    if !creds.user.active {
+        refuse(store, &actor, client, "account deactivated").await?;
+        return Err(SignInError::Refused);
+    }
+    if creds.locked_until.is_some_and(|until| until > Utc::now()) {
+        refuse(store, &actor, client, "account locked after repeated failures").await?;
+        return Err(SignInError::Refused);
+    }
+    if !matches {
+        let locked = store.note_failed_sign_in(&creds.user.id, LOCK_AFTER, LOCK_FOR).await?;
+        let reason = if locked { "wrong password; account now locked" } else { "wrong password" };
+        refuse(store, &actor, client, reason).await?;
+        return Err(SignInError::Refused);
+    }
+    store.clear_failed_sign_ins(&creds.user.id).await?;
+    let token = store.create_session(&creds.user.id, SESSION_TTL).await?;
+    let entry = Entry::new(Kind::Access, "sessions", "sign_in", "Signed in");
+    audit::record(store, &actor, client, entry).await?;
+    Ok(SignedIn { token, user: creds.user })
+}
+
+/// Someone who gave an email that matches no account.
+fn attempted(email: &str) -> Actor {
+    let email: String = email.chars().take(auditrail_model::limits::EMAIL_MAX).collect();
+    Actor { email: Some(email), kind: Some(ActorType::User), ..Actor::default() }
+}
+
+async fn refuse(
+    store: &Store,
+    actor: &Actor,
+    client: &Client,
+    reason: &str,
+) -> Result<(), StorageError> {
+    let entry = Entry::new(Kind::Access, "sessions", "sign_in", "Sign-in refused")
+        .failed()
+        .detail("reason", reason);
+    audit::record(store, actor, client, entry).await
+}
+
+/// The account a session token belongs to, if the session is live. An expired session is
+/// ended and its expiry recorded (once, even with several servers).
+pub async fn account_for(
+    store: &Store,
+    token: &str,
+    client: &Client,
+) -> Result<Option<Account>, StorageError> {
+    let Some(session) = store.session(token).await? else {
+        return Ok(None);
+    };
+    if session.expires_at > Utc::now() {
+        return Ok(Some(session.account));
+    }
+    if store.end_session(token).await? {
+        let entry = Entry::new(Kind::Access, "sessions", "session_expired", "Session expired");
+        audit::record(store, &audit::user_actor(&session.account.user), client, entry).await?;
+    }
+    Ok(None)
+}
+
+pub async fn sign_out(
+    store: &Store,
+    token: &str,
+    account: &Account,
+    client: &Client,
+) -> Result<(), StorageError> {
+    if store.end_session(token).await? {
+        let entry = Entry::new(Kind::Access, "sessions", "sign_out", "Signed out");
+        audit::record(store, &audit::user_actor(&account.user), client, entry).await?;
+    }
+    Ok(())
+}

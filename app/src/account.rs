@@ -1,0 +1,44 @@
+//! The signed-in account, loaded once per page and shared through context: the top bar shows
+//! it, and pages hide what its role may not use (the server refuses it regardless).
+
+use auditrail_model::{Account, Permission};
+use leptos::prelude::*;
+
+use crate::UiError;
+use crate::server_fns::current_account;
+
+pub type AccountResource = Resource<Result<Option<Account>, UiError>>;
+
+pub fn provide_account() {
+    provide_context::<AccountResource>(Resource::new(|| (), |_| current_account()));
+}
+
+pub fn use_account() -> AccountResource {
+    expect_context::<AccountResource>()
+}
+
+/// Whether the signed-in account has `permission`; `false` while loading or signed out.
+pub fn can(account: AccountResource, permission: Permission) -> impl Fn() -> bool + Copy {
+    move || account.get().and_then(Result::ok).flatten().is_some_and(|a| a.can(permission))
+}
+
+/// Who is signed in, and the way out.
+#[component]
+pub fn AccountMenu() -> impl IntoView {
+    let account = use_account();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                account.await.ok().flatten().map(|account| view! {
+                    <div class="account" data-testid="account">
+                        <span class="who">{account.user.email.clone()}</span>
+                        <span class="role">{account.user.role.clone()}</span>
+                        <form method="post" action="/sign-out">
+                            <button type="submit" class="link-button" data-testid="sign-out">"Sign out"</button>
+                        </form>
+                    </div>
+                })
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,273 @@
+//! Who may do what: permissions, roles, project limits and accounts. The page uses these to hide
+//! what a person may not use; the server checks them on every request regardless.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Filter;
+use crate::validate::limits;
+
+/// One thing a role may allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Permission {
+    #[serde(rename = "logs.view")]
+    LogsView,
+    #[serde(rename = "logs.view_details")]
+    LogsViewDetails,
+    #[serde(rename = "logs.export")]
+    LogsExport,
+    #[serde(rename = "messages.manage")]
+    MessagesManage,
+    #[serde(rename = "users.manage")]
+    UsersManage,
+    #[serde(rename = "api_keys.manage")]
+    ApiKeysManage,
+    #[serde(rename = "settings.manage")]
+    SettingsManage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 7] = [
+        Permission::LogsView,
+        Permission::LogsViewDetails,
+        Permission::LogsExport,
+        Permission::MessagesManage,
+        Permission::UsersManage,
+        Permission::ApiKeysManage,
+        Permission::SettingsManage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::LogsView => "logs.view",
+            Permission::LogsViewDetails => "logs.view_details",
+            Permission::LogsExport => "logs.export",
+            Permission::MessagesManage => "messages.manage",
+            Permission::UsersManage => "users.manage",
+            Permission::ApiKeysManage => "api_keys.manage",
+            Permission::SettingsManage => "settings.manage",
+        }
+    }
+
+    /// What the permission lets a person do, for the roles page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::LogsView => "List and filter audit events",
+            Permission::LogsViewDetails => "Open an event's full details",
+            Permission::LogsExport => "Export filtered events",
+            Permission::MessagesManage => "Manage system messages",
+            Permission::UsersManage => "Manage users and roles",
+            Permission::ApiKeysManage => "Manage API keys",
+            Permission::SettingsManage => "Manage settings",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == raw)
+    }
+
+    /// Reads `logs.view,logs.export` (as stored); duplicates collapse, order is canonical.
+    pub fn parse_list(raw: &str) -> Result<Vec<Permission>, AccessError> {
+        let mut permissions = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let permission = Permission::parse(part).ok_or_else(|| {
+                let names: Vec<_> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+                AccessError(format!(
+                    "unknown permission {part:?}; permissions are {}",
+                    names.join(", ")
+                ))
+            })?;
+            permissions.push(permission);
+        }
+        permissions.sort();
+        permissions.dedup();
+        Ok(permissions)
+    }
+
+    pub fn join(permissions: &[Permission]) -> String {
+        permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// Input that breaks an access rule; the message says which and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{0}")]
+pub struct AccessError(pub String);
+
+/// A named set of permissions. Built-in roles (admin, auditor, viewer) cannot be changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub name: String,
+    pub permissions: Vec<Permission>,
+    pub builtin: bool,
+}
+
+impl Role {
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// Role names are short lowercase words, so they read well in CLI flags and events.
+    pub fn check_name(name: &str) -> Result<(), AccessError> {
+        let ok = (1..=40).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b));
+        if ok {
+            Ok(())
+        } else {
+            Err(AccessError(
+                "a role name is 1 to 40 characters: lowercase letters, digits, - and _, starting \
+                 with a letter"
+                    .into(),
+            ))
+        }
+    }
+}
+
+/// Which projects someone may see. `Only` never holds an empty list: nobody is limited to
+/// nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projects {
+    #[default]
+    All,
+    Only(Vec<String>),
+}
+
+impl Projects {
+    /// Reads a comma-separated list; an empty list means every project.
+    pub fn parse(raw: &str) -> Result<Projects, AccessError> {
+        let mut names: Vec<String> =
+            raw.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        if let Some(bad) = names.iter().find(|p| p.chars().count() > limits::SHORT_MAX) {
+            return Err(AccessError(format!(
+                "project name {bad:?} is longer than {} characters",
+                limits::SHORT_MAX
+            )));
+        }
+        names.sort();
+        names.dedup();
+        Ok(if names.is_empty() { Projects::All } else { Projects::Only(names) })
+    }
+
+    /// The stored and displayed form: `None` for every project, else `a,b`.
+    pub fn to_list(&self) -> Option<String> {
+        match self {
+            Projects::All => None,
+            Projects::Only(names) => Some(names.join(",")),
+        }
+    }
+
+    pub fn allows(&self, project: &str) -> bool {
+        match self {
+            Projects::All => true,
+            Projects::Only(names) => names.iter().any(|p| p == project),
+        }
+    }
+
+    /// The filter narrowed to these projects, or `None` when it asks only for projects outside
+    /// them (an empty project list would mean "all", so that case must not reach a query).
+    pub fn narrow(&self, filter: &Filter) -> Option<Filter> {
+        let Projects::Only(allowed) = self else {
+            return Some(filter.clone());
+        };
+        let project: Vec<String> = if filter.project.is_empty() {
+            allowed.clone()
+        } else {
+            filter.project.iter().filter(|p| allowed.contains(p)).cloned().collect()
+        };
+        if project.is_empty() {
+            return None;
+        }
+        Some(Filter { project, ..filter.clone() })
+    }
+}
+
+/// A person who signs in to the web app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub projects: Projects,
+    pub active: bool,
+}
+
+impl User {
+    /// Emails are the sign-in name: trimmed, lowercased, and shaped like an address.
+    pub fn normalise_email(raw: &str) -> Result<String, AccessError> {
+        let email = raw.trim().to_lowercase();
+        let shaped = email.len() <= limits::EMAIL_MAX
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+            })
+            && !email.chars().any(char::is_whitespace);
+        if shaped {
+            Ok(email)
+        } else {
+            Err(AccessError(format!("{:?} is not an email address", raw.trim())))
+        }
+    }
+}
+
+/// The signed-in person as the page knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user: User,
+    pub permissions: Vec<Permission>,
+}
+
+impl Account {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_round_trip_and_reject_unknown_names() {
+        let all = Permission::join(&Permission::ALL);
+        assert_eq!(Permission::parse_list(&all).unwrap(), Permission::ALL.to_vec());
+        assert_eq!(
+            Permission::parse_list("logs.export, logs.view,logs.view").unwrap(),
+            vec![Permission::LogsView, Permission::LogsExport]
+        );
+        assert!(Permission::parse_list("logs.delete").unwrap_err().0.contains("logs.delete"));
+    }
+
+    #[test]
+    fn a_project_limit_narrows_filters_and_never_widens_them() {
+        let only = Projects::parse("shop, billing,shop").unwrap();
+        assert_eq!(only, Projects::Only(vec!["billing".into(), "shop".into()]));
+
+        let open = Filter::default();
+        assert_eq!(only.narrow(&open).unwrap().project, vec!["billing", "shop"]);
+
+        let (asks_other, _) = Filter::from_query("project=crm").unwrap();
+        assert_eq!(only.narrow(&asks_other), None);
+
+        let (asks_mixed, _) = Filter::from_query("project=crm&project=shop&module=Cart").unwrap();
+        let narrowed = only.narrow(&asks_mixed).unwrap();
+        assert_eq!(narrowed.project, vec!["shop"]);
+        assert_eq!(narrowed.module, vec!["Cart"]);
+
+        assert_eq!(Projects::All.narrow(&asks_other), Some(asks_other));
+        assert_eq!(Projects::parse(" , ").unwrap(), Projects::All);
+        assert!(only.allows("shop") && !only.allows("crm") && Projects::All.allows("crm"));
+    }
+
+    #[test]
+    fn emails_and_role_names_are_checked() {
+        assert_eq!(User::normalise_email(" Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "@example.com", "ada@", "a b@example.com", "a@b@c"] {
+            assert!(User::normalise_email(bad).is_err(), "{bad:?}");
+        }
+        assert!(Role::check_name("support-lead").is_ok());
+        for bad in ["", "Admin", "1st", "a b", &"x".repeat(41)] {
+            assert!(Role::check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

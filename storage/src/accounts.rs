@@ -1,0 +1,427 @@
+//! Users, roles, sessions and API keys: the storage side of access control. The SQL is the same
+//! for both dialects (sqlx's SQLite driver reads `$n` placeholders too), written once in
+//! `accounts_engine!`.
+
+use auditrail_model::{Account, Permission, Projects, Role, User};
+use chrono::{DateTime, Utc};
+
+/// Session tokens start with this, API keys with `atr_`: a leaked string says what it is.
+pub(crate) const SESSION_PREFIX: &str = "ats_";
+
+/// What signing in checks a password against.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+    /// Set after repeated failures; sign-in is refused until then.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// A session as found by its token. Expired sessions are returned too, so the caller can
+/// record the expiry before ending it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub account: Account,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `id, email, role, projects, deactivated_at`
+pub(crate) type UserRow = (String, String, String, Option<String>, Option<i64>);
+
+pub(crate) fn user_from_row((id, email, role, projects, deactivated_at): UserRow) -> User {
+    // Written only through `Projects::to_list`, so it parses.
+    let projects = Projects::parse(projects.as_deref().unwrap_or_default()).unwrap_or_default();
+    User { id, email, role, projects, active: deactivated_at.is_none() }
+}
+
+pub(crate) fn role_from_row((name, permissions, builtin): (String, String, i64)) -> Role {
+    let permissions = Permission::parse_list(&permissions).unwrap_or_default();
+    Role { name, permissions, builtin: builtin != 0 }
+}
+
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// Implements the account methods on `$store` (which has a `pool` field and whose module has
+/// `begin_write`).
+macro_rules! accounts_engine {
+    ($store:ident, $db:ty) => {
+        use auditrail_model::{Account, Permission, Role, User};
+
+        use crate::accounts::{
+            Credentials, Session, UserRow, from_micros, micros, role_from_row, user_from_row,
+        };
+        use crate::api_keys::ApiKeyRow;
+        use crate::{ApiKey, NewApiKey, Scope};
+
+        const USER_COLUMNS: &str = "id, email, role, projects, deactivated_at";
+
+        /// True when a unique constraint refused the write.
+        fn is_conflict(err: &sqlx::Error) -> bool {
+            matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+        }
+
+        /// Refuses a change that would leave users but nobody able to manage them.
+        async fn ensure_a_manager(tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {
+            let (users, managers): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM users u \
+                 JOIN roles r ON r.name = u.role WHERE u.deactivated_at IS NULL \
+                 AND (',' || r.permissions || ',') LIKE '%,users.manage,%')",
+            )
+            .fetch_one(&mut **tx)
+            .await?;
+            if users > 0 && managers == 0 {
+                return Err(StorageError::Invalid(
+                    "at least one active user must keep the users.manage permission".into(),
+                ));
+            }
+            Ok(())
+        }
+
+        async fn role_exists(
+            tx: &mut Transaction<'static, $db>,
+            name: &str,
+        ) -> Result<bool, StorageError> {
+            let found: Option<(String,)> = sqlx::query_as("SELECT name FROM roles WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?;
+            Ok(found.is_some())
+        }
+
+        impl $store {
+            pub async fn insert_api_key(
+                &self,
+                key: &NewApiKey,
+                now: DateTime<Utc>,
+            ) -> Result<(), StorageError> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, name, secret_hash, created_at, scopes, projects) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&key.key.id)
+                .bind(&key.key.name)
+                .bind(crate::secret::hash(&key.secret))
+                .bind(micros(now))
+                .bind(Scope::join(&key.key.scopes))
+                .bind(key.key.projects.to_list())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>, StorageError> {
+                let row: Option<ApiKeyRow> = sqlx::query_as(
+                    "SELECT id, name, scopes, projects, revoked_at FROM api_keys \
+                     WHERE revoked_at IS NULL AND secret_hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(ApiKey::from_row))
+            }
+
+            pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
+                let rows: Vec<ApiKeyRow> = sqlx::query_as(
+                    "SELECT id, name, scopes, projects, revoked_at FROM api_keys \
+                     ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(ApiKey::from_row).collect())
+            }
+
+            pub async fn revoke_api_key(
+                &self,
+                id: &str,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StorageError> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL AND id = $2",
+                )
+                .bind(micros(now))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn roles(&self) -> Result<Vec<Role>, StorageError> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT name, permissions, builtin FROM roles ORDER BY builtin DESC, name",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(role_from_row).collect())
+            }
+
+            pub async fn save_role(
+                &self,
+                name: &str,
+                permissions: &[Permission],
+                now: DateTime<Utc>,
+            ) -> Result<(), StorageError> {
+                let mut tx = begin_write(&self.pool).await?;
+                let saved = sqlx::query(
+                    "INSERT INTO roles (name, permissions, builtin, created_at) \
+                     VALUES ($1, $2, 0, $3) ON CONFLICT (name) DO UPDATE \
+                     SET permissions = excluded.permissions WHERE roles.builtin = 0",
+                )
+                .bind(name)
+                .bind(Permission::join(permissions))
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await?;
+                if saved.rows_affected() == 0 {
+                    return Err(StorageError::Invalid(format!(
+                        "{name} is a built-in role and cannot be changed"
+                    )));
+                }
+                ensure_a_manager(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// `false` when no such role exists.
+            pub async fn delete_role(&self, name: &str) -> Result<bool, StorageError> {
+                let mut tx = begin_write(&self.pool).await?;
+                let role: Option<(i64,)> =
+                    sqlx::query_as("SELECT builtin FROM roles WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match role {
+                    None => return Ok(false),
+                    Some((builtin,)) if builtin != 0 => {
+                        return Err(StorageError::Invalid(format!(
+                            "{name} is a built-in role and cannot be deleted"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+                let (holders,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = $1")
+                        .bind(name)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if holders > 0 {
+                    return Err(StorageError::Conflict(format!(
+                        "{holders} user(s) still have the role {name}; give them another role first"
+                    )));
+                }
+                sqlx::query("DELETE FROM roles WHERE name = $1").bind(name).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            pub async fn insert_user(
+                &self,
+                user: &User,
+                password_hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<(), StorageError> {
+                let mut tx = begin_write(&self.pool).await?;
+                if !role_exists(&mut tx, &user.role).await? {
+                    return Err(StorageError::Invalid(format!("there is no role {}", user.role)));
+                }
+                sqlx::query(
+                    "INSERT INTO users (id, email, role, projects, password_hash, created_at, \
+                     deactivated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(&user.role)
+                .bind(user.projects.to_list())
+                .bind(password_hash)
+                .bind(micros(now))
+                .bind((!user.active).then_some(micros(now)))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if is_conflict(&e) {
+                        StorageError::Conflict(format!("a user with email {} exists", user.email))
+                    } else {
+                        e.into()
+                    }
+                })?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub async fn users(&self) -> Result<Vec<User>, StorageError> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
+                let rows: Vec<UserRow> =
+                    sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(user_from_row).collect())
+            }
+
+            pub async fn user(&self, id: &str) -> Result<Option<User>, StorageError> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                let row: Option<UserRow> = sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(user_from_row))
+            }
+
+            pub async fn credentials(&self, email: &str) -> Result<Option<Credentials>, StorageError> {
+                let row: Option<(String, String, String, Option<String>, Option<i64>, String, Option<i64>)> =
+                    sqlx::query_as(
+                        "SELECT id, email, role, projects, deactivated_at, password_hash, \
+                         locked_until FROM users WHERE email = $1",
+                    )
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(id, email, role, projects, deactivated, password_hash, locked)| {
+                    Credentials {
+                        user: user_from_row((id, email, role, projects, deactivated)),
+                        password_hash,
+                        locked_until: locked.map(from_micros),
+                    }
+                }))
+            }
+
+            /// Changes role, projects and whether the user may sign in. Deactivating ends the
+            /// user's sessions in the same transaction.
+            pub async fn update_user(
+                &self,
+                user: &User,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StorageError> {
+                let mut tx = begin_write(&self.pool).await?;
+                if !role_exists(&mut tx, &user.role).await? {
+                    return Err(StorageError::Invalid(format!("there is no role {}", user.role)));
+                }
+                let done = sqlx::query(
+                    "UPDATE users SET role = $1, projects = $2, deactivated_at = CASE \
+                     WHEN $3 = 1 THEN NULL ELSE COALESCE(deactivated_at, $4) END WHERE id = $5",
+                )
+                .bind(&user.role)
+                .bind(user.projects.to_list())
+                .bind(i64::from(user.active))
+                .bind(micros(now))
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                if !user.active {
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                        .bind(&user.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                ensure_a_manager(&mut tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            /// Sets a new password hash, lifts any lock and ends the user's sessions.
+            pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<bool, StorageError> {
+                let mut tx = begin_write(&self.pool).await?;
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $1, failed_sign_ins = 0, locked_until = NULL \
+                     WHERE id = $2",
+                )
+                .bind(password_hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn count_users(&self) -> Result<i64, StorageError> {
+                let (n,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+                Ok(n)
+            }
+
+            /// Counts a failed sign-in; the `lock_after`th in a row locks the account until
+            /// `lock_until`. Returns whether the account is now locked.
+            pub async fn note_failed_sign_in(
+                &self,
+                id: &str,
+                lock_after: i64,
+                lock_until: DateTime<Utc>,
+            ) -> Result<bool, StorageError> {
+                let locked: Option<(Option<i64>,)> = sqlx::query_as(
+                    "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, locked_until = CASE \
+                     WHEN failed_sign_ins + 1 >= $1 THEN $2 ELSE locked_until END \
+                     WHERE id = $3 RETURNING locked_until",
+                )
+                .bind(lock_after)
+                .bind(micros(lock_until))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(matches!(locked, Some((Some(_),))))
+            }
+
+            pub async fn clear_failed_sign_ins(&self, id: &str) -> Result<(), StorageError> {
+                sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn insert_session(
+                &self,
+                token_hash: &str,
+                user_id: &str,
+                now: DateTime<Utc>,
+                expires_at: DateTime<Utc>,
+            ) -> Result<(), StorageError> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(micros(now))
+                .bind(micros(expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            /// The session with this token hash, if its user is still active.
+            pub async fn session(&self, token_hash: &str) -> Result<Option<Session>, StorageError> {
+                let row: Option<(String, String, String, Option<String>, Option<i64>, String, i64)> =
+                    sqlx::query_as(
+                        "SELECT u.id, u.email, u.role, u.projects, u.deactivated_at, \
+                         r.permissions, s.expires_at FROM sessions s \
+                         JOIN users u ON u.id = s.user_id JOIN roles r ON r.name = u.role \
+                         WHERE s.token_hash = $1 AND u.deactivated_at IS NULL",
+                    )
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(id, email, role, projects, deactivated, permissions, expires_at)| {
+                    let user = user_from_row((id, email, role, projects, deactivated));
+                    let permissions = Permission::parse_list(&permissions).unwrap_or_default();
+                    Session { account: Account { user, permissions }, expires_at: from_micros(expires_at) }
+                }))
+            }
+
+            pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StorageError> {
+                let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+
+pub(crate) use accounts_engine;
