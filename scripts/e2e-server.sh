@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts the built server for the browser tests on a fresh database with demo data, and leaves
-# an API key in $E2E_DIR/<port>/api-key for the tests to post their own events.
+# Starts the built server for the browser tests on a fresh database with demo data, one user per
+# role the tests sign in as (password in end2end/tests/support.ts), and an API key left in
+# $E2E_DIR/<port>/api-key for the tests to post their own events.
 #   e2e-server.sh PORT sqlite     a SQLite file under $E2E_DIR
 #   e2e-server.sh PORT postgres   a new database on $AUDITRAIL_TEST_POSTGRES_URL's server
 set -euo pipefail
@@ -22,4 +23,11 @@ case "$backend" in
 esac
 "$bin" demo --events 400 --database "$db" >/dev/null
 "$bin" api-keys create --name e2e --database "$db" | tail -n 1 > "$E2E_DIR/$port/api-key"
+password="e2e password, not a secret"
+user() {
+    echo "$password" | "$bin" users create --password-stdin --database "$db" "$@" >/dev/null
+}
+user --email admin@e2e.test --role admin
+user --email viewer@e2e.test --role viewer
+user --email shop@e2e.test --role auditor --project e2e-shop
 exec "$bin" serve --addr "127.0.0.1:$port" --database "$db" --site-root target/site

@@ -21,5 +21,6 @@ if $first_start; then
     "$bin" api-keys create --name "demo" | tail -n 1
 fi
 echo
-echo "Open http://$AUDITRAIL_ADDR/ — there is no sign-in yet, so keep the address local."
+echo "Open http://$AUDITRAIL_ADDR/ and sign in. On first start the admin's email and password"
+echo "are printed just below, once; 'auditrail users reset-password --email …' sets a new one."
 exec "$bin" serve --site-root target/site

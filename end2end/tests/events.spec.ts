@@ -1,54 +1,19 @@
-import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { hydrated, parseCsv, post, signIn } from "./support";
 
-/** The API key e2e-server.sh created for the server behind this project's baseURL. */
-const apiKey = (baseURL: string) =>
-  readFileSync(join(process.env.E2E_DIR!, new URL(baseURL).port, "api-key"), "utf8").trim();
-
-/** Posts events through the REST API, as an application would, and returns their ids. */
-async function post(request: APIRequestContext, events: object[]): Promise<string[]> {
-  const baseURL = test.info().project.use.baseURL!;
-  const res = await request.post("/api/v1/events", {
-    headers: { Authorization: `Bearer ${apiKey(baseURL)}` },
-    data: events,
-  });
-  expect(res.status()).toBe(201);
-  return (await res.json()).ids;
-}
-
-/** A minimal RFC 4180 reader: quoted cells may hold commas, quotes and newlines. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; }
-      else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") { row.push(cell); cell = ""; }
-    else if (c === "\n") { row.push(cell); rows.push(row); row = []; cell = ""; }
-    else if (c !== "\r") cell += c;
-  }
-  if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
-  return rows;
-}
-
-/** Waits until the WASM app has hydrated: the time column then names the browser's zone. */
-async function hydrated(page: Page) {
-  await expect(page.getByRole("columnheader", { name: "Time (Europe/Berlin)" })).toBeVisible();
-}
+// Every test here is an admin's; access.spec.ts covers the other roles.
+test.beforeEach(async ({ page }) => {
+  await signIn(page, "admin@e2e.test");
+});
 
 const berlin = (iso: string) =>
   new Date(iso).toLocaleString("sv-SE", { timeZone: "Europe/Berlin" });
 
 test("filter, open the drawer, export exactly the filtered list", async ({ page, request }) => {
   const token = `zq${Date.now().toString(36)}`;
-  const occurredAt = new Date(Date.now() - 1000).toISOString();
+  // Newer than the sign-in's own audit events, so it heads the list.
+  const occurredAt = new Date().toISOString();
   const [id] = await post(request, [
     {
       occurred_at: occurredAt,

@@ -132,10 +132,11 @@ struct ExportRecord {
 
 impl ExportRecord {
     fn entry(&self, complete: bool) -> Entry {
+        let events = if self.rows == 1 { "event" } else { "events" };
         let description = if complete {
-            format!("Exported {} events", self.rows)
+            format!("Exported {} {events}", self.rows)
         } else {
-            format!("Export stopped after {} events", self.rows)
+            format!("Export stopped after {} {events}", self.rows)
         };
         let entry = Entry::new(Kind::Access, "events", "export", &description)
             .detail("filter", self.filter.clone())

@@ -1,76 +1,17 @@
 //! The REST API and the page's export, driven through the real router on each backend: a real
 //! SQLite file and a real Postgres database.
 
+mod common;
+
 use auditrail_model::Projects;
 use auditrail_storage::Scope;
-use auditrail_storage::testing::{ScratchDb, postgres, sqlite};
-use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use chrono::{Duration, Utc};
-use http_body_util::BodyExt;
-use leptos::config::LeptosOptions;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-struct TestApp {
-    router: Router,
-    key: String,
-    db: ScratchDb,
-}
+use common::{TestApp, ago, parse_csv, sample};
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
-    }
-
-    fn error_message(&self) -> String {
-        self.json()["error"]["message"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
-async fn spawn_app(db: ScratchDb) -> TestApp {
-    let key = db.store.create_api_key("tests", &Scope::ALL, Projects::All).await.unwrap().secret;
-    // No page assets are needed: these tests speak to the API and the export.
-    let options =
-        LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
-    TestApp { router: auditrail_server::web::router(db.store.clone(), options), key, db }
-}
-
-/// Turns `async fn name(app: TestApp)` bodies into one `#[tokio::test]` per backend.
-macro_rules! api_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_backend {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::spawn_app(super::sqlite().await).await).await;
-                }
-            )*
-        }
-        mod postgres_backend {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::spawn_app(super::postgres().await).await).await;
-                }
-            )*
-        }
-    };
-}
-
-api_tests!(
+backend_tests!(
     key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate,
     posted_event_is_listed_first_and_found_by_each_filter,
     arrays_and_ndjson_answer_ids_in_input_order,
@@ -82,65 +23,6 @@ api_tests!(
     csv_export_equals_the_filtered_list_and_neutralises_formulas,
     facets_and_flags,
 );
-
-impl TestApp {
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body }
-    }
-
-    async fn get(&self, uri: &str) -> Reply {
-        let req = Request::get(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
-            .body(Body::empty())
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn post(&self, content_type: &str, body: impl Into<Body>) -> Reply {
-        let req = Request::post("/api/v1/events")
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body.into())
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn post_json(&self, body: Value) -> Reply {
-        self.post("application/json", body.to_string()).await
-    }
-
-    async fn list(&self, query: &str) -> Vec<Value> {
-        let reply = self.get(&format!("/api/v1/events?{query}")).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
-        reply.json()["events"].as_array().unwrap().clone()
-    }
-
-    async fn count(&self) -> usize {
-        self.list("limit=1000").await.len()
-    }
-}
-
-fn ago(minutes: i64) -> String {
-    (Utc::now() - Duration::minutes(minutes)).to_rfc3339()
-}
-
-fn sample(minutes_ago: i64) -> Value {
-    json!({
-        "occurred_at": ago(minutes_ago),
-        "project": "shop",
-        "category": "activity",
-        "module": "Campaigns",
-        "action": "edit",
-        "actor": {"id": "u-1", "name": "Alice", "email": "alice@example.com", "type": "user"},
-        "source_ip": "198.51.100.4",
-        "description": "Saved campaign",
-        "details": {"params": {"name": "Spring"}},
-    })
-}
 
 async fn posted_event_is_listed_first_and_found_by_each_filter(app: TestApp) {
     let background: Vec<Value> = (10..15).map(sample).collect();
@@ -357,13 +239,6 @@ async fn cursor_pages_through_everything_once(app: TestApp) {
     unique.sort_by_key(|v| v.to_string());
     unique.dedup();
     assert_eq!(unique.len(), 7);
-}
-
-fn parse_csv(body: &[u8]) -> Vec<Vec<String>> {
-    csv::Reader::from_reader(body)
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
 }
 
 async fn csv_export_equals_the_filtered_list_and_neutralises_formulas(app: TestApp) {

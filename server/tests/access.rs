@@ -1,0 +1,433 @@
+//! Who may see what, through the real router on each backend: signing in and out, lockout,
+//! session expiry, every server function and the page export against each role, project
+//! limits for users and keys, the audit trail of access, and the security headers.
+
+mod common;
+
+use auditrail_access::Client;
+use auditrail_access::admin::Changer;
+use auditrail_access::audit;
+use auditrail_model::{Event, Filter, PageRequest, Projects};
+use auditrail_storage::Scope;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use common::{Reply, TestApp, parse_csv, sample};
+
+backend_tests!(
+    signing_in_and_out_works_and_is_recorded,
+    five_failures_lock_the_account_without_saying_so,
+    expired_sessions_are_ended_and_recorded_once,
+    each_role_gets_exactly_its_permissions,
+    a_project_limited_user_sees_no_other_project_anywhere,
+    a_project_limited_key_reads_and_writes_only_its_projects,
+    reading_and_exporting_are_recorded_with_actor_and_filter,
+    pages_carry_security_headers_and_cross_site_posts_are_refused,
+    sign_in_is_rate_limited,
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+fn changer(app: &TestApp) -> Changer<'_> {
+    Changer { store: &app.db.store, actor: audit::system_actor(), client: Client::default() }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
+
+fn location(reply: &Reply) -> &str {
+    reply.headers.get(header::LOCATION).map_or("", |v| v.to_str().unwrap())
+}
+
+impl TestApp {
+    async fn add_user(&self, email: &str, role: &str, projects: Projects) {
+        changer(self).create_user(email, role, projects, PASSWORD).await.unwrap();
+    }
+
+    async fn sign_in(&self, email: &str, password: &str, next: &str) -> Reply {
+        let body = form(&[("email", email), ("password", password), ("next", next)]);
+        let req = Request::post("/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// Creates a user with `role` and signs in; returns the `Cookie` header value.
+    async fn session(&self, email: &str, role: &str, projects: Projects) -> String {
+        self.add_user(email, role, projects).await;
+        let reply = self.sign_in(email, PASSWORD, "/").await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let set = reply.headers.get(header::SET_COOKIE).expect("session cookie").to_str().unwrap();
+        set.split(';').next().unwrap().to_owned()
+    }
+
+    async fn page(&self, uri: &str, cookie: Option<&str>) -> Reply {
+        let mut req = Request::get(uri);
+        if let Some(cookie) = cookie {
+            req = req.header(header::COOKIE, cookie);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    /// Calls a server function the way the page does.
+    async fn call(&self, endpoint: &str, args: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let mut req = Request::post(format!("/ui/{endpoint}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            req = req.header(header::COOKIE, cookie);
+        }
+        self.send(req.body(Body::from(form(args))).unwrap()).await
+    }
+
+    async fn post_as(&self, key: &str, body: Value) -> Reply {
+        let req = Request::post("/api/v1/events")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn get_as(&self, key: &str, uri: &str) -> Reply {
+        let req = Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// The `auditrail` project's events, newest first.
+    async fn trail(&self) -> Vec<Event> {
+        let filter = Filter { project: vec![audit::PROJECT.into()], ..Filter::default() };
+        let page = PageRequest { cursor: None, limit: 1000 };
+        let page = self.db.store.list_events(&filter, &Projects::All, page, chrono::Utc::now());
+        page.await.unwrap().events
+    }
+
+    async fn trail_of(&self, action: &str) -> Vec<Event> {
+        self.trail().await.into_iter().filter(|e| e.action == action).collect()
+    }
+
+    /// Posts `shop` and `crm` events; returns their ids.
+    async fn seed_two_projects(&self) -> (String, String) {
+        let mut crm = sample(2);
+        crm["project"] = json!("crm");
+        crm["description"] = json!("Changed contact");
+        let reply = self.post_json(json!([sample(1), crm])).await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        let ids = reply.json()["ids"].clone();
+        (ids[0].as_str().unwrap().to_owned(), ids[1].as_str().unwrap().to_owned())
+    }
+}
+
+fn only(project: &str) -> Projects {
+    Projects::Only(vec![project.to_owned()])
+}
+
+async fn signing_in_and_out_works_and_is_recorded(app: TestApp) {
+    let signed_out = app.page("/events/abc?range=7d", None).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed_out), "/sign-in?next=%2Fevents%2Fabc%3Frange%3D7d");
+    assert_eq!(app.page("/sign-in", None).await.status, StatusCode::OK);
+
+    app.add_user("ada@example.com", "auditor", Projects::All).await;
+    let wrong = app.sign_in("ada@example.com", "not the password", "/x").await;
+    let unknown = app.sign_in("nobody@example.com", PASSWORD, "/x").await;
+    for refused in [&wrong, &unknown] {
+        assert_eq!(refused.status, StatusCode::SEE_OTHER);
+        assert_eq!(location(refused), "/sign-in?failed=1&next=%2Fx", "one answer for both");
+        assert!(refused.headers.get(header::SET_COOKIE).is_none());
+    }
+
+    let ok = app.sign_in(" Ada@Example.com ", PASSWORD, "/events/abc?range=7d").await;
+    assert_eq!(location(&ok), "/events/abc?range=7d");
+    let set = ok.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    assert!(!set.contains("Secure"), "plain HTTP: a Secure cookie would never come back");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert_eq!(app.page("/", Some(&cookie)).await.status, StatusCode::OK);
+    let offsite = app.sign_in("ada@example.com", PASSWORD, "//evil.example").await;
+    assert_eq!(location(&offsite), "/");
+
+    let req = Request::post("/sign-in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .body(Body::from(form(&[("email", "ada@example.com"), ("password", PASSWORD)])))
+        .unwrap();
+    let tls = app.send(req).await;
+    assert!(tls.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("; Secure"));
+
+    let req = Request::post("/sign-out").header(header::COOKIE, &cookie).body(Body::empty());
+    let out = app.send(req.unwrap()).await;
+    assert_eq!(location(&out), "/sign-in?signed_out=1");
+    assert!(out.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(app.page("/", Some(&cookie)).await.status, StatusCode::SEE_OTHER, "session ended");
+
+    let sign_ins = app.trail_of("sign_in").await;
+    let ok: Vec<_> = sign_ins.iter().filter(|e| e.result.as_str() == "success").collect();
+    let refused: Vec<_> = sign_ins.iter().filter(|e| e.result.as_str() == "failure").collect();
+    assert_eq!((ok.len(), refused.len()), (3, 2));
+    assert!(sign_ins.iter().all(|e| e.category == "access"));
+    assert!(refused.iter().any(|e| e.actor.email.as_deref() == Some("nobody@example.com")
+        && e.details["reason"] == "unknown email"));
+    assert!(refused.iter().any(|e| e.actor.email.as_deref() == Some("ada@example.com")
+        && e.details["reason"] == "wrong password"));
+    let out = app.trail_of("sign_out").await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].actor.email.as_deref(), Some("ada@example.com"));
+}
+
+async fn five_failures_lock_the_account_without_saying_so(app: TestApp) {
+    app.add_user("eve@example.com", "viewer", Projects::All).await;
+    for _ in 0..5 {
+        app.sign_in("eve@example.com", "guess guess guess", "/").await;
+    }
+    let locked = app.sign_in("eve@example.com", PASSWORD, "/").await;
+    assert_eq!(location(&locked), "/sign-in?failed=1&next=%2F", "right password, still refused");
+    assert!(locked.headers.get(header::SET_COOKIE).is_none());
+    let reasons: Vec<Value> =
+        app.trail_of("sign_in").await.into_iter().map(|e| e.details["reason"].clone()).collect();
+    assert_eq!(reasons[0], "account locked after repeated failures");
+    assert_eq!(reasons[1], "wrong password; account now locked");
+
+    let creds = app.db.store.credentials("eve@example.com").await.unwrap().unwrap();
+    changer(&app).set_password(&creds.user, "a brand new password").await.unwrap();
+    let again = app.sign_in("eve@example.com", "a brand new password", "/").await;
+    assert!(again.headers.get(header::SET_COOKIE).is_some(), "a reset lifts the lock");
+}
+
+async fn expired_sessions_are_ended_and_recorded_once(app: TestApp) {
+    app.add_user("old@example.com", "viewer", Projects::All).await;
+    let user = app.db.store.credentials("old@example.com").await.unwrap().unwrap().user;
+    let token = app.db.store.create_session(&user.id, chrono::Duration::seconds(-1)).await.unwrap();
+    let cookie = format!("auditrail_session={token}");
+    for _ in 0..2 {
+        let reply = app.page("/", Some(&cookie)).await;
+        assert_eq!(location(&reply), "/sign-in?next=%2F");
+    }
+    let expired = app.trail_of("session_expired").await;
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].actor.email.as_deref(), Some("old@example.com"));
+}
+
+/// What each role gets from each server function and the page export.
+async fn each_role_gets_exactly_its_permissions(app: TestApp) {
+    let (shop_id, _) = app.seed_two_projects().await;
+    changer(&app)
+        .save_role(
+            "exporter",
+            &[auditrail_model::Permission::LogsView, auditrail_model::Permission::LogsExport],
+        )
+        .await
+        .unwrap();
+    //          role        list   facets detail export
+    let table = [
+        ("admin", [true, true, true, true]),
+        ("auditor", [true, true, true, true]),
+        ("viewer", [true, true, false, false]),
+        ("exporter", [true, true, false, true]),
+    ];
+    for (role, [list, facets, detail, export]) in table {
+        let cookie = app.session(&format!("{role}@example.com"), role, Projects::All).await;
+        let cookie = Some(cookie.as_str());
+        let account = app.call("account", &[], cookie).await;
+        assert_eq!(account.json()["user"]["role"], role);
+
+        let reply = app.call("events", &[("query", "")], cookie).await;
+        assert_eq!(reply.status == StatusCode::OK, list, "{role} list");
+        let reply = app.call("facets", &[], cookie).await;
+        assert_eq!(reply.status == StatusCode::OK, facets, "{role} facets");
+        let reply = app.call("event", &[("id", &shop_id)], cookie).await;
+        assert_eq!(reply.status == StatusCode::OK, detail, "{role} detail");
+        if !detail {
+            let text = String::from_utf8_lossy(&reply.body);
+            assert!(text.contains("logs.view_details"), "{role}: {text}");
+        } else {
+            assert_eq!(reply.json()["id"], shop_id.as_str());
+        }
+        let reply = app.page("/export?format=csv", cookie).await;
+        assert_eq!(reply.status == StatusCode::OK, export, "{role} export");
+        if !export {
+            assert_eq!(reply.status, StatusCode::FORBIDDEN);
+            assert!(reply.error_message().contains("logs.export"));
+        }
+    }
+
+    // Signed out: every server function refuses and the export sends you to sign in.
+    for (endpoint, args) in [
+        ("events", vec![("query", "")]),
+        ("facets", vec![]),
+        ("event", vec![("id", shop_id.as_str())]),
+    ] {
+        let reply = app.call(endpoint, &args, None).await;
+        assert_ne!(reply.status, StatusCode::OK, "{endpoint}");
+        assert!(String::from_utf8_lossy(&reply.body).contains("SignedOut"), "{endpoint}");
+    }
+    assert_eq!(app.call("account", &[], None).await.json(), Value::Null);
+    assert_eq!(app.page("/export?format=csv", None).await.status, StatusCode::SEE_OTHER);
+}
+
+async fn a_project_limited_user_sees_no_other_project_anywhere(app: TestApp) {
+    let (shop_id, crm_id) = app.seed_two_projects().await;
+    let cookie = app.session("shopper@example.com", "auditor", only("shop")).await;
+    let cookie = Some(cookie.as_str());
+
+    let listed = app.call("events", &[("query", "")], cookie).await.json();
+    let projects: Vec<&str> = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(projects, ["shop"]);
+    let asked = app.call("events", &[("query", "project=crm")], cookie).await.json();
+    assert!(asked["events"].as_array().unwrap().is_empty());
+    let searched = app.call("events", &[("query", "q=contact")], cookie).await.json();
+    assert!(searched["events"].as_array().unwrap().is_empty());
+
+    let facets = app.call("facets", &[], cookie).await.json();
+    assert_eq!(facets["projects"], json!([{"value": "shop", "count": 1}]));
+
+    assert_eq!(app.call("event", &[("id", &crm_id)], cookie).await.json(), Value::Null);
+    assert_eq!(app.call("event", &[("id", &shop_id)], cookie).await.json()["id"], shop_id.as_str());
+
+    let export = app.page("/export?format=csv", cookie).await;
+    let rows = parse_csv(&export.body);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][2], "shop");
+    let export = app.page("/export?format=csv&project=crm", cookie).await;
+    assert!(parse_csv(&export.body).is_empty());
+}
+
+async fn a_project_limited_key_reads_and_writes_only_its_projects(app: TestApp) {
+    let (shop_id, crm_id) = app.seed_two_projects().await;
+    let key = changer(&app).create_api_key("shop bot", &Scope::ALL, only("shop")).await.unwrap();
+    let key = key.secret.as_str();
+
+    let listed = app.get_as(key, "/api/v1/events").await.json();
+    assert_eq!(listed["events"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get_as(key, &format!("/api/v1/events/{crm_id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get_as(key, &format!("/api/v1/events/{shop_id}")).await.status, StatusCode::OK);
+    let facets = app.get_as(key, "/api/v1/facets").await.json();
+    assert_eq!(facets["projects"].as_array().unwrap().len(), 1);
+    let export = app.get_as(key, "/api/v1/events/export?format=csv").await;
+    assert_eq!(parse_csv(&export.body).len(), 1);
+    let req = Request::put(format!("/api/v1/events/{crm_id}/flag"))
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::NOT_FOUND);
+
+    let mut crm = sample(0);
+    crm["project"] = json!("crm");
+    let refused = app.post_as(key, json!([sample(0), crm])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.error_message().contains("item 1"), "{}", refused.error_message());
+    assert_eq!(app.post_as(key, sample(0)).await.status, StatusCode::CREATED);
+
+    // Nobody writes into Auditrail's own trail, not even an unlimited key.
+    let mut forged = sample(0);
+    forged["project"] = json!("auditrail");
+    let refused = app.post_json(forged).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.error_message().contains("reserved"));
+}
+
+async fn reading_and_exporting_are_recorded_with_actor_and_filter(app: TestApp) {
+    let (shop_id, _) = app.seed_two_projects().await;
+    let cookie = app.session("carol@example.com", "auditor", Projects::All).await;
+    let cookie = Some(cookie.as_str());
+
+    app.call("events", &[("query", "project=shop&range=7d")], cookie).await;
+    let cursor = auditrail_model::Cursor(i64::MAX).to_string();
+    let query = format!("project=shop&range=7d&cursor={cursor}");
+    let page = app.call("events", &[("query", &query)], cookie).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let lists = app.trail_of("list").await;
+    assert_eq!(lists.len(), 1, "paging further is not a new access");
+    assert_eq!(lists[0].description.as_deref(), Some("Audit log accessed"));
+    assert_eq!(lists[0].details["filter"], "range=7d&project=shop");
+    assert_eq!(lists[0].actor.email.as_deref(), Some("carol@example.com"));
+
+    app.call("event", &[("id", &shop_id)], cookie).await;
+    let views = app.trail_of("view_details").await;
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].target.id.as_deref(), Some(shop_id.as_str()));
+
+    let export = app.page("/export?format=csv&project=shop", cookie).await;
+    assert_eq!(parse_csv(&export.body).len(), 1);
+    let exports = app.trail_of("export").await;
+    assert_eq!(exports.len(), 1);
+    assert_eq!(exports[0].description.as_deref(), Some("Exported 1 event"));
+    assert_eq!(exports[0].details["rows"], 1);
+    assert_eq!(exports[0].details["filter"], "project=shop");
+    assert_eq!(exports[0].result.as_str(), "success");
+
+    // Keys are recorded too, as themselves.
+    app.get(&format!("/api/v1/events/{shop_id}")).await;
+    app.get("/api/v1/events/export?format=jsonl").await;
+    let by_key: Vec<_> = app
+        .trail()
+        .await
+        .into_iter()
+        .filter(|e| e.actor.kind.map(|k| k.as_str()) == Some("api_key"))
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(by_key, ["export", "view_details"]);
+
+    // Changes to access are activity events.
+    changer(&app).create_api_key("new bot", &[Scope::Ingest], Projects::All).await.unwrap();
+    let created = app.trail().await.into_iter().find(|e| e.module == "api_keys").unwrap();
+    assert_eq!((created.category.as_str(), created.action.as_str()), ("activity", "create"));
+    assert_eq!(created.target.name.as_deref(), Some("new bot"));
+}
+
+async fn pages_carry_security_headers_and_cross_site_posts_are_refused(app: TestApp) {
+    let page = app.page("/sign-in", None).await;
+    let csp = page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap();
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the inline scripts carry the nonce");
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(page.headers.get(name).unwrap(), value, "{name}");
+    }
+    let api = app.get("/api/v1/events").await;
+    assert_eq!(
+        api.headers.get(header::CONTENT_SECURITY_POLICY).unwrap(),
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+
+    app.add_user("dan@example.com", "admin", Projects::All).await;
+    for uri in ["/sign-in", "/ui/events"] {
+        let req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "cross-site")
+            .header(header::ORIGIN, "https://evil.example")
+            .body(Body::from(form(&[("email", "dan@example.com"), ("password", PASSWORD)])))
+            .unwrap();
+        assert_eq!(app.send(req).await.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    assert!(app.trail_of("sign_in").await.is_empty(), "the refused post never reached sign-in");
+}
+
+async fn sign_in_is_rate_limited(app: TestApp) {
+    let mut statuses = Vec::new();
+    for i in 0..60 {
+        statuses
+            .push(app.sign_in(&format!("u{i}@example.com"), "whatever password", "/").await.status);
+    }
+    assert!(statuses[..30].iter().all(|s| *s == StatusCode::SEE_OTHER));
+    assert!(statuses[30..].contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+}

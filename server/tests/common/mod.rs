@@ -1,0 +1,140 @@
+//! The test harness shared by the server's integration tests: the real router on a scratch
+//! database of each backend, a way to call it, and sample events.
+
+#![allow(dead_code)] // Each test binary uses its own part of the harness.
+
+use auditrail_model::Projects;
+use auditrail_storage::Scope;
+use auditrail_storage::testing::ScratchDb;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub router: Router,
+    pub key: String,
+    pub db: ScratchDb,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+pub async fn spawn_app(db: ScratchDb) -> TestApp {
+    let key = db.store.create_api_key("tests", &Scope::ALL, Projects::All).await.unwrap().secret;
+    // No page assets are needed: these tests speak to the API and the export.
+    let options =
+        LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
+    TestApp { router: auditrail_server::web::router(db.store.clone(), options), key, db }
+}
+
+/// Turns `async fn name(app: TestApp)` bodies into one `#[tokio::test]` per backend.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::spawn_app(auditrail_storage::testing::sqlite().await).await).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::spawn_app(auditrail_storage::testing::postgres().await).await).await;
+                }
+            )*
+        }
+    };
+}
+
+impl TestApp {
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        let req = Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
+            .body(Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn post(&self, content_type: &str, body: impl Into<Body>) -> Reply {
+        let req = Request::post("/api/v1/events")
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn post_json(&self, body: Value) -> Reply {
+        self.post("application/json", body.to_string()).await
+    }
+
+    pub async fn list(&self, query: &str) -> Vec<Value> {
+        let reply = self.get(&format!("/api/v1/events?{query}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+        reply.json()["events"].as_array().unwrap().clone()
+    }
+
+    pub async fn count(&self) -> usize {
+        self.list("limit=1000").await.len()
+    }
+}
+
+pub fn ago(minutes: i64) -> String {
+    (Utc::now() - Duration::minutes(minutes)).to_rfc3339()
+}
+
+pub fn sample(minutes_ago: i64) -> Value {
+    json!({
+        "occurred_at": ago(minutes_ago),
+        "project": "shop",
+        "category": "activity",
+        "module": "Campaigns",
+        "action": "edit",
+        "actor": {"id": "u-1", "name": "Alice", "email": "alice@example.com", "type": "user"},
+        "source_ip": "198.51.100.4",
+        "description": "Saved campaign",
+        "details": {"params": {"name": "Spring"}},
+    })
+}
+
+pub fn parse_csv(body: &[u8]) -> Vec<Vec<String>> {
+    csv::Reader::from_reader(body)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
