@@ -26,6 +26,11 @@ cargo test --workspace --exclude auditrail_frontend
 step "cargo leptos build"
 cargo leptos build
 
+# One scratch directory for the browser tests' databases and keys, removed with Postgres's.
+E2E_DIR=$(mktemp -d -t auditrail-e2e-XXXXXX)
+export E2E_DIR
+trap 'rm -rf "$E2E_DIR"; postgres_cleanup' EXIT
+
 step "Playwright (Chromium), debug build"
 (cd end2end && npx playwright test)
 

@@ -2,7 +2,8 @@
 //! Each checks its input, makes the change and records it in the audit trail.
 
 use auditrail_model::{AccessError, Actor, Permission, Projects, Role, User};
-use auditrail_storage::{ApiKey, NewApiKey, Scope, StorageError, Store};
+use auditrail_model::{ApiKey, Scope};
+use auditrail_storage::{NewApiKey, StorageError, Store};
 use serde_json::{Value, json};
 
 use crate::audit::{self, Client, Entry, Kind};
@@ -19,8 +20,8 @@ pub enum AdminError {
 }
 
 /// The person or process making the change, and from where.
-pub struct Changer<'a> {
-    pub store: &'a Store,
+pub struct Changer {
+    pub store: Store,
     pub actor: Actor,
     pub client: Client,
 }
@@ -34,9 +35,9 @@ fn user_state(user: &User) -> Value {
     })
 }
 
-impl Changer<'_> {
+impl Changer {
     async fn record(&self, entry: Entry) -> Result<(), StorageError> {
-        audit::record(self.store, &self.actor, &self.client, entry).await
+        audit::record(&self.store, &self.actor, &self.client, entry).await
     }
 
     pub async fn create_user(

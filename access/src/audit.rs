@@ -2,8 +2,9 @@
 //! as ordinary events in the reserved project `auditrail`. Callers record before they answer,
 //! so an access that cannot be recorded does not happen.
 
+use auditrail_model::ApiKey;
 use auditrail_model::{Actor, ActorType, NewEvent, Outcome, Target, User, limits};
-use auditrail_storage::{ApiKey, StorageError, Store};
+use auditrail_storage::{StorageError, Store};
 use chrono::Utc;
 use serde_json::{Map, Value};
 

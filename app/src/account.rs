@@ -30,6 +30,12 @@ pub fn AccountMenu() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 account.await.ok().flatten().map(|account| view! {
+                    <nav class="main-nav">
+                        <a href="/">"Events"</a>
+                        {(account.can(Permission::UsersManage) || account.can(Permission::ApiKeysManage)).then(|| view! {
+                            <a href=if account.can(Permission::UsersManage) { "/admin/users" } else { "/admin/api-keys" } data-testid="admin-link">"Admin"</a>
+                        })}
+                    </nav>
                     <div class="account" data-testid="account">
                         <span class="who">{account.user.email.clone()}</span>
                         <span class="role">{account.user.role.clone()}</span>

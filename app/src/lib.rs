@@ -3,6 +3,7 @@
 //! (`hydrate`).
 
 mod account;
+mod admin;
 mod drawer;
 mod error;
 mod events_page;
@@ -13,7 +14,7 @@ mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 pub use error::UiError;
@@ -63,6 +64,13 @@ fn set_content_security_policy() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     account::provide_account();
+    // Effects run only in the browser, once the app is live; tests wait for this mark before
+    // using controls that need the WASM app.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/auditrail.css"/>
         <Title text="Auditrail"/>
@@ -75,6 +83,12 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
                     <Route path=path!("sign-in") view=sign_in::SignInPage/>
+                    <ParentRoute path=path!("admin") view=admin::AdminLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=|| view! { <Redirect path="/admin/users"/> }/>
+                        <Route path=path!("users") view=admin::UsersPage ssr=SsrMode::Async/>
+                        <Route path=path!("roles") view=admin::RolesPage ssr=SsrMode::Async/>
+                        <Route path=path!("api-keys") view=admin::ApiKeysPage ssr=SsrMode::Async/>
+                    </ParentRoute>
                     // Async SSR sends the page with its data in the HTML: the list and the form
                     // are readable (and the form usable) before or without the WASM app, and the
                     // queries behind it take about a millisecond.

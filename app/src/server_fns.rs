@@ -7,6 +7,9 @@ use leptos::prelude::*;
 use crate::UiError;
 
 #[cfg(feature = "ssr")]
+pub(crate) use ssr::{require, store};
+
+#[cfg(feature = "ssr")]
 mod ssr {
     use auditrail_access::Visitor;
     use auditrail_access::audit::{self, Entry};

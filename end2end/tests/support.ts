@@ -46,11 +46,16 @@ export async function hydrated(page: Page) {
   await expect(page.getByRole("columnheader", { name: "Time (Europe/Berlin)" })).toBeVisible();
 }
 
+/** Waits until the WASM app is live (on any page): its buttons then work. */
+export async function live(page: Page) {
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+}
+
 /** Signs in through the sign-in page, as a person would, and waits to land on `next`. */
-export async function signIn(page: Page, email: string, next = "/") {
+export async function signIn(page: Page, email: string, next = "/", password = PASSWORD) {
   await page.goto(`/sign-in?next=${encodeURIComponent(next)}`);
   await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL((url) => !url.pathname.startsWith("/sign-in"));
 }

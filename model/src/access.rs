@@ -183,6 +183,68 @@ impl Projects {
     }
 }
 
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Post events.
+    Ingest,
+    /// List, open and facet events.
+    Read,
+    /// Download exports.
+    Export,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Export];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Export => "export",
+        }
+    }
+
+    /// Reads `ingest,read` (as given on the command line and stored).
+    pub fn parse_list(raw: &str) -> Result<Vec<Scope>, AccessError> {
+        let mut scopes = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let scope = Scope::ALL.into_iter().find(|s| s.as_str() == part).ok_or_else(|| {
+                AccessError(format!("unknown scope {part:?}; scopes are ingest, read, export"))
+            })?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err(AccessError("a key needs at least one scope".into()));
+        }
+        Ok(scopes)
+    }
+
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// An API key as listed; never carries the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    /// The projects the key may read and write events of.
+    pub projects: Projects,
+    pub revoked: bool,
+}
+
+impl ApiKey {
+    pub fn allows(&self, scope: Scope) -> bool {
+        !self.revoked && self.scopes.contains(&scope)
+    }
+}
+
 /// A person who signs in to the web app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

@@ -9,7 +9,7 @@ mod filter;
 mod page;
 mod validate;
 
-pub use access::{AccessError, Account, Permission, Projects, Role, User};
+pub use access::{AccessError, Account, ApiKey, Permission, Projects, Role, Scope, User};
 pub use cursor::Cursor;
 pub use event::{Actor, ActorType, Event, NewEvent, Outcome, Target};
 #[cfg(feature = "tz")]

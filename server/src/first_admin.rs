@@ -13,7 +13,8 @@ pub async fn ensure(store: &Store, email: &str) -> Result<Option<String>, AdminE
     if store.count_users().await? > 0 {
         return Ok(None);
     }
-    let changer = Changer { store, actor: audit::system_actor(), client: Client::default() };
+    let changer =
+        Changer { store: store.clone(), actor: audit::system_actor(), client: Client::default() };
     let password = password::generate();
     match changer.create_user(email, "admin", Projects::All, &password).await {
         Ok(_) => Ok(Some(password)),

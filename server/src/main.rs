@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use auditrail_access::admin::Changer;
 use auditrail_access::{Client, audit, password};
+use auditrail_model::Scope;
 use auditrail_model::{Filter, PageRequest, Projects};
 use auditrail_server::{bench, demo, export, first_admin, import, web};
-use auditrail_storage::{Scope, Store};
+use auditrail_storage::Store;
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
 use rand::SeedableRng;
@@ -301,8 +302,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Changes made from the command line are recorded as the system's.
-fn cli_changer(store: &Store) -> Changer<'_> {
-    Changer { store, actor: audit::system_actor(), client: Client::default() }
+fn cli_changer(store: &Store) -> Changer {
+    Changer { store: store.clone(), actor: audit::system_actor(), client: Client::default() }
 }
 
 async fn users(command: UsersCommand) -> anyhow::Result<()> {

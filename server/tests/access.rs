@@ -7,8 +7,8 @@ mod common;
 use auditrail_access::Client;
 use auditrail_access::admin::Changer;
 use auditrail_access::audit;
+use auditrail_model::Scope;
 use auditrail_model::{Event, Filter, PageRequest, Projects};
-use auditrail_storage::Scope;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
@@ -25,12 +25,13 @@ backend_tests!(
     reading_and_exporting_are_recorded_with_actor_and_filter,
     pages_carry_security_headers_and_cross_site_posts_are_refused,
     sign_in_is_rate_limited,
+    admin_functions_need_their_permission_and_record_each_change,
 );
 
 const PASSWORD: &str = "correct horse battery";
 
-fn changer(app: &TestApp) -> Changer<'_> {
-    Changer { store: &app.db.store, actor: audit::system_actor(), client: Client::default() }
+fn changer(app: &TestApp) -> Changer {
+    Changer { store: app.db.store.clone(), actor: audit::system_actor(), client: Client::default() }
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -430,4 +431,128 @@ async fn sign_in_is_rate_limited(app: TestApp) {
     }
     assert!(statuses[..30].iter().all(|s| *s == StatusCode::SEE_OTHER));
     assert!(statuses[30..].contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+}
+
+async fn admin_functions_need_their_permission_and_record_each_change(app: TestApp) {
+    changer(&app)
+        .save_role("key-keeper", &[auditrail_model::Permission::ApiKeysManage])
+        .await
+        .unwrap();
+    let admin = app.session("root@example.com", "admin", Projects::All).await;
+    let auditor = app.session("aud@example.com", "auditor", Projects::All).await;
+    let keeper = app.session("keys@example.com", "key-keeper", Projects::All).await;
+
+    let user_fns: [(&str, Vec<(&str, &str)>); 4] = [
+        ("admin/users", vec![]),
+        ("admin/roles", vec![]),
+        (
+            "admin/users/create",
+            vec![("email", "x@example.com"), ("role", "viewer"), ("projects", "")],
+        ),
+        ("admin/roles/save", vec![("name", "sneaky"), ("permissions", "users.manage")]),
+    ];
+    let key_fns: [(&str, Vec<(&str, &str)>); 2] = [
+        ("admin/api-keys", vec![]),
+        ("admin/api-keys/create", vec![("name", "k"), ("scopes", "read"), ("projects", "")]),
+    ];
+    for (who, cookie, users_ok, keys_ok) in
+        [("auditor", &auditor, false, false), ("key-keeper", &keeper, false, true)]
+    {
+        for (endpoint, args) in &user_fns {
+            let reply = app.call(endpoint, args, Some(cookie)).await;
+            assert_eq!(reply.status == StatusCode::OK, users_ok, "{who} {endpoint}");
+            if !users_ok {
+                assert!(String::from_utf8_lossy(&reply.body).contains("users.manage"), "{who}");
+            }
+        }
+        for (endpoint, args) in &key_fns {
+            let reply = app.call(endpoint, args, Some(cookie)).await;
+            assert_eq!(reply.status == StatusCode::OK, keys_ok, "{who} {endpoint}");
+        }
+    }
+    assert!(app.db.store.credentials("x@example.com").await.unwrap().is_none());
+
+    // An admin adds a user; the password comes back once and signs them in.
+    let admin = Some(admin.as_str());
+    let args = [("email", "New@Example.com"), ("role", "viewer"), ("projects", "shop, crm")];
+    let password = app.call("admin/users/create", &args, admin).await.json();
+    let password = password.as_str().unwrap().to_owned();
+    let reply = app.sign_in("new@example.com", &password, "/").await;
+    assert!(reply.headers.get(header::SET_COOKIE).is_some());
+    let users = app.call("admin/users", &[], admin).await.json();
+    let new = users.as_array().unwrap().iter().find(|u| u["email"] == "new@example.com").unwrap();
+    assert_eq!(new["projects"], json!({"Only": ["crm", "shop"]}));
+    let id = new["id"].as_str().unwrap().to_owned();
+
+    let bad = app
+        .call(
+            "admin/users/create",
+            &[("email", "new@example.com"), ("role", "viewer"), ("projects", "")],
+            admin,
+        )
+        .await;
+    assert!(
+        String::from_utf8_lossy(&bad.body).contains("exists"),
+        "duplicate email is a clear error"
+    );
+    let bad = app
+        .call(
+            "admin/users/create",
+            &[("email", "nope"), ("role", "viewer"), ("projects", "")],
+            admin,
+        )
+        .await;
+    assert!(String::from_utf8_lossy(&bad.body).contains("not an email address"));
+
+    // Deactivate: their session ends at once and sign-in is refused.
+    let cookie = app.session("temp@example.com", "viewer", Projects::All).await;
+    let temp = app.db.store.credentials("temp@example.com").await.unwrap().unwrap().user;
+    let args =
+        [("id", temp.id.as_str()), ("role", "viewer"), ("projects", ""), ("active", "false")];
+    assert_eq!(app.call("admin/users/update", &args, admin).await.status, StatusCode::OK);
+    assert_eq!(app.page("/", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
+    let refused = app.sign_in("temp@example.com", PASSWORD, "/").await;
+    assert!(refused.headers.get(header::SET_COOKIE).is_none());
+
+    let reset = app.call("admin/users/reset-password", &[("id", &id)], admin).await.json();
+    assert_ne!(reset.as_str().unwrap(), password);
+
+    let secret = app
+        .call(
+            "admin/api-keys/create",
+            &[("name", "ui key"), ("scopes", "ingest"), ("projects", "")],
+            admin,
+        )
+        .await;
+    let secret = secret.json().as_str().unwrap().to_owned();
+    assert_eq!(app.post_as(&secret, sample(0)).await.status, StatusCode::CREATED);
+    let keys = app.call("admin/api-keys", &[], admin).await.json();
+    let key_id =
+        keys.as_array().unwrap().iter().find(|k| k["name"] == "ui key").unwrap()["id"].clone();
+    let revoked =
+        app.call("admin/api-keys/revoke", &[("id", key_id.as_str().unwrap())], admin).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(app.post_as(&secret, sample(0)).await.status, StatusCode::UNAUTHORIZED);
+
+    let trail: Vec<(String, String, Option<String>)> = app
+        .trail()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.category == "activity" && e.actor.email.as_deref() == Some("root@example.com")
+        })
+        .map(|e| (e.module, e.action, e.target.name))
+        .collect();
+    let expected = [
+        ("api_keys", "revoke", Some("ui key")),
+        ("api_keys", "create", Some("ui key")),
+        ("users", "reset_password", Some("new@example.com")),
+        ("users", "update", Some("temp@example.com")),
+        ("users", "create", Some("new@example.com")),
+    ];
+    let expected: Vec<(String, String, Option<String>)> = expected
+        .iter()
+        .map(|(m, a, t)| (m.to_string(), a.to_string(), t.map(str::to_owned)))
+        .collect();
+    assert_eq!(trail, expected);
 }

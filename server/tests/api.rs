@@ -4,7 +4,7 @@
 mod common;
 
 use auditrail_model::Projects;
-use auditrail_storage::Scope;
+use auditrail_model::Scope;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};

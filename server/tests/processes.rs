@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use auditrail_model::Scope;
 use auditrail_model::{Filter, PageRequest, Projects};
-use auditrail_storage::{Scope, Store, testing};
+use auditrail_storage::{Store, testing};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_auditrail");

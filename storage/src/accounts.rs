@@ -57,7 +57,9 @@ macro_rules! accounts_engine {
             Credentials, Session, UserRow, from_micros, micros, role_from_row, user_from_row,
         };
         use crate::api_keys::ApiKeyRow;
-        use crate::{ApiKey, NewApiKey, Scope};
+        use auditrail_model::{ApiKey, Scope};
+
+        use crate::NewApiKey;
 
         const USER_COLUMNS: &str = "id, email, role, projects, deactivated_at";
 
@@ -123,7 +125,7 @@ macro_rules! accounts_engine {
                 .bind(hash)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(ApiKey::from_row))
+                Ok(row.map(crate::api_keys::from_row))
             }
 
             pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
@@ -133,7 +135,7 @@ macro_rules! accounts_engine {
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(ApiKey::from_row).collect())
+                Ok(rows.into_iter().map(crate::api_keys::from_row).collect())
             }
 
             pub async fn revoke_api_key(

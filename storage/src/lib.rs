@@ -16,12 +16,13 @@ mod sqlite;
 pub mod testing;
 
 use auditrail_model::{
-    Event, EventPage, Facets, Filter, NewEvent, PageRequest, Permission, Projects, Role, User,
+    ApiKey, Event, EventPage, Facets, Filter, NewEvent, PageRequest, Permission, Projects, Role,
+    Scope, User,
 };
 use chrono::{DateTime, Duration, Utc};
 
 pub use accounts::{Credentials, Session};
-pub use api_keys::{ApiKey, NewApiKey, Scope};
+pub use api_keys::NewApiKey;
 pub use error::StorageError;
 
 /// Makes the same call on whichever backend the store is.

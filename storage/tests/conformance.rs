@@ -2,8 +2,9 @@
 //! SQLite tests use a real database file in a temporary directory; Postgres tests a fresh
 //! database on the server named by `AUDITRAIL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
 
+use auditrail_model::Scope;
 use auditrail_model::{Cursor, Filter, NewEvent, Outcome, PageRequest, Permission, Projects};
-use auditrail_storage::{Scope, Store};
+use auditrail_storage::Store;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 

@@ -3,7 +3,8 @@
 use auditrail_access::audit::{self, Entry};
 use auditrail_access::{Client, Visitor};
 use auditrail_model::Projects;
-use auditrail_storage::{ApiKey, Scope, Store};
+use auditrail_model::{ApiKey, Scope};
+use auditrail_storage::Store;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;

@@ -4,8 +4,9 @@
 //! its own records back on every poll (people opening the list in the app are recorded).
 
 use auditrail_access::audit::{Entry, Kind};
+use auditrail_model::Scope;
 use auditrail_model::{Event, EventPage, Facets};
-use auditrail_storage::{Scope, Store};
+use auditrail_storage::Store;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};

@@ -2,8 +2,9 @@
 //! is checked before anything is stored, and the answer comes after the commit.
 
 use auditrail_access::audit;
+use auditrail_model::Scope;
 use auditrail_model::{NewEvent, limits};
-use auditrail_storage::{Scope, Store};
+use auditrail_storage::Store;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;

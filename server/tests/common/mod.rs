@@ -4,7 +4,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
 use auditrail_model::Projects;
-use auditrail_storage::Scope;
+use auditrail_model::Scope;
 use auditrail_storage::testing::ScratchDb;
 use axum::Router;
 use axum::body::{Body, Bytes};
