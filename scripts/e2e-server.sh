@@ -12,7 +12,11 @@ backend=${2:?sqlite or postgres}
 bin=${AUDITRAIL_BIN:-${CARGO_TARGET_DIR:-target}/debug/auditrail}
 mkdir -p "$E2E_DIR/$port"
 case "$backend" in
-    sqlite) db="sqlite://$E2E_DIR/$port/e2e.db" ;;
+    sqlite)
+        # A fresh file each start: the release-build run follows the debug one in one E2E_DIR.
+        rm -f "$E2E_DIR/$port"/e2e.db*
+        db="sqlite://$E2E_DIR/$port/e2e.db"
+        ;;
     postgres)
         : "${AUDITRAIL_TEST_POSTGRES_URL:?scripts/test.sh sets AUDITRAIL_TEST_POSTGRES_URL}"
         name="at_e2e_$(date +%s)_$$"

@@ -48,10 +48,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         <h1>"API keys"</h1>
         <form class="admin-form" on:submit=submit data-testid="key-form">
             <label>"Name"<input required bind:value=name placeholder="e.g. billing-service" data-testid="key-name"/></label>
-            <fieldset class="checks">
-                <legend>"Scopes"</legend>
-                <Checkboxes options selected=scopes/>
-            </fieldset>
+            <Checkboxes legend="Scopes" options selected=scopes/>
             <label>"Projects"<input placeholder="All projects" bind:value=projects data-testid="key-projects"/></label>
             <button type="submit" class="primary">"Create key"</button>
         </form>

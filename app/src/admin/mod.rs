@@ -50,13 +50,15 @@ fn ShownOnce(message: String, secret: String) -> impl IntoView {
     }
 }
 
-/// One checkbox per option; `selected` holds the checked values.
+/// A titled group of checkboxes, one per `(value, description)`; `selected` holds the checked
+/// values.
 #[component]
 fn Checkboxes(
+    legend: &'static str,
     options: Vec<(&'static str, &'static str)>,
     selected: RwSignal<Vec<String>>,
 ) -> impl IntoView {
-    options
+    let boxes = options
         .into_iter()
         .map(|(value, label)| {
             let checked = move || selected.with(|s| s.iter().any(|v| v == value));
@@ -77,7 +79,13 @@ fn Checkboxes(
                 </label>
             }
         })
-        .collect_view()
+        .collect_view();
+    view! {
+        <fieldset class="checks">
+            <legend>{legend}</legend>
+            {boxes}
+        </fieldset>
+    }
 }
 
 /// Shows a list resource, or why it could not be loaded.

@@ -40,10 +40,7 @@ pub fn RolesPage() -> impl IntoView {
         <h1>"Roles"</h1>
         <form class="admin-form role-form" on:submit=submit data-testid="role-form">
             <label>"Name"<input required bind:value=name placeholder="e.g. support-lead" data-testid="role-name"/></label>
-            <fieldset class="checks">
-                <legend>"Permissions"</legend>
-                <Checkboxes options selected=permissions/>
-            </fieldset>
+            <Checkboxes legend="Permissions" options selected=permissions/>
             <button type="submit" class="primary">"Save role"</button>
         </form>
         <ChangeError error=last_error.into()/>
