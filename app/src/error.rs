@@ -37,9 +37,28 @@ impl FromServerFnError for UiError {
 }
 
 #[cfg(feature = "ssr")]
+impl UiError {
+    /// Gives the response this error ends its HTTP status: a refused or malformed request is
+    /// the caller's, not a server failure. Every conversion below goes through here.
+    pub(crate) fn answered(self) -> Self {
+        use http::StatusCode;
+        let status = match &self {
+            UiError::BadFilter(_) | UiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            UiError::SignedOut => StatusCode::UNAUTHORIZED,
+            UiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            UiError::Internal | UiError::Transport(_) => return self,
+        };
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        self
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<auditrail_storage::StorageError> for UiError {
     fn from(err: auditrail_storage::StorageError) -> Self {
-        match err {
+        let err = match err {
             auditrail_storage::StorageError::Filter(f) => UiError::BadFilter(f.to_string()),
             auditrail_storage::StorageError::Invalid(m)
             | auditrail_storage::StorageError::Conflict(m) => UiError::Invalid(m),
@@ -47,20 +66,22 @@ impl From<auditrail_storage::StorageError> for UiError {
                 tracing::error!(error = ?other, "server function failed");
                 UiError::Internal
             }
-        }
+        };
+        err.answered()
     }
 }
 
 #[cfg(feature = "ssr")]
 impl From<auditrail_access::Denied> for UiError {
     fn from(denied: auditrail_access::Denied) -> Self {
-        match denied {
+        let err = match denied {
             auditrail_access::Denied::SignedOut => UiError::SignedOut,
             auditrail_access::Denied::Lacks(p) => UiError::Forbidden(format!(
                 "Your role does not include the {} permission ({}). Ask an admin if you need it.",
                 p.as_str(),
                 p.describe().to_lowercase()
             )),
-        }
+        };
+        err.answered()
     }
 }

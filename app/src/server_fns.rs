@@ -62,9 +62,10 @@ pub async fn list_events(query: String) -> Result<EventPage, UiError> {
     let (visitor, account) = ssr::require(Permission::LogsView)?;
     // Other parameters in the page URL (tracking tags, say) are not the app's to refuse.
     let (filter, rest) =
-        Filter::from_query(&query).map_err(|e| UiError::BadFilter(e.to_string()))?;
+        Filter::from_query(&query).map_err(|e| UiError::BadFilter(e.to_string()).answered())?;
     let cursor = rest.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v.as_str());
-    let page = PageRequest::parse(cursor, None).map_err(|e| UiError::BadFilter(e.to_string()))?;
+    let page = PageRequest::parse(cursor, None)
+        .map_err(|e| UiError::BadFilter(e.to_string()).answered())?;
     let store = ssr::store()?;
     let events =
         store.list_events(&filter, &account.user.projects, page, chrono::Utc::now()).await?;

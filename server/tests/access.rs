@@ -244,6 +244,7 @@ async fn each_role_gets_exactly_its_permissions(app: TestApp) {
         let reply = app.call("event", &[("id", &shop_id)], cookie).await;
         assert_eq!(reply.status == StatusCode::OK, detail, "{role} detail");
         if !detail {
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{role} detail");
             let text = String::from_utf8_lossy(&reply.body);
             assert!(text.contains("logs.view_details"), "{role}: {text}");
         } else {
@@ -264,7 +265,7 @@ async fn each_role_gets_exactly_its_permissions(app: TestApp) {
         ("event", vec![("id", shop_id.as_str())]),
     ] {
         let reply = app.call(endpoint, &args, None).await;
-        assert_ne!(reply.status, StatusCode::OK, "{endpoint}");
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{endpoint}");
         assert!(String::from_utf8_lossy(&reply.body).contains("SignedOut"), "{endpoint}");
     }
     assert_eq!(app.call("account", &[], None).await.json(), Value::Null);
@@ -491,6 +492,7 @@ async fn admin_functions_need_their_permission_and_record_each_change(app: TestA
             admin,
         )
         .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(
         String::from_utf8_lossy(&bad.body).contains("exists"),
         "duplicate email is a clear error"

@@ -29,8 +29,8 @@ mod ssr {
     impl From<AdminError> for UiError {
         fn from(err: AdminError) -> Self {
             match err {
-                AdminError::Invalid(e) => UiError::Invalid(e.0),
-                AdminError::NotFound(m) => UiError::Invalid(m.to_owned()),
+                AdminError::Invalid(e) => UiError::Invalid(e.0).answered(),
+                AdminError::NotFound(m) => UiError::Invalid(m.to_owned()).answered(),
                 AdminError::Storage(e) => e.into(),
             }
         }
@@ -38,7 +38,7 @@ mod ssr {
 
     impl From<auditrail_model::AccessError> for UiError {
         fn from(err: auditrail_model::AccessError) -> Self {
-            UiError::Invalid(err.0)
+            UiError::Invalid(err.0).answered()
         }
     }
 }
@@ -86,7 +86,11 @@ pub async fn update_user(
 #[server(prefix = "/ui", endpoint = "admin/users/reset-password")]
 pub async fn reset_password(id: String) -> Result<String, UiError> {
     let changer = ssr::changer(auditrail_model::Permission::UsersManage)?;
-    let user = changer.store.user(&id).await?.ok_or(UiError::Invalid("no such user".into()))?;
+    let user = changer
+        .store
+        .user(&id)
+        .await?
+        .ok_or_else(|| UiError::Invalid("no such user".into()).answered())?;
     let password = auditrail_access::password::generate();
     changer.set_password(&user, &password).await?;
     Ok(password)
