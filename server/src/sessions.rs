@@ -42,7 +42,9 @@ pub async fn resolve_visitor(
         ip: connect.map(|ConnectInfo(addr)| addr.ip().to_string()),
         user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
     };
-    let session = match session_token(headers) {
+    // Built assets need no session; browsers send the cookie with each, so skip the lookup.
+    let asset = request.uri().path().starts_with("/pkg/");
+    let session = match session_token(headers).filter(|_| !asset) {
         None => None,
         Some(token) => match sessions::account_for(&store, &token, &client).await {
             Ok(account) => account.map(|account| SignedInVisitor { token, account }),

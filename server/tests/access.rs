@@ -443,22 +443,38 @@ async fn admin_functions_need_their_permission_and_record_each_change(app: TestA
     let auditor = app.session("aud@example.com", "auditor", Projects::All).await;
     let keeper = app.session("keys@example.com", "key-keeper", Projects::All).await;
 
-    let user_fns: [(&str, Vec<(&str, &str)>); 4] = [
+    // Real targets, so a missing check would show as a change.
+    changer(&app).save_role("spare", &[auditrail_model::Permission::LogsView]).await.unwrap();
+    let root = app.db.store.credentials("root@example.com").await.unwrap().unwrap().user;
+    let keys = changer(&app);
+    let spare_key =
+        keys.create_api_key("spare", &[Scope::Read], Projects::All).await.unwrap().key.id;
+    let user_fns: [(&str, Vec<(&str, &str)>); 7] = [
         ("admin/users", vec![]),
         ("admin/roles", vec![]),
         (
             "admin/users/create",
             vec![("email", "x@example.com"), ("role", "viewer"), ("projects", "")],
         ),
+        (
+            "admin/users/update",
+            vec![("id", &root.id), ("role", "viewer"), ("projects", ""), ("active", "false")],
+        ),
+        ("admin/users/reset-password", vec![("id", &root.id)]),
         ("admin/roles/save", vec![("name", "sneaky"), ("permissions", "users.manage")]),
+        ("admin/roles/delete", vec![("name", "spare")]),
     ];
-    let key_fns: [(&str, Vec<(&str, &str)>); 2] = [
+    let key_fns: [(&str, Vec<(&str, &str)>); 3] = [
         ("admin/api-keys", vec![]),
         ("admin/api-keys/create", vec![("name", "k"), ("scopes", "read"), ("projects", "")]),
+        ("admin/api-keys/revoke", vec![("id", &spare_key)]),
     ];
-    for (who, cookie, users_ok, keys_ok) in
-        [("auditor", &auditor, false, false), ("key-keeper", &keeper, false, true)]
-    {
+    let viewer = app.session("view@example.com", "viewer", Projects::All).await;
+    for (who, cookie, users_ok, keys_ok) in [
+        ("viewer", &viewer, false, false),
+        ("auditor", &auditor, false, false),
+        ("key-keeper", &keeper, false, true),
+    ] {
         for (endpoint, args) in &user_fns {
             let reply = app.call(endpoint, args, Some(cookie)).await;
             assert_eq!(reply.status == StatusCode::OK, users_ok, "{who} {endpoint}");
@@ -472,6 +488,20 @@ async fn admin_functions_need_their_permission_and_record_each_change(app: TestA
         }
     }
     assert!(app.db.store.credentials("x@example.com").await.unwrap().is_none());
+    let root_now = app.db.store.credentials("root@example.com").await.unwrap().unwrap();
+    assert_eq!(root_now.user, root, "not demoted or deactivated");
+    assert!(
+        app.sign_in("root@example.com", PASSWORD, "/")
+            .await
+            .headers
+            .get(header::SET_COOKIE)
+            .is_some()
+    );
+    let roles: Vec<String> =
+        app.db.store.roles().await.unwrap().into_iter().map(|r| r.name).collect();
+    assert!(roles.contains(&"spare".to_owned()) && !roles.contains(&"sneaky".to_owned()));
+    let keys = app.db.store.list_api_keys().await.unwrap();
+    assert!(keys.iter().any(|k| k.id == spare_key && k.revoked), "only the key keeper revoked it");
 
     // An admin adds a user; the password comes back once and signs them in.
     let admin = Some(admin.as_str());
