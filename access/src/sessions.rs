@@ -98,10 +98,24 @@ pub async fn account_for(
         return Ok(Some(session.account));
     }
     if store.end_session(token).await? {
-        let entry = Entry::new(Kind::Access, "sessions", "session_expired", "Session expired");
-        audit::record(store, &audit::user_actor(&session.account.user), client, entry).await?;
+        record_expiry(store, &session.account.user, client).await?;
     }
     Ok(None)
+}
+
+/// Ends and records the sessions that expired without being used again; the server runs this
+/// every minute. Returns how many ended.
+pub async fn sweep_expired(store: &Store) -> Result<usize, StorageError> {
+    let ended = store.end_expired_sessions().await?;
+    for user in &ended {
+        record_expiry(store, user, &Client::default()).await?;
+    }
+    Ok(ended.len())
+}
+
+async fn record_expiry(store: &Store, user: &User, client: &Client) -> Result<(), StorageError> {
+    let entry = Entry::new(Kind::Access, "sessions", "session_expired", "Session expired");
+    audit::record(store, &audit::user_actor(user), client, entry).await
 }
 
 pub async fn sign_out(

@@ -88,12 +88,24 @@ pub async fn serve(addr: SocketAddr, store: Store, site_root: PathBuf) -> anyhow
             "no built web assets here; run `cargo leptos build` or pass --site-root"
         );
     }
+    tokio::spawn(sweep_sessions(store.clone()));
     let app = router(store, leptos_options);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
+}
+
+/// Sessions that expire unused are ended and recorded within a minute.
+async fn sweep_sessions(store: Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(e) = auditrail_access::sessions::sweep_expired(&store).await {
+            tracing::error!(error = ?e, "could not end expired sessions");
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -6,7 +6,7 @@ mod common;
 
 use auditrail_access::Client;
 use auditrail_access::admin::Changer;
-use auditrail_access::audit;
+use auditrail_access::{audit, sessions};
 use auditrail_model::Scope;
 use auditrail_model::{Event, Filter, PageRequest, Projects};
 use axum::body::Body;
@@ -212,6 +212,15 @@ async fn expired_sessions_are_ended_and_recorded_once(app: TestApp) {
     let expired = app.trail_of("session_expired").await;
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].actor.email.as_deref(), Some("old@example.com"));
+
+    // Sessions never used again are swept: ended and recorded once, live ones kept.
+    let store = &app.db.store;
+    store.create_session(&user.id, chrono::Duration::seconds(-5)).await.unwrap();
+    let live = store.create_session(&user.id, chrono::Duration::hours(1)).await.unwrap();
+    assert_eq!(sessions::sweep_expired(store).await.unwrap(), 1);
+    assert_eq!(sessions::sweep_expired(store).await.unwrap(), 0);
+    assert_eq!(app.trail_of("session_expired").await.len(), 2);
+    assert!(store.session(&live).await.unwrap().is_some());
 }
 
 /// What each role gets from each server function and the page export.

@@ -415,6 +415,20 @@ macro_rules! accounts_engine {
                 }))
             }
 
+            /// Ends every session past its expiry; returns whose they were.
+            pub async fn delete_expired_sessions(
+                &self,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<String>, StorageError> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "DELETE FROM sessions WHERE expires_at <= $1 RETURNING user_id",
+                )
+                .bind(micros(now))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
             pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StorageError> {
                 let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)

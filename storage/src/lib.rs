@@ -253,6 +253,19 @@ impl Store {
         on_backend!(self, s => s.session(&secret::hash(token)).await)
     }
 
+    /// Ends every expired session and returns the users they belonged to (one entry per
+    /// session). Each is returned once, even with several servers sweeping.
+    pub async fn end_expired_sessions(&self) -> Result<Vec<User>, StorageError> {
+        let ids = on_backend!(self, s => s.delete_expired_sessions(Utc::now()).await)?;
+        let mut users = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(user) = self.user(&id).await? {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
     /// Ends a session; `false` when it had already ended.
     pub async fn end_session(&self, token: &str) -> Result<bool, StorageError> {
         on_backend!(self, s => s.delete_session(&secret::hash(token)).await)

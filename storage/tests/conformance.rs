@@ -488,6 +488,12 @@ async fn users_sign_in_data_and_sessions(db: TestDb) {
     assert!(found.expires_at < Utc::now());
     assert!(store.end_session(&expired).await.unwrap());
     assert!(!store.end_session(&expired).await.unwrap(), "ended once");
+    let unused = store.create_session(&vic.id, Duration::seconds(-1)).await.unwrap();
+    let swept = store.end_expired_sessions().await.unwrap();
+    assert_eq!(swept.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["vic@example.com"]);
+    assert!(store.session(&unused).await.unwrap().is_none());
+    assert!(store.session(&token).await.unwrap().is_some(), "live sessions stay");
+    assert!(store.end_expired_sessions().await.unwrap().is_empty());
 
     // A role change applies to live sessions at once.
     let mut auditor = vic.clone();
