@@ -26,6 +26,7 @@ test("an admin adds a user, who signs in with the shown password; a change of ro
 
   await row.getByTestId("role").selectOption("viewer");
   await row.getByTestId("save").click();
+  await expect(page.getByTestId("saved")).toBeVisible();
   await theirs.reload();
   await live(theirs);
   await expect(theirs.getByTestId("account")).toContainText("viewer");

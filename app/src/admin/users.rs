@@ -58,6 +58,9 @@ pub fn UsersPage() -> impl IntoView {
         }
     });
 
+    // Says so once the server has applied a change, so nobody acts on a change still in flight.
+    let saved = move || matches!(update.value().get(), Some(Ok(()))) && !update.pending().get();
+
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         create.dispatch(CreateUser {
@@ -76,6 +79,7 @@ pub fn UsersPage() -> impl IntoView {
             <button type="submit" class="primary">"Add user"</button>
         </form>
         <ChangeError error=last_error.into()/>
+        {move || saved().then(|| view! { <p class="saved" role="status" data-testid="saved">"Changes saved."</p> })}
         {move || shown.get().map(|(message, secret)| view! { <ShownOnce message secret/> })}
         {loaded(users, move |users: Vec<User>| view! {
             <table class="admin-table" data-testid="users">
