@@ -348,23 +348,36 @@ macro_rules! accounts_engine {
             }
 
             /// Counts a failed sign-in; the `lock_after`th in a row locks the account until
-            /// `lock_until`. Returns whether the account is now locked.
+            /// `now + lock_for`. A lock that has run out starts a fresh count, so the owner
+            /// mistyping once afterwards is not locked out again. Returns whether the account
+            /// is now locked.
             pub async fn note_failed_sign_in(
                 &self,
                 id: &str,
                 lock_after: i64,
-                lock_until: DateTime<Utc>,
+                now: DateTime<Utc>,
+                lock_for: chrono::Duration,
             ) -> Result<bool, StorageError> {
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query(
+                    "UPDATE users SET failed_sign_ins = 0, locked_until = NULL \
+                     WHERE id = $1 AND locked_until <= $2",
+                )
+                .bind(id)
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await?;
                 let locked: Option<(Option<i64>,)> = sqlx::query_as(
                     "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, locked_until = CASE \
                      WHEN failed_sign_ins + 1 >= $1 THEN $2 ELSE locked_until END \
                      WHERE id = $3 RETURNING locked_until",
                 )
                 .bind(lock_after)
-                .bind(micros(lock_until))
+                .bind(micros(now + lock_for))
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(matches!(locked, Some((Some(_),))))
             }
 

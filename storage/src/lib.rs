@@ -229,7 +229,7 @@ impl Store {
         lock_after: i64,
         lock_for: Duration,
     ) -> Result<bool, StorageError> {
-        on_backend!(self, s => s.note_failed_sign_in(user_id, lock_after, Utc::now() + lock_for).await)
+        on_backend!(self, s => s.note_failed_sign_in(user_id, lock_after, Utc::now(), lock_for).await)
     }
 
     pub async fn clear_failed_sign_ins(&self, user_id: &str) -> Result<(), StorageError> {

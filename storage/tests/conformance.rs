@@ -541,6 +541,20 @@ async fn failed_sign_ins_lock_the_account(db: TestDb) {
     assert!(until > Utc::now() + Duration::minutes(14));
     store.set_password(&user.id, "h2").await.unwrap();
     assert!(store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.is_none());
+
+    // A lock that has run out: the next failure counts as the first of a new run.
+    for _ in 1..=5 {
+        store.note_failed_sign_in(&user.id, 5, Duration::seconds(-1)).await.unwrap();
+    }
+    assert!(
+        store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.unwrap()
+            < Utc::now()
+    );
+    for attempt in 1..=4 {
+        let locked = store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap();
+        assert!(!locked, "attempt {attempt} after the lock ran out does not lock");
+    }
+    assert!(store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap());
 }
 
 async fn roles_are_checked_and_someone_keeps_users_manage(db: TestDb) {
