@@ -1,7 +1,7 @@
 //! Changes to who may do what — users, roles, API keys — made from the admin pages or the CLI.
 //! Each checks its input, makes the change and records it in the audit trail.
 
-use auditrail_model::{AccessError, Actor, Permission, Projects, Role, User};
+use auditrail_model::{AccessError, Account, Actor, Permission, Projects, Role, User};
 use auditrail_model::{ApiKey, Scope};
 use auditrail_storage::{NewApiKey, StorageError, Store};
 use serde_json::{Value, json};
@@ -15,15 +15,73 @@ pub enum AdminError {
     Invalid(#[from] AccessError),
     #[error("{0}")]
     NotFound(&'static str),
+    /// The change would hand out, or touch someone holding, more than the changer holds.
+    #[error("{0}")]
+    BeyondReach(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-/// The person or process making the change, and from where.
+/// The person or process making the change, from where, and how far their changes may reach.
 pub struct Changer {
     pub store: Store,
     pub actor: Actor,
     pub client: Client,
+    pub reach: Reach,
+}
+
+/// What a changer holds, which bounds what they may hand out: nobody grants a permission they
+/// lack or a project they cannot see, nor changes someone who holds more than they do. Without
+/// this, a manager limited to one project could create an unlimited key and read every project.
+pub struct Reach {
+    permissions: Vec<Permission>,
+    projects: Projects,
+}
+
+impl Reach {
+    pub fn everything() -> Reach {
+        Reach { permissions: Permission::ALL.to_vec(), projects: Projects::All }
+    }
+
+    pub fn of(account: &Account) -> Reach {
+        Reach { permissions: account.permissions.clone(), projects: account.user.projects.clone() }
+    }
+
+    fn check_permissions(&self, wanted: &[Permission]) -> Result<(), AdminError> {
+        let missing: Vec<Permission> =
+            wanted.iter().copied().filter(|p| !self.permissions.contains(p)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
+        Err(AdminError::BeyondReach(format!(
+            "You cannot grant or change what you do not hold yourself: {}.",
+            names.join(", ")
+        )))
+    }
+
+    fn check_projects(&self, wanted: &Projects) -> Result<(), AdminError> {
+        if self.projects.covers(wanted) {
+            return Ok(());
+        }
+        let yours = self.projects.to_list().unwrap_or_default();
+        Err(AdminError::BeyondReach(format!(
+            "You can only grant or change access within your own projects ({yours})."
+        )))
+    }
+}
+
+/// What a key with these scopes can do, in the permissions a person would need for it.
+fn scope_permissions(scopes: &[Scope]) -> Vec<Permission> {
+    let mut permissions = Vec::new();
+    for scope in scopes {
+        match scope {
+            Scope::Ingest => {}
+            Scope::Read => permissions.extend([Permission::LogsView, Permission::LogsViewDetails]),
+            Scope::Export => permissions.push(Permission::LogsExport),
+        }
+    }
+    permissions
 }
 
 fn user_state(user: &User) -> Value {
@@ -36,8 +94,31 @@ fn user_state(user: &User) -> Value {
 }
 
 impl Changer {
+    /// The command line and the first start, recorded as the system's: whoever runs the
+    /// binary owns the data anyway.
+    pub fn system(store: &Store) -> Changer {
+        Changer {
+            store: store.clone(),
+            actor: audit::system_actor(),
+            client: Client::default(),
+            reach: Reach::everything(),
+        }
+    }
+
     async fn record(&self, entry: Entry) -> Result<(), StorageError> {
         audit::record(&self.store, &self.actor, &self.client, entry).await
+    }
+
+    /// The permissions of a role; none for a name that does not exist (storage refuses those).
+    async fn role_permissions(&self, role: &str) -> Result<Vec<Permission>, StorageError> {
+        let found = self.store.roles().await?.into_iter().find(|r| r.name == role);
+        Ok(found.map(|r| r.permissions).unwrap_or_default())
+    }
+
+    /// Refuses unless the changer holds everything a user with this role and projects holds.
+    async fn check_reaches(&self, role: &str, projects: &Projects) -> Result<(), AdminError> {
+        self.reach.check_permissions(&self.role_permissions(role).await?)?;
+        self.reach.check_projects(projects)
     }
 
     pub async fn create_user(
@@ -48,6 +129,7 @@ impl Changer {
         password: &str,
     ) -> Result<User, AdminError> {
         let email = User::normalise_email(email)?;
+        self.check_reaches(role, &projects).await?;
         let hash = password::hash(password).await?;
         let user = self.store.create_user(&email, role, projects, &hash).await?;
         let entry = Entry::new(Kind::Activity, "users", "create", "Created user")
@@ -59,6 +141,7 @@ impl Changer {
 
     /// Sets a new password (ending the user's sessions and lifting any lock).
     pub async fn set_password(&self, user: &User, password: &str) -> Result<(), AdminError> {
+        self.check_reaches(&user.role, &user.projects).await?;
         let hash = password::hash(password).await?;
         if !self.store.set_password(&user.id, &hash).await? {
             return Err(AdminError::NotFound("no such user"));
@@ -77,6 +160,8 @@ impl Changer {
         let before =
             self.store.user(&changed.id).await?.ok_or(AdminError::NotFound("no such user"))?;
         let changed = User { email: before.email.clone(), ..changed.clone() };
+        self.check_reaches(&before.role, &before.projects).await?;
+        self.check_reaches(&changed.role, &changed.projects).await?;
         if !self.store.update_user(&changed).await? {
             return Err(AdminError::NotFound("no such user"));
         }
@@ -99,6 +184,10 @@ impl Changer {
         permissions: &[Permission],
     ) -> Result<(), AdminError> {
         let before = self.store.roles().await?.into_iter().find(|r| r.name == name);
+        self.reach.check_permissions(permissions)?;
+        if let Some(before) = &before {
+            self.reach.check_permissions(&before.permissions)?;
+        }
         self.store.save_role(name, permissions).await?;
         let (action, description) =
             if before.is_some() { ("update", "Changed role") } else { ("create", "Created role") };
@@ -112,6 +201,7 @@ impl Changer {
     }
 
     pub async fn delete_role(&self, name: &str) -> Result<(), AdminError> {
+        self.reach.check_permissions(&self.role_permissions(name).await?)?;
         if !self.store.delete_role(name).await? {
             return Err(AdminError::NotFound("no such role"));
         }
@@ -130,6 +220,8 @@ impl Changer {
         scopes: &[Scope],
         projects: Projects,
     ) -> Result<NewApiKey, AdminError> {
+        self.reach.check_permissions(&scope_permissions(scopes))?;
+        self.reach.check_projects(&projects)?;
         let created = self.store.create_api_key(name, scopes, projects).await?;
         let key = &created.key;
         let entry = Entry::new(Kind::Activity, "api_keys", "create", "Created API key")
@@ -143,6 +235,8 @@ impl Changer {
     pub async fn revoke_api_key(&self, id: &str) -> Result<ApiKey, AdminError> {
         let key = self.store.list_api_keys().await?.into_iter().find(|k| k.id == id && !k.revoked);
         let key = key.ok_or(AdminError::NotFound("no active API key with this id"))?;
+        self.reach.check_permissions(&scope_permissions(&key.scopes))?;
+        self.reach.check_projects(&key.projects)?;
         if !self.store.revoke_api_key(id).await? {
             return Err(AdminError::NotFound("no active API key with this id"));
         }

@@ -165,6 +165,15 @@ impl Projects {
         }
     }
 
+    /// Whether everything `other` lets someone see is visible here too.
+    pub fn covers(&self, other: &Projects) -> bool {
+        match (self, other) {
+            (Projects::All, _) => true,
+            (Projects::Only(_), Projects::All) => false,
+            (Projects::Only(_), Projects::Only(names)) => names.iter().all(|p| self.allows(p)),
+        }
+    }
+
     /// The filter narrowed to these projects, or `None` when it asks only for projects outside
     /// them (an empty project list would mean "all", so that case must not reach a query).
     pub fn narrow(&self, filter: &Filter) -> Option<Filter> {
@@ -288,6 +297,18 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn projects_cover_only_what_they_allow() {
+        let all = Projects::All;
+        let ab = Projects::parse("a,b").unwrap();
+        let a = Projects::parse("a").unwrap();
+        let ac = Projects::parse("a,c").unwrap();
+        assert!(all.covers(&all) && all.covers(&ab));
+        assert!(ab.covers(&a) && ab.covers(&ab));
+        assert!(!ab.covers(&all), "a limited list never covers every project");
+        assert!(!ab.covers(&ac) && !a.covers(&ab));
+    }
 
     #[test]
     fn permissions_round_trip_and_reject_unknown_names() {

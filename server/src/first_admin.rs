@@ -2,7 +2,7 @@
 //! prints it once, so the run command is all it takes to sign in.
 
 use auditrail_access::admin::{AdminError, Changer};
-use auditrail_access::{Client, audit, password};
+use auditrail_access::password;
 use auditrail_model::Projects;
 use auditrail_storage::{StorageError, Store};
 
@@ -13,8 +13,7 @@ pub async fn ensure(store: &Store, email: &str) -> Result<Option<String>, AdminE
     if store.count_users().await? > 0 {
         return Ok(None);
     }
-    let changer =
-        Changer { store: store.clone(), actor: audit::system_actor(), client: Client::default() };
+    let changer = Changer::system(store);
     let password = password::generate();
     match changer.create_user(email, "admin", Projects::All, &password).await {
         Ok(_) => Ok(Some(password)),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use auditrail_access::admin::Changer;
-use auditrail_access::{Client, audit, password};
+use auditrail_access::password;
 use auditrail_model::Scope;
 use auditrail_model::{Filter, PageRequest, Projects};
 use auditrail_server::{bench, demo, export, first_admin, import, web};
@@ -220,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
             let scopes = Scope::parse_list(&scopes)?;
             let projects = Projects::parse(&projects.join(","))?;
             let store = db.open().await?;
-            let created = cli_changer(&store).create_api_key(&name, &scopes, projects).await?;
+            let created = Changer::system(&store).create_api_key(&name, &scopes, projects).await?;
             println!(
                 "Created API key {} ({}). Its secret is shown only now:",
                 created.key.id, created.key.name
@@ -239,7 +239,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::ApiKeys(ApiKeysCommand::Revoke { id, db }) => {
             let store = db.open().await?;
-            let key = cli_changer(&store).revoke_api_key(&id).await?;
+            let key = Changer::system(&store).revoke_api_key(&id).await?;
             println!("Revoked API key {id} ({}).", key.name);
             Ok(())
         }
@@ -301,18 +301,14 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Changes made from the command line are recorded as the system's.
-fn cli_changer(store: &Store) -> Changer {
-    Changer { store: store.clone(), actor: audit::system_actor(), client: Client::default() }
-}
-
 async fn users(command: UsersCommand) -> anyhow::Result<()> {
     match command {
         UsersCommand::Create { email, role, projects, password, db } => {
             let store = db.open().await?;
             let projects = Projects::parse(&projects.join(","))?;
             let (password, generated) = password.password()?;
-            let user = cli_changer(&store).create_user(&email, &role, projects, &password).await?;
+            let user =
+                Changer::system(&store).create_user(&email, &role, projects, &password).await?;
             println!("Created user {} ({}, role {}).", user.id, user.email, user.role);
             if generated {
                 println!("Their password is shown only now:");
@@ -332,7 +328,7 @@ async fn users(command: UsersCommand) -> anyhow::Result<()> {
             let creds = store.credentials(&email).await?;
             let user = creds.map(|c| c.user).with_context(|| format!("no user {email}"))?;
             let (password, generated) = password.password()?;
-            cli_changer(&store).set_password(&user, &password).await?;
+            Changer::system(&store).set_password(&user, &password).await?;
             println!("Set a new password for {email}; their sessions have ended.");
             if generated {
                 println!("{password}");

@@ -4,7 +4,6 @@
 
 mod common;
 
-use auditrail_access::Client;
 use auditrail_access::admin::Changer;
 use auditrail_access::{audit, sessions};
 use auditrail_model::Scope;
@@ -26,12 +25,13 @@ backend_tests!(
     pages_carry_security_headers_and_cross_site_posts_are_refused,
     sign_in_is_rate_limited,
     admin_functions_need_their_permission_and_record_each_change,
+    managers_cannot_hand_out_more_than_they_hold,
 );
 
 const PASSWORD: &str = "correct horse battery";
 
 fn changer(app: &TestApp) -> Changer {
-    Changer { store: app.db.store.clone(), actor: audit::system_actor(), client: Client::default() }
+    Changer::system(&app.db.store)
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -457,7 +457,7 @@ async fn admin_functions_need_their_permission_and_record_each_change(app: TestA
     let root = app.db.store.credentials("root@example.com").await.unwrap().unwrap().user;
     let keys = changer(&app);
     let spare_key =
-        keys.create_api_key("spare", &[Scope::Read], Projects::All).await.unwrap().key.id;
+        keys.create_api_key("spare", &[Scope::Ingest], Projects::All).await.unwrap().key.id;
     let user_fns: [(&str, Vec<(&str, &str)>); 7] = [
         ("admin/users", vec![]),
         ("admin/roles", vec![]),
@@ -475,7 +475,7 @@ async fn admin_functions_need_their_permission_and_record_each_change(app: TestA
     ];
     let key_fns: [(&str, Vec<(&str, &str)>); 3] = [
         ("admin/api-keys", vec![]),
-        ("admin/api-keys/create", vec![("name", "k"), ("scopes", "read"), ("projects", "")]),
+        ("admin/api-keys/create", vec![("name", "k"), ("scopes", "ingest"), ("projects", "")]),
         ("admin/api-keys/revoke", vec![("id", &spare_key)]),
     ];
     let viewer = app.session("view@example.com", "viewer", Projects::All).await;
@@ -584,4 +584,113 @@ async fn admin_functions_need_their_permission_and_record_each_change(app: TestA
         .map(|(m, a, t)| (m.to_string(), a.to_string(), t.map(str::to_owned)))
         .collect();
     assert_eq!(trail, expected);
+}
+
+async fn managers_cannot_hand_out_more_than_they_hold(app: TestApp) {
+    use auditrail_model::Permission::{ApiKeysManage, LogsView, LogsViewDetails, UsersManage};
+
+    let shop = || Projects::parse("shop").unwrap();
+    changer(&app).save_role("people-lead", &[UsersManage, LogsView]).await.unwrap();
+    changer(&app).save_role("key-lead", &[ApiKeysManage, LogsView, LogsViewDetails]).await.unwrap();
+    let people = app.session("people@example.com", "people-lead", shop()).await;
+    let keys = app.session("keys@example.com", "key-lead", shop()).await;
+    app.add_user("root@example.com", "admin", Projects::All).await;
+    let root = app.db.store.credentials("root@example.com").await.unwrap().unwrap().user;
+    let lead = app.db.store.credentials("people@example.com").await.unwrap().unwrap().user;
+    let wide_key = changer(&app).create_api_key("wide", &[Scope::Ingest], Projects::All).await;
+    let wide_key = wide_key.unwrap().key.id;
+
+    let beyond_projects = "within your own projects (shop)";
+    let beyond_permissions = "do not hold yourself: logs.view_details, logs.export.";
+    let refused = [
+        (
+            "admin/users/create",
+            &people,
+            vec![("email", "a@example.com"), ("role", "viewer"), ("projects", "")],
+            beyond_projects,
+        ),
+        (
+            "admin/users/create",
+            &people,
+            vec![("email", "b@example.com"), ("role", "auditor"), ("projects", "shop")],
+            beyond_permissions,
+        ),
+        (
+            "admin/users/update",
+            &people,
+            vec![
+                ("id", lead.id.as_str()),
+                ("role", "people-lead"),
+                ("projects", ""),
+                ("active", "true"),
+            ],
+            beyond_projects,
+        ),
+        (
+            "admin/users/update",
+            &people,
+            vec![
+                ("id", root.id.as_str()),
+                ("role", "admin"),
+                ("projects", "shop"),
+                ("active", "false"),
+            ],
+            "do not hold yourself",
+        ),
+        ("admin/users/reset-password", &people, vec![("id", &root.id)], "do not hold yourself"),
+        (
+            "admin/roles/save",
+            &people,
+            vec![("name", "bigger"), ("permissions", "users.manage,logs.export")],
+            "do not hold yourself: logs.export.",
+        ),
+        ("admin/roles/delete", &people, vec![("name", "key-lead")], "api_keys.manage"),
+        (
+            "admin/api-keys/create",
+            &keys,
+            vec![("name", "all"), ("scopes", "read"), ("projects", "")],
+            beyond_projects,
+        ),
+        (
+            "admin/api-keys/create",
+            &keys,
+            vec![("name", "exp"), ("scopes", "export"), ("projects", "shop")],
+            "do not hold yourself: logs.export.",
+        ),
+        ("admin/api-keys/revoke", &keys, vec![("id", wide_key.as_str())], beyond_projects),
+    ];
+    for (endpoint, cookie, args, message) in &refused {
+        let reply = app.call(endpoint, args, Some(cookie)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{endpoint} {args:?}");
+        let body = String::from_utf8_lossy(&reply.body);
+        assert!(body.contains(message), "{endpoint} {args:?}: {body}");
+    }
+    let store = &app.db.store;
+    for email in ["a@example.com", "b@example.com"] {
+        assert!(store.credentials(email).await.unwrap().is_none(), "{email}");
+    }
+    assert_eq!(store.credentials("people@example.com").await.unwrap().unwrap().user, lead);
+    let root_now = store.credentials("root@example.com").await.unwrap().unwrap();
+    assert_eq!(root_now.user, root);
+    assert!(
+        app.sign_in("root@example.com", PASSWORD, "/")
+            .await
+            .headers
+            .get(header::SET_COOKIE)
+            .is_some()
+    );
+    let roles: Vec<String> = store.roles().await.unwrap().into_iter().map(|r| r.name).collect();
+    assert!(roles.contains(&"key-lead".to_owned()) && !roles.contains(&"bigger".to_owned()));
+    let api_keys = store.list_api_keys().await.unwrap();
+    assert!(api_keys.iter().all(|k| k.name != "all" && k.name != "exp"), "no key was created");
+    assert!(api_keys.iter().any(|k| k.id == wide_key && !k.revoked));
+
+    // Within what they hold, the same people get their way.
+    let people = Some(people.as_str());
+    let args = [("email", "c@example.com"), ("role", "viewer"), ("projects", "shop")];
+    assert_eq!(app.call("admin/users/create", &args, people).await.status, StatusCode::OK);
+    let args = [("name", "small"), ("permissions", "logs.view")];
+    assert_eq!(app.call("admin/roles/save", &args, people).await.status, StatusCode::OK);
+    let args = [("name", "shop-reader"), ("scopes", "read"), ("projects", "shop")];
+    assert_eq!(app.call("admin/api-keys/create", &args, Some(&keys)).await.status, StatusCode::OK);
 }

@@ -9,7 +9,7 @@ use crate::UiError;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use auditrail_access::admin::{AdminError, Changer};
+    use auditrail_access::admin::{AdminError, Changer, Reach};
     use auditrail_access::audit;
     use auditrail_model::Permission;
 
@@ -23,6 +23,7 @@ mod ssr {
             store: store()?,
             actor: audit::user_actor(&account.user),
             client: visitor.client,
+            reach: Reach::of(&account),
         })
     }
 
@@ -31,6 +32,7 @@ mod ssr {
             match err {
                 AdminError::Invalid(e) => UiError::Invalid(e.0).answered(),
                 AdminError::NotFound(m) => UiError::Invalid(m.to_owned()).answered(),
+                AdminError::BeyondReach(m) => UiError::Forbidden(m).answered(),
                 AdminError::Storage(e) => e.into(),
             }
         }
