@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod client_addr;
 pub mod demo;
 pub mod error;
 pub mod export;

@@ -9,6 +9,7 @@ use auditrail_access::admin::Changer;
 use auditrail_access::password;
 use auditrail_model::Scope;
 use auditrail_model::{Filter, PageRequest, Projects};
+use auditrail_server::client_addr::{self, TrustedProxies};
 use auditrail_server::{bench, demo, export, first_admin, import, web};
 use auditrail_storage::Store;
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +53,15 @@ enum Command {
         /// Email of the admin created (with a printed random password) when there are no users
         #[arg(long, env = "AUDITRAIL_ADMIN_EMAIL", default_value = "admin@localhost")]
         admin_email: String,
+        /// A reverse proxy (address or network, e.g. 10.0.0.0/8) whose X-Forwarded-For names
+        /// the client; repeat for several. Without one, the connecting address is the client's
+        #[arg(
+            long = "trusted-proxy",
+            env = "AUDITRAIL_TRUSTED_PROXIES",
+            value_delimiter = ',',
+            value_parser = client_addr::parse_proxy
+        )]
+        trusted_proxies: Vec<ipnet::IpNet>,
     },
     /// Manage the people who sign in to the web app
     #[command(subcommand)]
@@ -205,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { addr, db, site_root, admin_email } => {
+        Command::Serve { addr, db, site_root, admin_email, trusted_proxies } => {
             let store = db.open().await?;
             if let Some(password) = first_admin::ensure(&store, &admin_email).await? {
                 println!("No users yet, so an admin was created. Sign in with:");
@@ -213,7 +223,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("  password: {password}");
                 println!("(shown only now; `auditrail users reset-password` sets a new one)");
             }
-            web::serve(addr, store, site_root).await
+            web::serve(addr, store, site_root, TrustedProxies::new(trusted_proxies)).await
         }
         Command::Users(command) => users(command).await,
         Command::ApiKeys(ApiKeysCommand::Create { name, scopes, projects, db }) => {

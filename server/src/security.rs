@@ -1,10 +1,10 @@
 //! Protections around every response: security headers, and rate limits for the two
 //! endpoints an attacker would hammer (sign-in and ingest).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
@@ -17,6 +17,7 @@ use tower_governor::GovernorError;
 use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
 
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::sessions::over_tls;
 
@@ -43,7 +44,8 @@ pub async fn headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// Rate limits by the connecting address. Requests without one (in-process tests) share a key.
+/// Rate limits by the client's address (see `client_addr`). Requests without one (in-process
+/// tests) share a key.
 #[derive(Clone, Copy)]
 pub struct PeerIp;
 
@@ -51,10 +53,8 @@ impl KeyExtractor for PeerIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
-        Ok(request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip()))
+        let addr = request.extensions().get::<ClientAddr>().and_then(|ClientAddr(ip)| *ip);
+        Ok(addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
     }
 }
 

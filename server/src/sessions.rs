@@ -1,19 +1,18 @@
 //! Sessions on the web side: the middleware that finds who is asking, the sign-in and sign-out
 //! form handlers, and the session cookie.
 
-use std::net::SocketAddr;
-
 use auditrail_access::sessions::{self, SESSION_TTL, SignInError};
 use auditrail_access::{Client, SignedInVisitor, Visitor};
 use auditrail_storage::Store;
 use axum::Form;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 
 const COOKIE_NAME: &str = "auditrail_session";
@@ -36,10 +35,10 @@ pub async fn resolve_visitor(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let connect = request.extensions().get::<ConnectInfo<SocketAddr>>();
+    let addr = request.extensions().get::<ClientAddr>().and_then(|ClientAddr(ip)| *ip);
     let headers = request.headers();
     let client = Client {
-        ip: connect.map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: addr.map(|ip| ip.to_string()),
         user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
     };
     // Built assets need no session; browsers send the cookie with each, so skip the lookup.

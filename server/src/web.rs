@@ -22,12 +22,13 @@ use tower_http::csrf::CsrfLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::client_addr::{self, TrustedProxies};
 use crate::error::ApiError;
 use crate::export::{self, Exporter};
 use crate::state::AppState;
 use crate::{api, security, sessions};
 
-pub fn router(store: Store, leptos_options: LeptosOptions) -> Router {
+pub fn router(store: Store, leptos_options: LeptosOptions, proxies: TrustedProxies) -> Router {
     let state = AppState { store, leptos_options };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
@@ -47,6 +48,7 @@ pub fn router(store: Store, leptos_options: LeptosOptions) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), sessions::resolve_visitor))
+        .layer(middleware::from_fn_with_state(proxies, client_addr::resolve))
         // Cross-site form posts and server-function calls are refused (Origin and
         // Sec-Fetch-Site checks); API clients send neither header and pass.
         .layer(CsrfLayer::new())
@@ -75,7 +77,12 @@ async fn page_export(
     export::respond(exporter, raw.as_deref())
 }
 
-pub async fn serve(addr: SocketAddr, store: Store, site_root: PathBuf) -> anyhow::Result<()> {
+pub async fn serve(
+    addr: SocketAddr,
+    store: Store,
+    site_root: PathBuf,
+    proxies: TrustedProxies,
+) -> anyhow::Result<()> {
     let leptos_options = LeptosOptions::builder()
         .output_name("auditrail")
         .site_root(site_root.to_string_lossy().as_ref())
@@ -89,7 +96,7 @@ pub async fn serve(addr: SocketAddr, store: Store, site_root: PathBuf) -> anyhow
         );
     }
     tokio::spawn(sweep_sessions(store.clone()));
-    let app = router(store, leptos_options);
+    let app = router(store, leptos_options, proxies);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -26,6 +26,7 @@ backend_tests!(
     sign_in_is_rate_limited,
     admin_functions_need_their_permission_and_record_each_change,
     managers_cannot_hand_out_more_than_they_hold,
+    behind_a_trusted_proxy_the_forwarded_client_is_recorded_and_limited,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -693,4 +694,35 @@ async fn managers_cannot_hand_out_more_than_they_hold(app: TestApp) {
     assert_eq!(app.call("admin/roles/save", &args, people).await.status, StatusCode::OK);
     let args = [("name", "shop-reader"), ("scopes", "read"), ("projects", "shop")];
     assert_eq!(app.call("admin/api-keys/create", &args, Some(&keys)).await.status, StatusCode::OK);
+}
+
+async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded_and_limited(app: TestApp) {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+
+    // A failed sign-in that came through the proxy at 127.0.0.1 on behalf of `client`.
+    let attempt = |client: &str| {
+        Request::post("/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", client)
+            .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))))
+            .body(Body::from(form(&[("email", "x@example.com"), ("password", "wrong password")])))
+            .unwrap()
+    };
+    let recorded_ip = |trail: Vec<Event>| trail[0].source_ip.clone().unwrap();
+
+    app.send(attempt("203.0.113.9")).await;
+    assert_eq!(recorded_ip(app.trail_of("sign_in").await), "127.0.0.1", "not trusted: ignored");
+
+    let app = app.trusting("127.0.0.1");
+    app.send(attempt("203.0.113.9")).await;
+    assert_eq!(recorded_ip(app.trail_of("sign_in").await), "203.0.113.9");
+
+    // Each client behind the proxy has its own sign-in budget.
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(app.send(attempt("203.0.113.9")).await.status);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert_eq!(app.send(attempt("198.51.100.4")).await.status, StatusCode::SEE_OTHER);
 }

@@ -5,6 +5,7 @@
 
 use auditrail_model::Projects;
 use auditrail_model::Scope;
+use auditrail_server::client_addr::{TrustedProxies, parse_proxy};
 use auditrail_storage::testing::ScratchDb;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -44,10 +45,23 @@ impl Reply {
 
 pub async fn spawn_app(db: ScratchDb) -> TestApp {
     let key = db.store.create_api_key("tests", &Scope::ALL, Projects::All).await.unwrap().secret;
+    let router = router(&db, TrustedProxies::default());
+    TestApp { router, key, db }
+}
+
+fn router(db: &ScratchDb, proxies: TrustedProxies) -> Router {
     // No page assets are needed: these tests speak to the API and the export.
     let options =
         LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
-    TestApp { router: auditrail_server::web::router(db.store.clone(), options), key, db }
+    auditrail_server::web::router(db.store.clone(), options, proxies)
+}
+
+impl TestApp {
+    /// The same app, believing `X-Forwarded-For` from `proxy`.
+    pub fn trusting(self, proxy: &str) -> TestApp {
+        let proxies = TrustedProxies::new(vec![parse_proxy(proxy).unwrap()]);
+        TestApp { router: router(&self.db, proxies), ..self }
+    }
 }
 
 /// Turns `async fn name(app: TestApp)` bodies into one `#[tokio::test]` per backend.
