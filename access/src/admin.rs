@@ -121,6 +121,20 @@ impl Changer {
         self.reach.check_projects(projects)
     }
 
+    /// The users this changer may manage: those within their projects.
+    pub async fn users(&self) -> Result<Vec<User>, AdminError> {
+        let mut users = self.store.users().await?;
+        users.retain(|u| self.reach.projects.covers(&u.projects));
+        Ok(users)
+    }
+
+    /// The API keys this changer may manage: those within their projects.
+    pub async fn api_keys(&self) -> Result<Vec<ApiKey>, AdminError> {
+        let mut keys = self.store.list_api_keys().await?;
+        keys.retain(|k| self.reach.projects.covers(&k.projects));
+        Ok(keys)
+    }
+
     pub async fn create_user(
         &self,
         email: &str,

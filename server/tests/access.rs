@@ -686,8 +686,16 @@ async fn managers_cannot_hand_out_more_than_they_hold(app: TestApp) {
     assert!(api_keys.iter().all(|k| k.name != "all" && k.name != "exp"), "no key was created");
     assert!(api_keys.iter().any(|k| k.id == wide_key && !k.revoked));
 
-    // Within what they hold, the same people get their way.
+    // They see only the people and keys within their projects.
     let people = Some(people.as_str());
+    let listed = app.call("admin/users", &[], people).await.json();
+    let emails: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["keys@example.com", "people@example.com"]);
+    let listed = app.call("admin/api-keys", &[], Some(&keys)).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 0, "the test key and `wide` cover every project");
+
+    // Within what they hold, the same people get their way.
     let args = [("email", "c@example.com"), ("role", "viewer"), ("projects", "shop")];
     assert_eq!(app.call("admin/users/create", &args, people).await.status, StatusCode::OK);
     let args = [("name", "small"), ("permissions", "logs.view")];

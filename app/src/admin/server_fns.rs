@@ -48,7 +48,7 @@ mod ssr {
 #[server(prefix = "/ui", endpoint = "admin/users")]
 pub async fn admin_users() -> Result<Vec<User>, UiError> {
     let changer = ssr::changer(auditrail_model::Permission::UsersManage)?;
-    Ok(changer.store.users().await?)
+    Ok(changer.users().await?)
 }
 
 #[server(prefix = "/ui", endpoint = "admin/roles")]
@@ -116,7 +116,7 @@ pub async fn delete_role(name: String) -> Result<(), UiError> {
 #[server(prefix = "/ui", endpoint = "admin/api-keys")]
 pub async fn admin_api_keys() -> Result<Vec<ApiKey>, UiError> {
     let changer = ssr::changer(auditrail_model::Permission::ApiKeysManage)?;
-    Ok(changer.store.list_api_keys().await?)
+    Ok(changer.api_keys().await?)
 }
 
 /// Creates a key and returns its secret, to be shown once.
