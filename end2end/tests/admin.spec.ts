@@ -27,6 +27,7 @@ test("an admin adds a user, who signs in with the shown password; a change of ro
   await row.getByTestId("role").selectOption("viewer");
   await row.getByTestId("save").click();
   await expect(page.getByTestId("saved")).toBeVisible();
+  await page.screenshot({ path: "test-results/admin-users-saved.png" });
   await theirs.reload();
   await live(theirs);
   await expect(theirs.getByTestId("account")).toContainText("viewer");
