@@ -1,8 +1,8 @@
 //! Signing in and out, and finding the account behind a session cookie. Every outcome is
 //! recorded in the audit trail; what the person trying to sign in learns is only "refused".
 
-use auditrail_model::{Account, Actor, ActorType, User};
-use auditrail_storage::{StorageError, Store};
+use auditrail_model::{AccessError, Account, Actor, ActorType, User};
+use auditrail_storage::{Credentials, StorageError, Store};
 use chrono::{Duration, Utc};
 
 use crate::audit::{self, Client, Entry, Kind};
@@ -40,48 +40,115 @@ pub async fn sign_in(
     let found = store.credentials(&email).await?;
     let Some(creds) = found else {
         password::verify_nothing(password).await;
-        refuse(store, &attempted(&email), client, "unknown email").await?;
+        let attempt = Attempt::SignIn;
+        attempt.refuse(store, &attempted(&email), client, "unknown email").await?;
         return Err(SignInError::Refused);
     };
-    let matches = password::verify(password, &creds.password_hash).await;
-    let actor = audit::user_actor(&creds.user);
-    if !creds.user.active {
-        refuse(store, &actor, client, "account deactivated").await?;
-        return Err(SignInError::Refused);
-    }
-    if creds.locked_until.is_some_and(|until| until > Utc::now()) {
-        refuse(store, &actor, client, "account locked after repeated failures").await?;
-        return Err(SignInError::Refused);
-    }
-    if !matches {
-        let locked = store.note_failed_sign_in(&creds.user.id, LOCK_AFTER, LOCK_FOR).await?;
-        let reason = if locked { "wrong password; account now locked" } else { "wrong password" };
-        refuse(store, &actor, client, reason).await?;
-        return Err(SignInError::Refused);
-    }
-    store.clear_failed_sign_ins(&creds.user.id).await?;
+    check_password(store, &creds, password, client, Attempt::SignIn).await?;
     let token = store.create_session(&creds.user.id, SESSION_TTL).await?;
     let entry = Entry::new(Kind::Access, "sessions", "sign_in", "Signed in");
-    audit::record(store, &actor, client, entry).await?;
+    audit::record(store, &audit::user_actor(&creds.user), client, entry).await?;
     Ok(SignedIn { token, user: creds.user })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The current password is wrong, or the account is locked: the same answer as sign-in.
+    #[error("the current password is wrong, or the account is locked for a while")]
+    Refused,
+    /// The new password breaks a rule; the message says which.
+    #[error(transparent)]
+    Invalid(#[from] AccessError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A signed-in person sets a new password, proving they know the current one (a wrong one counts
+/// toward the lock, as at sign-in). Every session of theirs ends, this one included; the returned
+/// token is a fresh session for the browser that made the change.
+pub async fn change_password(
+    store: &Store,
+    account: &Account,
+    current: &str,
+    new: &str,
+    client: &Client,
+) -> Result<String, PasswordChangeError> {
+    password::check_rules(new)?;
+    if new == current {
+        return Err(AccessError("the new password must differ from the current one".into()).into());
+    }
+    let creds = store.credentials(&account.user.email).await?;
+    let creds = creds.ok_or(PasswordChangeError::Refused)?;
+    check_password(store, &creds, current, client, Attempt::PasswordChange).await.map_err(|e| {
+        match e {
+            SignInError::Refused => PasswordChangeError::Refused,
+            SignInError::Storage(e) => e.into(),
+        }
+    })?;
+    store.set_password(&creds.user.id, &password::hash(new).await?).await?;
+    let token = store.create_session(&creds.user.id, SESSION_TTL).await?;
+    let entry = Entry::new(Kind::Activity, "users", "change_password", "Changed own password")
+        .target("user", &creds.user.id, Some(&creds.user.email));
+    audit::record(store, &audit::user_actor(&creds.user), client, entry).await?;
+    Ok(token)
+}
+
+/// Refuses a deactivated or locked account or a wrong password, recording why; a wrong password
+/// counts toward the lock, a right one clears the count.
+async fn check_password(
+    store: &Store,
+    creds: &Credentials,
+    password: &str,
+    client: &Client,
+    attempt: Attempt,
+) -> Result<(), SignInError> {
+    let matches = password::verify(password, &creds.password_hash).await;
+    let actor = audit::user_actor(&creds.user);
+    let reason = if !creds.user.active {
+        "account deactivated"
+    } else if creds.locked_until.is_some_and(|until| until > Utc::now()) {
+        "account locked after repeated failures"
+    } else if !matches {
+        let locked = store.note_failed_sign_in(&creds.user.id, LOCK_AFTER, LOCK_FOR).await?;
+        if locked { "wrong password; account now locked" } else { "wrong password" }
+    } else {
+        store.clear_failed_sign_ins(&creds.user.id).await?;
+        return Ok(());
+    };
+    attempt.refuse(store, &actor, client, reason).await?;
+    Err(SignInError::Refused)
+}
+
+/// What a password was given for, as the audit trail names it.
+#[derive(Clone, Copy)]
+enum Attempt {
+    SignIn,
+    PasswordChange,
+}
+
+impl Attempt {
+    async fn refuse(
+        self,
+        store: &Store,
+        actor: &Actor,
+        client: &Client,
+        reason: &str,
+    ) -> Result<(), StorageError> {
+        let entry = match self {
+            Attempt::SignIn => Entry::new(Kind::Access, "sessions", "sign_in", "Sign-in refused"),
+            Attempt::PasswordChange => {
+                Entry::new(Kind::Activity, "users", "change_password", "Password change refused")
+            }
+        };
+        let entry = entry.failed().detail("reason", reason);
+        audit::record(store, actor, client, entry).await
+    }
 }
 
 /// Someone who gave an email that matches no account.
 fn attempted(email: &str) -> Actor {
     let email: String = email.chars().take(auditrail_model::limits::EMAIL_MAX).collect();
     Actor { email: Some(email), kind: Some(ActorType::User), ..Actor::default() }
-}
-
-async fn refuse(
-    store: &Store,
-    actor: &Actor,
-    client: &Client,
-    reason: &str,
-) -> Result<(), StorageError> {
-    let entry = Entry::new(Kind::Access, "sessions", "sign_in", "Sign-in refused")
-        .failed()
-        .detail("reason", reason);
-    audit::record(store, actor, client, entry).await
 }
 
 /// The account a session token belongs to, if the session is live. An expired session is

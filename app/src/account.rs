@@ -37,7 +37,7 @@ pub fn AccountMenu() -> impl IntoView {
                         })}
                     </nav>
                     <div class="account" data-testid="account">
-                        <span class="who">{account.user.email.clone()}</span>
+                        <a class="who" href="/account" data-testid="account-link">{account.user.email.clone()}</a>
                         <span class="role">{account.user.role.clone()}</span>
                         <form method="post" action="/sign-out">
                             <button type="submit" class="link-button" data-testid="sign-out">"Sign out"</button>

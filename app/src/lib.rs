@@ -3,6 +3,7 @@
 //! (`hydrate`).
 
 mod account;
+mod account_page;
 mod admin;
 mod drawer;
 mod error;
@@ -83,6 +84,7 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
                     <Route path=path!("sign-in") view=sign_in::SignInPage/>
+                    <Route path=path!("account") view=account_page::AccountPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("admin") view=admin::AdminLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=|| view! { <Redirect path="/admin/users"/> }/>
                         <Route path=path!("users") view=admin::UsersPage ssr=SsrMode::Async/>

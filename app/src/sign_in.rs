@@ -22,7 +22,7 @@ pub fn SignInPage() -> impl IntoView {
             {move || signed_out().then(|| view! {
                 <p class="notice" data-testid="signed-out">"You have signed out."</p>
             })}
-            <form method="post" action="/sign-in" class="sign-in-form">
+            <form method="post" action="/sign-in" class="stacked-form">
                 <input type="hidden" name="next" prop:value=next/>
                 <label>
                     "Email"

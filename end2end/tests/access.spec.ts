@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { hydrated, PASSWORD, parseCsv, post, signIn } from "./support";
+import { addUser, hydrated, PASSWORD, parseCsv, post, signIn } from "./support";
 
 test("signing in: wrong password, deep link kept, sign out", async ({ page }) => {
   await page.goto("/?range=7d");
@@ -88,4 +88,41 @@ test("looking at the audit log is itself in the audit log", async ({ page, reque
   await expect(rows.filter({ hasText: "Sign-in refused" }).first()).toBeVisible();
   await expect(rows.filter({ hasText: "Audit log accessed" }).first()).toBeVisible();
   await page.screenshot({ path: "test-results/audit-trail.png" });
+});
+
+test("a person changes their own password on the account page", async ({ page, browser }) => {
+  const email = `pw-${Date.now().toString(36)}@e2e.test`;
+  const first = await addUser(page, email, "viewer");
+  const theirs = await (await browser.newContext()).newPage();
+  await signIn(theirs, email, "/", first);
+  await theirs.getByTestId("account-link").click();
+  await expect(theirs).toHaveURL(/\/account$/);
+  await expect(theirs.getByTestId("account-facts")).toContainText(email);
+  await expect(theirs.getByTestId("account-facts")).toContainText("viewer");
+  await expect(theirs.getByText("logs.view_details")).toHaveCount(0);
+
+  const NEW = "my own passphrase, chosen by me";
+  const change = async (current: string, next: string, again: string) => {
+    await theirs.getByLabel("Current password").fill(current);
+    await theirs.getByLabel("New password", { exact: true }).fill(next);
+    await theirs.getByLabel("New password again").fill(again);
+    await theirs.getByRole("button", { name: "Change password" }).click();
+  };
+  await change("not the password", NEW, NEW);
+  await expect(theirs.getByTestId("password-error")).toContainText("current password is wrong");
+  await change(first, NEW, NEW);
+  await expect(theirs.getByTestId("password-changed")).toBeVisible();
+  await theirs.screenshot({ path: "test-results/account-password-changed.png" });
+
+  // The browser that changed it stays signed in; the old password no longer works.
+  await theirs.goto("/");
+  await expect(theirs.getByTestId("account")).toContainText(email);
+  await theirs.getByTestId("sign-out").click();
+  await expect(theirs.getByTestId("signed-out")).toBeVisible();
+  await theirs.getByLabel("Email").fill(email);
+  await theirs.getByLabel("Password").fill(first);
+  await theirs.getByRole("button", { name: "Sign in" }).click();
+  await expect(theirs.getByTestId("sign-in-error")).toBeVisible();
+  await signIn(theirs, email, "/", NEW);
+  await expect(theirs.getByTestId("account")).toContainText(email);
 });

@@ -1,17 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { live, signIn } from "./support";
+import { addUser, live, signIn } from "./support";
 
 const stamp = () => Date.now().toString(36);
 
 test("an admin adds a user, who signs in with the shown password; a change of role and deactivation apply at once", async ({ page, browser }) => {
-  await signIn(page, "admin@e2e.test", "/admin/users");
-  await live(page);
   const email = `new-${stamp()}@e2e.test`;
-  await page.getByTestId("new-email").fill(email);
-  await page.getByTestId("new-role").selectOption("auditor");
-  await page.getByRole("button", { name: "Add user" }).click();
-  await expect(page.getByTestId("shown-once")).toContainText(`Created ${email}.`);
-  const secret = (await page.getByTestId("secret").textContent())!.trim();
+  const secret = await addUser(page, email, "auditor");
   expect(secret).toMatch(/^[A-Za-z0-9]{20}$/);
   await expect(page.getByTestId("new-email")).toHaveValue("");
   const row = page.locator(`[data-testid="user-row"][data-email="${email}"]`);

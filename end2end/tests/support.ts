@@ -59,3 +59,15 @@ export async function signIn(page: Page, email: string, next = "/", password = P
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL((url) => !url.pathname.startsWith("/sign-in"));
 }
+
+/** Adds a user through the admin page, signed in as the e2e admin, and returns the password
+ *  the page shows once. */
+export async function addUser(page: Page, email: string, role: string): Promise<string> {
+  await signIn(page, "admin@e2e.test", "/admin/users");
+  await live(page);
+  await page.getByTestId("new-email").fill(email);
+  await page.getByTestId("new-role").selectOption(role);
+  await page.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByTestId("shown-once")).toContainText(`Created ${email}.`);
+  return (await page.getByTestId("secret").textContent())!.trim();
+}

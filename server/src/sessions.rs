@@ -1,7 +1,7 @@
 //! Sessions on the web side: the middleware that finds who is asking, the sign-in and sign-out
 //! form handlers, and the session cookie.
 
-use auditrail_access::sessions::{self, SESSION_TTL, SignInError};
+use auditrail_access::sessions::{self, PasswordChangeError, SESSION_TTL, SignInError};
 use auditrail_access::{Client, SignedInVisitor, Visitor};
 use auditrail_storage::Store;
 use axum::Form;
@@ -24,6 +24,7 @@ fn needs_sign_in(method: &Method, path: &str) -> bool {
         && (path == "/"
             || path == "/export"
             || path.starts_with("/events/")
+            || path == "/account"
             || path == "/admin"
             || path.starts_with("/admin/"))
 }
@@ -130,6 +131,43 @@ pub async fn sign_out(
     let clear = cookie("", 0, over_tls(&headers));
     Ok((AppendHeaders([(SET_COOKIE, clear)]), Redirect::to("/sign-in?signed_out=1"))
         .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// The account page's password form. Answers with a redirect back to `/account` saying how it
+/// went; on success the browser gets a new session, as every session of the user has ended.
+pub async fn change_password(
+    State(store): State<Store>,
+    visitor: axum::Extension<Visitor>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, ApiError> {
+    let Some(session) = &visitor.session else {
+        return Ok(Redirect::to("/sign-in?next=%2Faccount").into_response());
+    };
+    let outcome = if form.new != form.confirm {
+        "mismatch"
+    } else {
+        let account = &session.account;
+        let (current, new) = (&form.current, &form.new);
+        match sessions::change_password(&store, account, current, new, &visitor.client).await {
+            Ok(token) => {
+                let set = cookie(&token, SESSION_TTL.num_seconds(), over_tls(&headers));
+                let back = Redirect::to("/account?changed=1");
+                return Ok((AppendHeaders([(SET_COOKIE, set)]), back).into_response());
+            }
+            Err(PasswordChangeError::Refused) => "refused",
+            Err(PasswordChangeError::Invalid(_)) => "rules",
+            Err(PasswordChangeError::Storage(e)) => return Err(e.into()),
+        }
+    };
+    Ok(Redirect::to(&format!("/account?error={outcome}")).into_response())
 }
 
 #[cfg(test)]

@@ -33,12 +33,14 @@ pub fn router(store: Store, leptos_options: LeptosOptions, proxies: TrustedProxi
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
     let shell_options = state.leptos_options.clone();
-    let sign_in_limit =
-        GovernorLayer::new(security::sign_in_limit()).error_handler(security::too_many_requests);
+    // Both forms take a password, so both get the guessing limit, each its own budget.
+    let password_limit =
+        || GovernorLayer::new(security::sign_in_limit()).error_handler(security::too_many_requests);
     Router::new()
         .nest("/api/v1", api::router())
         .route("/export", get(page_export))
-        .route("/sign-in", post(sessions::sign_in.layer(sign_in_limit)))
+        .route("/sign-in", post(sessions::sign_in.layer(password_limit())))
+        .route("/account/password", post(sessions::change_password.layer(password_limit())))
         .route("/sign-out", post(sessions::sign_out))
         .leptos_routes_with_context(
             &state,

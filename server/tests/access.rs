@@ -27,6 +27,7 @@ backend_tests!(
     admin_functions_need_their_permission_and_record_each_change,
     managers_cannot_hand_out_more_than_they_hold,
     behind_a_trusted_proxy_the_forwarded_client_is_recorded_and_limited,
+    people_change_their_own_password,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -733,4 +734,54 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_recorded_and_limited(app
     }
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
     assert_eq!(app.send(attempt("198.51.100.4")).await.status, StatusCode::SEE_OTHER);
+}
+
+async fn people_change_their_own_password(app: TestApp) {
+    let here = app.session("ada@example.com", "viewer", Projects::All).await;
+    let elsewhere = app.sign_in("ada@example.com", PASSWORD, "/").await;
+    let elsewhere = elsewhere.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    let elsewhere = elsewhere.split(';').next().unwrap().to_owned();
+    let change = |cookie: Option<&str>, current: &str, new: &str, confirm: &str| {
+        let body = form(&[("current", current), ("new", new), ("confirm", confirm)]);
+        let mut req = Request::post("/account/password")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            req = req.header(header::COOKIE, cookie);
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    const NEW: &str = "a much better passphrase";
+
+    let signed_out = app.send(change(None, PASSWORD, NEW, NEW)).await;
+    assert_eq!(location(&signed_out), "/sign-in?next=%2Faccount");
+    for (current, new, confirm, outcome) in [
+        ("not my password", NEW, NEW, "/account?error=refused"),
+        (PASSWORD, NEW, "a much better passphrasE", "/account?error=mismatch"),
+        (PASSWORD, "short", "short", "/account?error=rules"),
+        (PASSWORD, PASSWORD, PASSWORD, "/account?error=rules"),
+    ] {
+        let reply = app.send(change(Some(&here), current, new, confirm)).await;
+        assert_eq!(location(&reply), outcome, "{current} {new} {confirm}");
+        assert!(reply.headers.get(header::SET_COOKIE).is_none());
+    }
+    let refused = app.trail_of("change_password").await;
+    assert_eq!(refused.len(), 1, "only the wrong current password is an attempt worth recording");
+    assert_eq!(refused[0].details["reason"], "wrong password");
+    assert_eq!(app.page("/", Some(&here)).await.status, StatusCode::OK, "nothing changed yet");
+
+    let done = app.send(change(Some(&here), PASSWORD, NEW, NEW)).await;
+    assert_eq!(location(&done), "/account?changed=1");
+    let fresh = done.headers.get(header::SET_COOKIE).expect("a new session").to_str().unwrap();
+    let fresh = fresh.split(';').next().unwrap().to_owned();
+    assert_eq!(app.page("/account", Some(&fresh)).await.status, StatusCode::OK);
+    for old in [&here, &elsewhere] {
+        assert_eq!(app.page("/", Some(old)).await.status, StatusCode::SEE_OTHER, "ended");
+    }
+    let old = app.sign_in("ada@example.com", PASSWORD, "/").await;
+    assert!(old.headers.get(header::SET_COOKIE).is_none());
+    let new = app.sign_in("ada@example.com", NEW, "/").await;
+    assert!(new.headers.get(header::SET_COOKIE).is_some());
+    let changed = app.trail_of("change_password").await;
+    assert_eq!(changed[0].description.as_deref(), Some("Changed own password"));
+    assert_eq!(changed[0].actor.email.as_deref(), Some("ada@example.com"));
 }
