@@ -86,6 +86,14 @@ fn cookie(value: &str, max_age: i64, secure: bool) -> String {
     format!("{COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
+fn session_cookie(token: &str, headers: &HeaderMap) -> String {
+    cookie(token, SESSION_TTL.num_seconds(), over_tls(headers))
+}
+
+fn redirect_setting(cookie: String, to: &str) -> Response {
+    (AppendHeaders([(SET_COOKIE, cookie)]), Redirect::to(to)).into_response()
+}
+
 /// Only paths on this site: `//evil.example` and `/\evil.example` are other sites to browsers.
 fn local_path(next: &str) -> &str {
     let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
@@ -108,9 +116,7 @@ pub async fn sign_in(
 ) -> Result<Response, ApiError> {
     match sessions::sign_in(&store, &form.email, &form.password, &visitor.client).await {
         Ok(signed_in) => {
-            let set = cookie(&signed_in.token, SESSION_TTL.num_seconds(), over_tls(&headers));
-            Ok((AppendHeaders([(SET_COOKIE, set)]), Redirect::to(local_path(&form.next)))
-                .into_response())
+            Ok(redirect_setting(session_cookie(&signed_in.token, &headers), local_path(&form.next)))
         }
         Err(SignInError::Refused) => {
             let next: String = form_urlencoded::byte_serialize(form.next.as_bytes()).collect();
@@ -129,8 +135,7 @@ pub async fn sign_out(
         sessions::sign_out(&store, &session.token, &session.account, &visitor.client).await?;
     }
     let clear = cookie("", 0, over_tls(&headers));
-    Ok((AppendHeaders([(SET_COOKIE, clear)]), Redirect::to("/sign-in?signed_out=1"))
-        .into_response())
+    Ok(redirect_setting(clear, "/sign-in?signed_out=1"))
 }
 
 #[derive(Deserialize)]
@@ -158,9 +163,8 @@ pub async fn change_password(
         let (current, new) = (&form.current, &form.new);
         match sessions::change_password(&store, account, current, new, &visitor.client).await {
             Ok(token) => {
-                let set = cookie(&token, SESSION_TTL.num_seconds(), over_tls(&headers));
-                let back = Redirect::to("/account?changed=1");
-                return Ok((AppendHeaders([(SET_COOKIE, set)]), back).into_response());
+                let set = session_cookie(&token, &headers);
+                return Ok(redirect_setting(set, "/account?changed=1"));
             }
             Err(PasswordChangeError::Refused) => "refused",
             Err(PasswordChangeError::Invalid(_)) => "rules",
