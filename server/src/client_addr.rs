@@ -47,7 +47,7 @@ impl TrustedProxies {
             .map(str::trim)
             .collect();
         for hop in hops.into_iter().rev() {
-            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            let Some(ip) = hop_address(hop) else { break };
             client = ip;
             if !self.trusts(ip) {
                 break;
@@ -55,6 +55,20 @@ impl TrustedProxies {
         }
         Some(client)
     }
+}
+
+/// An `X-Forwarded-For` entry's address: `203.0.113.9`, `2001:db8::7`, or with a port as some
+/// proxies write it, `203.0.113.9:4711` and `[2001:db8::7]:4711`.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Some(bracketed) = hop.strip_prefix('[') {
+        return bracketed.split_once(']')?.0.parse().ok();
+    }
+    let (host, port) = hop.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 /// Reads `--trusted-proxy`: an address (`10.0.0.5`) or a network (`10.0.0.0/8`).
@@ -111,6 +125,16 @@ mod tests {
         assert_eq!(lan.client(None, &spoofed), None);
         let v6 = forwarded(&["2001:db8::7"]);
         assert_eq!(lan.client(Some(ip("10.0.0.1")), &v6), Some(ip("2001:db8::7")));
+    }
+
+    #[test]
+    fn forwarded_entries_may_carry_a_port() {
+        assert_eq!(hop_address("203.0.113.9:4711"), Some(ip("203.0.113.9")));
+        assert_eq!(hop_address("[2001:db8::7]:4711"), Some(ip("2001:db8::7")));
+        assert_eq!(hop_address("[2001:db8::7]"), Some(ip("2001:db8::7")));
+        for bad in ["203.0.113.9:port", "unknown", "_hidden", "[nope]:1", ""] {
+            assert_eq!(hop_address(bad), None, "{bad}");
+        }
     }
 
     #[test]
