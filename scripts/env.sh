@@ -1,6 +1,28 @@
-# Sourced by the run and test scripts: where builds go and which tools they use.
+# Sourced by the build, run and test scripts: where builds go, which tools they use, and how
+# they report progress.
 # Outside the checkout so a fresh clone reuses earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/auditrail/target}"
 # npm's wasm-opt before any other (see scripts/setup.sh).
 PATH="$(pwd)/tools/node_modules/.bin:$PATH"
 export PATH
+
+# One clock for a script and the scripts it calls, so every progress line tells how long the
+# whole command has run so far.
+export AUDITRAIL_STARTED_AT="${AUDITRAIL_STARTED_AT:-$(date +%s)}"
+
+step() {
+    local elapsed=$(($(date +%s) - AUDITRAIL_STARTED_AT))
+    printf '\033[1m==> [%d:%02d] %s\033[0m\n' $((elapsed / 60)) $((elapsed % 60)) "$*"
+}
+
+# cargo-leptos compiles debug builds with `--cfg erase_components` (Leptos type-erases views,
+# which compiles faster). Every debug build that should share the site build's cache runs
+# through this, so the flag is added once and the cache keys match.
+with_debug_rustflags() {
+    local flags="${RUSTFLAGS:-}"
+    case " $flags " in
+        *" --cfg erase_components "*) ;;
+        *) flags="${flags:+$flags }--cfg erase_components" ;;
+    esac
+    RUSTFLAGS="$flags" "$@"
+}

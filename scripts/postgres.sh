@@ -11,7 +11,7 @@ as_postgres() {
 
 pg_started_here=false
 if ! pg_lsclusters -h 2>/dev/null | awk '$1 == "15" && $2 == "main" { print $4 }' | grep -qx online; then
-    echo "==> pg_ctlcluster 15 main start"
+    step "pg_ctlcluster 15 main start"
     if [ "$(id -u)" = 0 ]; then pg_ctlcluster 15 main start; else sudo pg_ctlcluster 15 main start; fi
     pg_started_here=true
 fi
@@ -32,7 +32,7 @@ drop_test_databases() {
 postgres_cleanup() {
     drop_test_databases || true
     if $pg_started_here; then
-        echo "==> pg_ctlcluster 15 main stop (started by this run)"
+        step "pg_ctlcluster 15 main stop (started by this run)"
         if [ "$(id -u)" = 0 ]; then pg_ctlcluster 15 main stop; else sudo pg_ctlcluster 15 main stop; fi
     fi
 }

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 scripts/setup.sh
-cargo leptos build --release
+scripts/build.sh release
 
 bin="$CARGO_TARGET_DIR/release/auditrail"
 export AUDITRAIL_DATABASE_URL="${AUDITRAIL_DATABASE_URL:-sqlite://data/auditrail.db}"
@@ -14,6 +14,7 @@ export AUDITRAIL_ADDR="${AUDITRAIL_ADDR:-127.0.0.1:3000}"
 
 first_start=false
 [ -f data/auditrail.db ] || first_start=true
+step "seeding demo events (first start only) and starting the server"
 "$bin" demo --events 5000 --if-empty
 if $first_start; then
     echo

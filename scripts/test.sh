@@ -5,10 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-scripts/setup.sh
+scripts/setup.sh --test
 source scripts/postgres.sh
-
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -20,11 +18,11 @@ cargo clippy --workspace --exclude auditrail_frontend --all-targets -- -D warnin
 step "cargo clippy (browser side, wasm32)"
 cargo clippy -p auditrail_frontend --target wasm32-unknown-unknown -- -D warnings
 
+# With the site build's debug flags, so that build reuses this one's server.
 step "cargo test"
-cargo test --workspace --exclude auditrail_frontend
+with_debug_rustflags cargo test --workspace --exclude auditrail_frontend
 
-step "cargo leptos build"
-cargo leptos build
+scripts/build.sh debug
 
 # One scratch directory for the browser tests' databases and keys, removed with Postgres's.
 E2E_DIR=$(mktemp -d -t auditrail-e2e-XXXXXX)
@@ -36,7 +34,7 @@ step "Playwright (Chromium), debug build"
 
 # The run command serves a release build, whose WASM goes through wasm-opt: check it hydrates
 # and works too.
-step "cargo leptos build --release"
-cargo leptos build --release
+scripts/build.sh release
 step "Playwright (Chromium), release build"
 (cd end2end && AUDITRAIL_BIN="$CARGO_TARGET_DIR/release/auditrail" npx playwright test)
+step "all tests passed"

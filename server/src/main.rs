@@ -47,7 +47,7 @@ enum Command {
         addr: SocketAddr,
         #[command(flatten)]
         db: DatabaseArg,
-        /// Folder holding the built web assets (cargo-leptos's site root)
+        /// Folder holding the built web assets (scripts/build.sh writes them to target/site)
         #[arg(long, env = "AUDITRAIL_SITE_ROOT", default_value = "target/site")]
         site_root: PathBuf,
         /// Email of the admin created (with a printed random password) when there are no users

@@ -94,7 +94,7 @@ pub async fn serve(
     if !site_root.join("pkg").exists() {
         tracing::warn!(
             site_root = %site_root.display(),
-            "no built web assets here; run `cargo leptos build` or pass --site-root"
+            "no built web assets here; run `scripts/build.sh` or pass --site-root"
         );
     }
     tokio::spawn(sweep_sessions(store.clone()));

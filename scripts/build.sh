@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the web app and the server binary: what `cargo leptos build [--release]` does for this
+# workspace, with the same profiles, flags, environment and target directories, so either tool
+# reuses the other's cache. Leaves the site in target/site and the binary in
+# $CARGO_TARGET_DIR/{debug,release}/auditrail.
+#   build.sh [debug|release]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+mode=${1:-debug}
+case "$mode" in
+    debug) wasm_profile=(); wasm_dir=debug; server_profile=(); build=with_debug_rustflags ;;
+    release) wasm_profile=(--profile=wasm-release); wasm_dir=wasm-release; server_profile=(--release); build= ;;
+    *) echo "usage: scripts/build.sh [debug|release]" >&2; exit 2 ;;
+esac
+# LEPTOS_OUTPUT_NAME, the one setting Leptos reads at compile time, comes from
+# .cargo/config.toml so that every build in this checkout (cargo test's too) sets it.
+
+site=target/site
+pkg=$site/pkg
+rm -rf "$site"
+mkdir -p "$pkg"
+cp -R public/. "$site/"
+cp style/main.css "$pkg/auditrail.css"
+
+step "build.sh $mode: browser app (auditrail_frontend for wasm32)"
+$build cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \
+    --no-default-features --target-dir="$CARGO_TARGET_DIR/front" "${wasm_profile[@]}"
+
+step "build.sh $mode: wasm-bindgen"
+wasm-bindgen --target=web --out-name=auditrail --out-dir="$pkg" \
+    "$CARGO_TARGET_DIR/front/wasm32-unknown-unknown/$wasm_dir/auditrail_frontend.wasm"
+mv "$pkg/auditrail_bg.wasm" "$pkg/auditrail.wasm"
+if [ "$mode" = release ]; then
+    step "build.sh $mode: wasm-opt -Oz"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        "$pkg/auditrail.wasm" -o "$pkg/auditrail.wasm"
+fi
+# A server compiled without LEPTOS_OUTPUT_NAME (by any tool that does not read
+# .cargo/config.toml) asks for auditrail_bg.wasm: the same file under that name too.
+ln -f "$pkg/auditrail.wasm" "$pkg/auditrail_bg.wasm"
+
+step "build.sh $mode: server (auditrail_server)"
+$build cargo build --package=auditrail_server --bin=auditrail --no-default-features \
+    "${server_profile[@]}"
+step "build.sh $mode: done: $CARGO_TARGET_DIR/$mode/auditrail --site-root $site"
