@@ -2,7 +2,8 @@
 # Builds the web app and the server binary: what `cargo leptos build [--release]` does for this
 # workspace, with the same profiles, flags, environment and target directories, so either tool
 # reuses the other's cache. Leaves the site in target/site and the binary in
-# $CARGO_TARGET_DIR/{debug,release}/auditrail.
+# $CARGO_TARGET_DIR/{debug,release}/auditrail. Installs the tools it needs (scripts/setup.sh)
+# while the server compiles.
 #   build.sh [debug|release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,20 @@ mkdir -p "$pkg"
 cp -R public/. "$site/"
 cp style/main.css "$pkg/auditrail.css"
 
+# Like cargo-leptos, the server and the browser app build at the same time (they have separate
+# target directories): on two cores, one build's single-threaded stretches (big crates, LTO,
+# linking) leave the other core to the other build.
+server_log="$CARGO_TARGET_DIR/build-server-$mode.log"
+mkdir -p "$CARGO_TARGET_DIR"
+step "build.sh $mode: server (auditrail_server) in the background, log in $server_log"
+$build cargo build --package=auditrail_server --bin=auditrail --no-default-features \
+    "${server_profile[@]}" >"$server_log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+
+# The tools the steps below need; installing them (once) overlaps with the server build too.
+scripts/setup.sh
+
 step "build.sh $mode: browser app (auditrail_frontend for wasm32)"
 $build cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \
     --no-default-features --target-dir="$CARGO_TARGET_DIR/front" "${wasm_profile[@]}"
@@ -41,7 +56,11 @@ fi
 # .cargo/config.toml) asks for auditrail_bg.wasm: the same file under that name too.
 ln -f "$pkg/auditrail.wasm" "$pkg/auditrail_bg.wasm"
 
-step "build.sh $mode: server (auditrail_server)"
-$build cargo build --package=auditrail_server --bin=auditrail --no-default-features \
-    "${server_profile[@]}"
+step "build.sh $mode: waiting for the server build"
+if ! wait "$server_pid"; then
+    cat "$server_log" >&2
+    echo "build.sh: the server build failed (output above)" >&2
+    exit 1
+fi
+trap - EXIT
 step "build.sh $mode: done: $CARGO_TARGET_DIR/$mode/auditrail --site-root $site"

@@ -5,7 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-scripts/setup.sh
 scripts/build.sh release
 
 bin="$CARGO_TARGET_DIR/release/auditrail"
