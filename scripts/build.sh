@@ -11,8 +11,8 @@ source scripts/env.sh
 
 mode=${1:-debug}
 case "$mode" in
-    debug) wasm_profile=(); wasm_dir=debug; server_profile=(); build=with_debug_rustflags ;;
-    release) wasm_profile=(--profile=wasm-release); wasm_dir=wasm-release; server_profile=(--release); build= ;;
+    debug) wasm_profile=(); wasm_dir=debug; server_profile=() ;;
+    release) wasm_profile=(--profile=wasm-release); wasm_dir=wasm-release; server_profile=(--release) ;;
     *) echo "usage: scripts/build.sh [debug|release]" >&2; exit 2 ;;
 esac
 # LEPTOS_OUTPUT_NAME, the one setting Leptos reads at compile time, comes from
@@ -31,7 +31,7 @@ cp style/main.css "$pkg/auditrail.css"
 server_log="$CARGO_TARGET_DIR/build-server-$mode.log"
 mkdir -p "$CARGO_TARGET_DIR"
 step "build.sh $mode: server (auditrail_server) in the background, log in $server_log"
-$build cargo build --package=auditrail_server --bin=auditrail --no-default-features \
+with_leptos_rustflags cargo build --package=auditrail_server --bin=auditrail --no-default-features \
     "${server_profile[@]}" >"$server_log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
@@ -40,7 +40,7 @@ trap 'kill "$server_pid" 2>/dev/null || true' EXIT
 scripts/setup.sh
 
 step "build.sh $mode: browser app (auditrail_frontend for wasm32)"
-$build cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \
+with_leptos_rustflags cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \
     --no-default-features --target-dir="$CARGO_TARGET_DIR/front" "${wasm_profile[@]}"
 
 step "build.sh $mode: wasm-bindgen"

@@ -15,10 +15,11 @@ step() {
     printf '\033[1m==> [%d:%02d] %s\033[0m\n' $((elapsed / 60)) $((elapsed % 60)) "$*"
 }
 
-# cargo-leptos compiles debug builds with `--cfg erase_components` (Leptos type-erases views,
-# which compiles faster). Every debug build that should share the site build's cache runs
-# through this, so the flag is added once and the cache keys match.
-with_debug_rustflags() {
+# Every build of the app gets `--cfg erase_components` (Leptos type-erases views, which compiles
+# much faster), as cargo-leptos does with `always-erase-components` in Cargo.toml. Builds that
+# should share the site build's cache run through this, so the flag is added once and cache keys
+# match.
+with_leptos_rustflags() {
     local flags="${RUSTFLAGS:-}"
     case " $flags " in
         *" --cfg erase_components "*) ;;

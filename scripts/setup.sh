@@ -45,8 +45,9 @@ fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
     step "setup: cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (once)"
-    # Without --locked: with it, the install fails on this toolchain.
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    # Without --locked: with it, the install fails on this toolchain. Without default features:
+    # they add TLS (ring, rustls) for the test runner's downloads, which nothing here uses.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --force
 fi
 
 # wasm-opt for release builds comes from npm's binaryen: Debian bookworm's binaryen (108)

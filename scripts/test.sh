@@ -18,9 +18,9 @@ cargo clippy --workspace --exclude auditrail_frontend --all-targets -- -D warnin
 step "cargo clippy (browser side, wasm32)"
 cargo clippy -p auditrail_frontend --target wasm32-unknown-unknown -- -D warnings
 
-# With the site build's debug flags, so that build reuses this one's server.
+# With the site build's flags, so that build reuses the server this one compiles.
 step "cargo test"
-with_debug_rustflags cargo test --workspace --exclude auditrail_frontend
+with_leptos_rustflags cargo test --workspace --exclude auditrail_frontend
 
 scripts/build.sh debug
 
