@@ -4,43 +4,64 @@
 # reuses the other's cache. Leaves the site in target/site and the binary in
 # $CARGO_TARGET_DIR/{debug,release}/auditrail. Installs the tools it needs (scripts/setup.sh)
 # while the server compiles.
-#   build.sh [debug|release]
+#   build.sh [debug|release] [--site-only]
+# --site-only leaves the server out: scripts/test.sh serves the site with the binary `cargo test`
+# built (with the same flags, and the test-only features its dev-dependencies turn on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-mode=${1:-debug}
-case "$mode" in
-    debug) wasm_profile=(); wasm_dir=debug; server_profile=() ;;
-    release) wasm_profile=(--profile=wasm-release); wasm_dir=wasm-release; server_profile=(--release) ;;
-    *) echo "usage: scripts/build.sh [debug|release]" >&2; exit 2 ;;
-esac
+usage() { echo "usage: scripts/build.sh [debug|release] [--site-only]" >&2; exit 2; }
+mode=debug
+server=true
+for arg in "$@"; do
+    case "$arg" in
+        debug | release) mode=$arg ;;
+        --site-only) server=false ;;
+        *) usage ;;
+    esac
+done
+if [ "$mode" = release ]; then
+    wasm_profile=(--profile=wasm-release)
+    wasm_dir=wasm-release
+    server_profile=(--release)
+else
+    wasm_profile=()
+    wasm_dir=debug
+    server_profile=()
+fi
 # LEPTOS_OUTPUT_NAME, the one setting Leptos reads at compile time, comes from
 # .cargo/config.toml so that every build in this checkout (cargo test's too) sets it.
+rustflags=$(leptos_rustflags)
 
 site=target/site
 pkg=$site/pkg
 rm -rf "$site"
 mkdir -p "$pkg"
 cp -R public/. "$site/"
+# Copied as written: cargo-leptos would also run lightningcss over it (vendor prefixes for
+# browserslist "defaults", minified in release), which this plain CSS does not need.
 cp style/main.css "$pkg/auditrail.css"
 
-# Like cargo-leptos, the server and the browser app build at the same time (they have separate
-# target directories): on two cores, one build's single-threaded stretches (big crates, LTO,
-# linking) leave the other core to the other build.
-server_log="$CARGO_TARGET_DIR/build-server-$mode.log"
-mkdir -p "$CARGO_TARGET_DIR"
-step "build.sh $mode: server (auditrail_server) in the background, log in $server_log"
-with_leptos_rustflags cargo build --package=auditrail_server --bin=auditrail --no-default-features \
-    "${server_profile[@]}" >"$server_log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+if $server; then
+    # Like cargo-leptos, the server and the browser app build at the same time (they have
+    # separate target directories): on two cores, one build's single-threaded stretches (big
+    # crates, LTO, linking) leave the other core to the other build. Its own process group, so
+    # a failure below stops all of it.
+    server_log="$CARGO_TARGET_DIR/build-server-$mode.log"
+    mkdir -p "$CARGO_TARGET_DIR"
+    step "build.sh $mode: server (auditrail_server) in the background, log in $server_log"
+    RUSTFLAGS="$rustflags" setsid --wait cargo build --package=auditrail_server --bin=auditrail --no-default-features \
+        "${server_profile[@]}" >"$server_log" 2>&1 &
+    server_pid=$!
+    trap 'kill -- "-$server_pid" 2>/dev/null || true' EXIT
+fi
 
-# The tools the steps below need; installing them (once) overlaps with the server build too.
+# The tools the steps below need; installing them (once) overlaps with the server build.
 scripts/setup.sh
 
 step "build.sh $mode: browser app (auditrail_frontend for wasm32)"
-with_leptos_rustflags cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \
+RUSTFLAGS="$rustflags" cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \
     --no-default-features --target-dir="$CARGO_TARGET_DIR/front" "${wasm_profile[@]}"
 
 step "build.sh $mode: wasm-bindgen"
@@ -56,11 +77,14 @@ fi
 # .cargo/config.toml) asks for auditrail_bg.wasm: the same file under that name too.
 ln -f "$pkg/auditrail.wasm" "$pkg/auditrail_bg.wasm"
 
-step "build.sh $mode: waiting for the server build"
-if ! wait "$server_pid"; then
-    cat "$server_log" >&2
-    echo "build.sh: the server build failed (output above)" >&2
-    exit 1
+if $server; then
+    step "build.sh $mode: waiting for the server build"
+    if ! wait "$server_pid"; then
+        cat "$server_log" >&2
+        echo "build.sh: the server build failed (its output is above)" >&2
+        exit 1
+    fi
+    trap - EXIT
+    tail -n 1 "$server_log"
 fi
-trap - EXIT
-step "build.sh $mode: done: $CARGO_TARGET_DIR/$mode/auditrail --site-root $site"
+step "build.sh $mode: done: site in $site"

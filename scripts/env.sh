@@ -17,13 +17,11 @@ step() {
 
 # Every build of the app gets `--cfg erase_components` (Leptos type-erases views, which compiles
 # much faster), as cargo-leptos does with `always-erase-components` in Cargo.toml. Builds that
-# should share the site build's cache run through this, so the flag is added once and cache keys
-# match.
-with_leptos_rustflags() {
+# should share a cache take RUSTFLAGS from here, so the flag is added once and cache keys match.
+leptos_rustflags() {
     local flags="${RUSTFLAGS:-}"
     case " $flags " in
-        *" --cfg erase_components "*) ;;
-        *) flags="${flags:+$flags }--cfg erase_components" ;;
+        *" --cfg erase_components "*) echo "$flags" ;;
+        *) echo "${flags:+$flags }--cfg erase_components" ;;
     esac
-    RUSTFLAGS="$flags" "$@"
 }

@@ -26,16 +26,18 @@ as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages: Chromium for the browser tests, Postgres 15 for the second backend's tests.
+# Debian packages: npm for the build tools below; for the tests Chromium, and Postgres 15 for
+# the second backend.
+missing=()
+command -v npm >/dev/null || missing+=(npm)
 if $test; then
-    missing=()
     command -v chromium >/dev/null || missing+=(chromium)
     command -v pg_ctlcluster >/dev/null && [ -d /usr/lib/postgresql/15 ] || missing+=(postgresql)
-    if [ ${#missing[@]} -gt 0 ]; then
-        step "setup: apt-get install ${missing[*]}"
-        as_root apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-    fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    step "setup: apt-get install ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -47,7 +49,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
     step "setup: cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (once)"
     # Without --locked: with it, the install fails on this toolchain. Without default features:
     # they add TLS (ring, rustls) for the test runner's downloads, which nothing here uses.
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --force
+    # In a throwaway target directory: the app's own would be locked by a build running beside.
+    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" \
+        --no-default-features --force
 fi
 
 # wasm-opt for release builds comes from npm's binaryen: Debian bookworm's binaryen (108)
@@ -67,5 +71,6 @@ if $watch && [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos 
     step "setup: cargo install cargo-leptos $CARGO_LEPTOS_VERSION (takes ~20 minutes, once)"
     # no_downloads: cargo-leptos finds wasm-bindgen and wasm-opt on PATH instead of fetching
     # them from GitHub, which this network cannot reach.
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+    env -u CARGO_TARGET_DIR cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked \
+        --features no_downloads
 fi

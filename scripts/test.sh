@@ -11,18 +11,24 @@ source scripts/postgres.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-# The frontend crate turns on the app's `hydrate` feature; building it with the server would
-# mix `ssr` and `hydrate` in one build, so it is linted on its own target.
+# Every cargo step here takes the site build's RUSTFLAGS: the flags are part of cache keys, and
+# build scripts and proc macros compiled for clippy are reused by the test build.
+rustflags=$(leptos_rustflags)
 step "cargo clippy (server side)"
-cargo clippy --workspace --exclude auditrail_frontend --all-targets -- -D warnings
+RUSTFLAGS="$rustflags" cargo clippy --workspace --exclude auditrail_frontend --all-targets -- -D warnings
+# The frontend crate turns on the app's `hydrate` feature; building it with the server would
+# mix `ssr` and `hydrate` in one build, so it is linted on its own target, in the browser app's
+# target directory, whose build scripts and proc macros the debug site build then reuses.
 step "cargo clippy (browser side, wasm32)"
-cargo clippy -p auditrail_frontend --target wasm32-unknown-unknown -- -D warnings
+RUSTFLAGS="$rustflags" cargo clippy -p auditrail_frontend --target wasm32-unknown-unknown \
+    --target-dir "$CARGO_TARGET_DIR/front" -- -D warnings
 
-# With the site build's flags, so that build reuses the server this one compiles.
+# Also builds $CARGO_TARGET_DIR/debug/auditrail (the process tests run it), which serves the
+# debug site below: the site build need not compile the server a second time.
 step "cargo test"
-with_leptos_rustflags cargo test --workspace --exclude auditrail_frontend
+RUSTFLAGS="$rustflags" cargo test --workspace --exclude auditrail_frontend
 
-scripts/build.sh debug
+scripts/build.sh debug --site-only
 
 # One scratch directory for the browser tests' databases and keys, removed with Postgres's.
 E2E_DIR=$(mktemp -d -t auditrail-e2e-XXXXXX)
