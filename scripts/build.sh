@@ -2,8 +2,7 @@
 # Builds the web app and the server binary: what `cargo leptos build [--release]` does for this
 # workspace, with the same profiles, flags, environment and target directories, so either tool
 # reuses the other's cache. Leaves the site in target/site and the binary in
-# $CARGO_TARGET_DIR/{debug,release}/auditrail. Installs the tools it needs (scripts/setup.sh)
-# while the server compiles.
+# $CARGO_TARGET_DIR/{debug,release}/auditrail. Installs the tools it needs first (scripts/setup.sh).
 #   build.sh [debug|release] [--site-only]
 # --site-only leaves the server out: scripts/test.sh serves the site with the binary `cargo test`
 # built (with the same flags, and the test-only features its dev-dependencies turn on).
@@ -34,6 +33,10 @@ fi
 # .cargo/config.toml so that every build in this checkout (cargo test's too) sets it.
 rustflags=$(leptos_rustflags)
 
+# The tools the steps below need. Installing them (once) before the builds start: measured on two
+# cores, overlapping the install with the builds made the whole run slower, not faster.
+scripts/setup.sh
+
 site=target/site
 pkg=$site/pkg
 rm -rf "$site"
@@ -51,14 +54,11 @@ if $server; then
     server_log="$CARGO_TARGET_DIR/build-server-$mode.log"
     mkdir -p "$CARGO_TARGET_DIR"
     step "build.sh $mode: server (auditrail_server) in the background, log in $server_log"
-    RUSTFLAGS="$rustflags" setsid --wait cargo build --package=auditrail_server --bin=auditrail --no-default-features \
-        "${server_profile[@]}" >"$server_log" 2>&1 &
+    RUSTFLAGS="$rustflags" setsid --wait cargo build --package=auditrail_server --bin=auditrail \
+        --no-default-features "${server_profile[@]}" >"$server_log" 2>&1 &
     server_pid=$!
     trap 'kill -- "-$server_pid" 2>/dev/null || true' EXIT
 fi
-
-# The tools the steps below need; installing them (once) overlaps with the server build.
-scripts/setup.sh
 
 step "build.sh $mode: browser app (auditrail_frontend for wasm32)"
 RUSTFLAGS="$rustflags" cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \

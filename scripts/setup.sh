@@ -49,7 +49,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
     step "setup: cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (once)"
     # Without --locked: with it, the install fails on this toolchain. Without default features:
     # they add TLS (ring, rustls) for the test runner's downloads, which nothing here uses.
-    # In a throwaway target directory: the app's own would be locked by a build running beside.
+    # In a throwaway target directory, not the app's build cache.
     env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" \
         --no-default-features --force
 fi
