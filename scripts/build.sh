@@ -47,10 +47,9 @@ cp -R public/. "$site/"
 cp style/main.css "$pkg/auditrail.css"
 
 if $server; then
-    # Like cargo-leptos, the server and the browser app build at the same time (they have
-    # separate target directories): on two cores, one build's single-threaded stretches (big
-    # crates, LTO, linking) leave the other core to the other build. Its own process group, so
-    # a failure below stops all of it.
+    # As cargo-leptos does, the server and the browser app build at the same time (they have
+    # separate target directories), so one build's single-threaded stretches (LTO, linking)
+    # leave a core to the other. In its own process group, so a failure below stops all of it.
     server_log="$CARGO_TARGET_DIR/build-server-$mode.log"
     mkdir -p "$CARGO_TARGET_DIR"
     step "build.sh $mode: server (auditrail_server) in the background, log in $server_log"
@@ -61,8 +60,9 @@ if $server; then
 fi
 
 step "build.sh $mode: browser app (auditrail_frontend for wasm32)"
-RUSTFLAGS="$rustflags" cargo build --package=auditrail_frontend --lib --target=wasm32-unknown-unknown \
-    --no-default-features --target-dir="$CARGO_TARGET_DIR/front" "${wasm_profile[@]}"
+RUSTFLAGS="$rustflags" cargo build --package=auditrail_frontend --lib \
+    --target=wasm32-unknown-unknown --no-default-features --target-dir="$CARGO_TARGET_DIR/front" \
+    "${wasm_profile[@]}"
 
 step "build.sh $mode: wasm-bindgen"
 wasm-bindgen --target=web --out-name=auditrail --out-dir="$pkg" \
