@@ -6,6 +6,7 @@ mod accounts;
 mod api_keys;
 mod engine;
 mod error;
+mod migrations;
 mod postgres;
 mod query;
 mod row;

@@ -146,7 +146,7 @@ crate::accounts::accounts_engine!(PostgresStore, Postgres);
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StorageError> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        crate::migrations::migrator(&crate::migrations::POSTGRES).run(&pool).await?;
         // This month and the next two exist before the first event arrives.
         let mut tx = begin_write(&pool).await?;
         let (year, month) = month_of(sort_key::base(Utc::now()));

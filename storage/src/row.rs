@@ -2,9 +2,9 @@
 
 use auditrail_model::{Actor, ActorType, Event, Outcome, Target};
 use chrono::DateTime;
+use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
 /// One row as selected by `query::EVENT_COLUMNS`.
-#[derive(sqlx::FromRow)]
 pub(crate) struct EventRow {
     pub sort_key: i64,
     id: String,
@@ -29,6 +29,44 @@ pub(crate) struct EventRow {
     details: String,
     trace_id: Option<String>,
     flagged: bool,
+}
+
+/// What `#[derive(sqlx::FromRow)]` would write, for either backend's rows (the derive needs
+/// sqlx's macros; see `migrations`).
+impl<'r, R: Row> FromRow<'r, R> for EventRow
+where
+    &'r str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(EventRow {
+            sort_key: row.try_get("sort_key")?,
+            id: row.try_get("id")?,
+            occurred_at: row.try_get("occurred_at")?,
+            received_at: row.try_get("received_at")?,
+            project: row.try_get("project")?,
+            category: row.try_get("category")?,
+            module: row.try_get("module")?,
+            action: row.try_get("action")?,
+            result: row.try_get("result")?,
+            actor_id: row.try_get("actor_id")?,
+            actor_name: row.try_get("actor_name")?,
+            actor_email: row.try_get("actor_email")?,
+            actor_type: row.try_get("actor_type")?,
+            source_ip: row.try_get("source_ip")?,
+            user_agent: row.try_get("user_agent")?,
+            target_type: row.try_get("target_type")?,
+            target_id: row.try_get("target_id")?,
+            target_name: row.try_get("target_name")?,
+            description: row.try_get("description")?,
+            error: row.try_get("error")?,
+            details: row.try_get("details")?,
+            trace_id: row.try_get("trace_id")?,
+            flagged: row.try_get("flagged")?,
+        })
+    }
 }
 
 impl From<EventRow> for Event {

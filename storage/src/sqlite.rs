@@ -95,7 +95,7 @@ impl SqliteStore {
             })?;
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        crate::migrations::migrator(&crate::migrations::SQLITE).run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 
