@@ -2,7 +2,7 @@
 //! Each checks its input, makes the change and records it in the audit trail.
 
 use auditrail_model::{AccessError, Account, Actor, Permission, Projects, Role, User};
-use auditrail_model::{ApiKey, Scope};
+use auditrail_model::{ApiKey, Scope, TRAIL_PROJECT};
 use auditrail_storage::{NewApiKey, StorageError, Store};
 use serde_json::{Value, json};
 
@@ -60,6 +60,20 @@ impl Reach {
         )))
     }
 
+    /// A key whose projects name the access trail reads it; only those who may read the trail
+    /// themselves make one.
+    fn check_key_projects(&self, wanted: &Projects) -> Result<(), AdminError> {
+        let names_trail =
+            matches!(wanted, Projects::Only(names) if names.iter().any(|p| p == TRAIL_PROJECT));
+        if names_trail && !Permission::read_trail(&self.permissions) {
+            return Err(AdminError::BeyondReach(format!(
+                "Only people who manage users or settings may make keys that read the access \
+                 trail (project {TRAIL_PROJECT})."
+            )));
+        }
+        self.check_projects(wanted)
+    }
+
     fn check_projects(&self, wanted: &Projects) -> Result<(), AdminError> {
         if self.projects.covers(wanted) {
             return Ok(());
@@ -69,19 +83,6 @@ impl Reach {
             "You can only grant or change access within your own projects ({yours})."
         )))
     }
-}
-
-/// What a key with these scopes can do, in the permissions a person would need for it.
-fn scope_permissions(scopes: &[Scope]) -> Vec<Permission> {
-    let mut permissions = Vec::new();
-    for scope in scopes {
-        match scope {
-            Scope::Ingest => {}
-            Scope::Read => permissions.extend([Permission::LogsView, Permission::LogsViewDetails]),
-            Scope::Export => permissions.push(Permission::LogsExport),
-        }
-    }
-    permissions
 }
 
 fn user_state(user: &User) -> Value {
@@ -107,6 +108,23 @@ impl Changer {
 
     async fn record(&self, entry: Entry) -> Result<(), StorageError> {
         audit::record(&self.store, &self.actor, &self.client, entry).await
+    }
+
+    /// A custom role changes what everyone holding it may do, so a manager limited to some
+    /// projects may change or delete it only while every holder is within those projects.
+    async fn check_holders(&self, role: &str) -> Result<(), AdminError> {
+        let users = self.store.users().await?;
+        let outside = users
+            .iter()
+            .filter(|u| u.role == role && !self.reach.projects.covers(&u.projects))
+            .count();
+        if outside == 0 {
+            return Ok(());
+        }
+        Err(AdminError::BeyondReach(format!(
+            "{outside} user(s) outside your projects hold the role {role}; only a manager who \
+             reaches them may change it."
+        )))
     }
 
     /// The permissions of a role; none for a name that does not exist (storage refuses those).
@@ -201,6 +219,7 @@ impl Changer {
         self.reach.check_permissions(permissions)?;
         if let Some(before) = &before {
             self.reach.check_permissions(&before.permissions)?;
+            self.check_holders(name).await?;
         }
         self.store.save_role(name, permissions).await?;
         let (action, description) =
@@ -216,6 +235,7 @@ impl Changer {
 
     pub async fn delete_role(&self, name: &str) -> Result<(), AdminError> {
         self.reach.check_permissions(&self.role_permissions(name).await?)?;
+        self.check_holders(name).await?;
         if !self.store.delete_role(name).await? {
             return Err(AdminError::NotFound("no such role"));
         }
@@ -234,8 +254,8 @@ impl Changer {
         scopes: &[Scope],
         projects: Projects,
     ) -> Result<NewApiKey, AdminError> {
-        self.reach.check_permissions(&scope_permissions(scopes))?;
-        self.reach.check_projects(&projects)?;
+        self.reach.check_permissions(&ApiKey::permissions(scopes))?;
+        self.reach.check_key_projects(&projects)?;
         let created = self.store.create_api_key(name, scopes, projects).await?;
         let key = &created.key;
         let entry = Entry::new(Kind::Activity, "api_keys", "create", "Created API key")
@@ -249,7 +269,7 @@ impl Changer {
     pub async fn revoke_api_key(&self, id: &str) -> Result<ApiKey, AdminError> {
         let key = self.store.list_api_keys().await?.into_iter().find(|k| k.id == id && !k.revoked);
         let key = key.ok_or(AdminError::NotFound("no active API key with this id"))?;
-        self.reach.check_permissions(&scope_permissions(&key.scopes))?;
+        self.reach.check_permissions(&ApiKey::permissions(&key.scopes))?;
         self.reach.check_projects(&key.projects)?;
         if !self.store.revoke_api_key(id).await? {
             return Err(AdminError::NotFound("no active API key with this id"));

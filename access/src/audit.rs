@@ -1,15 +1,12 @@
 //! The audit trail of the audit log: who signed in, looked, exported or changed access, written
-//! as ordinary events in the reserved project `auditrail`. Callers record before they answer,
+//! as ordinary events in the reserved project `auditrail` ([`TRAIL_PROJECT`]). Callers record before they answer,
 //! so an access that cannot be recorded does not happen.
 
-use auditrail_model::ApiKey;
-use auditrail_model::{Actor, ActorType, NewEvent, Outcome, Target, User, limits};
+use auditrail_model::limits;
+use auditrail_model::{Actor, ActorType, ApiKey, NewEvent, Outcome, TRAIL_PROJECT, Target, User};
 use auditrail_storage::{StorageError, Store};
 use chrono::Utc;
 use serde_json::{Map, Value};
-
-/// The project Auditrail writes its own events to; API clients may not write to it.
-pub const PROJECT: &str = "auditrail";
 
 /// Where a request came from, as recorded on its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,7 +92,7 @@ impl Entry {
     }
 }
 
-/// Writes `entry` as an event in [`PROJECT`].
+/// Writes `entry` as an event in [`TRAIL_PROJECT`].
 pub async fn record(
     store: &Store,
     actor: &Actor,
@@ -105,7 +102,7 @@ pub async fn record(
     let event = NewEvent {
         id: None,
         occurred_at: Utc::now(),
-        project: PROJECT.to_owned(),
+        project: TRAIL_PROJECT.to_owned(),
         category: match entry.kind {
             Kind::Access => "access",
             Kind::Activity => "activity",
@@ -123,11 +120,14 @@ pub async fn record(
         details: entry.details,
         trace_id: None,
     };
+    // The same limits as any client's event: a record made of a huge filter or header is
+    // refused like the event would be, not stored.
+    let event = event.validated().map_err(|e| StorageError::Invalid(e.to_string()))?;
     store.insert_events(&[event]).await?;
     Ok(())
 }
 
 /// Headers are the client's to choose; stored text keeps to the event limits.
 fn clip(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
 }

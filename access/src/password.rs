@@ -28,10 +28,23 @@ pub fn generate() -> String {
     rand::rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
 }
 
+/// Argon2 runs at most once per core at a time: each takes 19 MiB and a core for a while, and
+/// a burst of sign-ins must queue rather than exhaust memory or starve the blocking pool.
+async fn one_per_core() -> tokio::sync::SemaphorePermit<'static> {
+    use std::sync::OnceLock;
+    static CORES: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let cores = CORES.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(n)
+    });
+    cores.acquire().await.expect("the semaphore is never closed")
+}
+
 /// Checks the rules, then returns the PHC string (`$argon2id$v=19$…`) to store.
 pub async fn hash(password: &str) -> Result<String, AccessError> {
     check_rules(password)?;
     let password = password.to_owned();
+    let _core = one_per_core().await;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -42,9 +55,14 @@ pub async fn hash(password: &str) -> Result<String, AccessError> {
     .map_err(|e| AccessError(format!("could not hash the password: {e}")))?
 }
 
-/// Whether `password` matches `stored`; a malformed stored hash matches nothing.
+/// Whether `password` matches `stored`; a malformed stored hash, or a password longer than any
+/// that can be set ([`MAX_LEN`]), matches nothing, the latter without hashing it.
 pub async fn verify(password: &str, stored: &str) -> bool {
+    if password.chars().count() > MAX_LEN {
+        return false;
+    }
     let (password, stored) = (password.to_owned(), stored.to_owned());
+    let _core = one_per_core().await;
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
             .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
@@ -72,6 +90,11 @@ pub(crate) async fn verify_nothing(password: &str) {
 mod tests {
     use super::*;
 
+    /// A hash made past the rules, as an old version or another tool might have stored it.
+    fn argon2_unchecked(password: &str) -> String {
+        Argon2::default().hash_password(password.as_bytes()).unwrap().to_string()
+    }
+
     #[tokio::test]
     async fn hashes_verify_and_rules_hold() {
         let stored = hash("correct horse battery").await.unwrap();
@@ -81,6 +104,12 @@ mod tests {
         assert!(!verify("anything", "not a hash").await);
         assert!(hash("short").await.unwrap_err().0.contains("at least 12"));
         assert!(hash(&"x".repeat(257)).await.is_err());
+        let longest = "y".repeat(MAX_LEN);
+        let stored_long = hash(&longest).await.unwrap();
+        assert!(verify(&longest, &stored_long).await);
+        let overlong = "y".repeat(MAX_LEN + 1);
+        let stored_overlong = argon2_unchecked(&overlong);
+        assert!(!verify(&overlong, &stored_overlong).await, "refused even when it would match");
         let a = generate();
         assert_eq!(a.len(), 20);
         assert_ne!(a, generate());

@@ -40,8 +40,8 @@ pub async fn sign_in(
     let found = store.credentials(&email).await?;
     let Some(creds) = found else {
         password::verify_nothing(password).await;
-        let attempt = Attempt::SignIn;
-        attempt.refuse(store, &attempted(&email), client, "unknown email").await?;
+        let entry = Attempt::SignIn.refusal("unknown account").detail("domain", domain_of(&email));
+        audit::record(store, &unknown_account(), client, entry).await?;
         return Err(SignInError::Refused);
     };
     check_password(store, &creds, password, client, Attempt::SignIn).await?;
@@ -134,21 +134,31 @@ impl Attempt {
         client: &Client,
         reason: &str,
     ) -> Result<(), StorageError> {
+        audit::record(store, actor, client, self.refusal(reason)).await
+    }
+
+    fn refusal(self, reason: &str) -> Entry {
         let entry = match self {
             Attempt::SignIn => Entry::new(Kind::Access, "sessions", "sign_in", "Sign-in refused"),
             Attempt::PasswordChange => {
                 Entry::new(Kind::Activity, "users", "change_password", "Password change refused")
             }
         };
-        let entry = entry.failed().detail("reason", reason);
-        audit::record(store, actor, client, entry).await
+        entry.failed().detail("reason", reason)
     }
 }
 
-/// Someone who gave an email that matches no account.
-fn attempted(email: &str) -> Actor {
-    let email: String = email.chars().take(auditrail_model::limits::EMAIL_MAX).collect();
-    Actor { email: Some(email), kind: Some(ActorType::User), ..Actor::default() }
+/// Whoever gave an email that matches no account. What they typed is not stored: people type
+/// passwords into the email box.
+fn unknown_account() -> Actor {
+    Actor { name: Some("unknown account".into()), kind: Some(ActorType::User), ..Actor::default() }
+}
+
+/// The domain of a typed email, the most of it that is kept, so that a sweep over one
+/// organisation's addresses still shows; nothing when the text is not shaped like an email.
+fn domain_of(typed: &str) -> Option<String> {
+    let email = User::normalise_email(typed).ok()?;
+    email.split_once('@').map(|(_, domain)| domain.to_owned())
 }
 
 /// The account a session token belongs to, if the session is live. An expired session is

@@ -1,6 +1,6 @@
 //! The home page: filter form, newest-first table, paging links, and the drawer outlet.
 
-use auditrail_model::{Event, EventPage, Filter};
+use auditrail_model::{Filter, ListedEvent, Page};
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate};
@@ -86,7 +86,7 @@ fn LoadError(err: UiError) -> impl IntoView {
 }
 
 #[component]
-fn EventTable(page: EventPage) -> impl IntoView {
+fn EventTable(page: Page<ListedEvent>) -> impl IntoView {
     let query = current_query();
     let zone = zone_label();
     if page.events.is_empty() {
@@ -137,7 +137,7 @@ fn EventTable(page: EventPage) -> impl IntoView {
 }
 
 #[component]
-fn EventRow(event: Event) -> impl IntoView {
+fn EventRow(event: ListedEvent) -> impl IntoView {
     let query = current_query();
     let navigate = use_navigate();
     let href = {
@@ -156,7 +156,7 @@ fn EventRow(event: Event) -> impl IntoView {
                     <LocalTime at=event.occurred_at/>
                 </A>
             </td>
-            <td>{event.actor.label().unwrap_or("—").to_owned()}</td>
+            <td>{event.user.unwrap_or_else(|| "—".to_owned())}</td>
             <td>{event.project}</td>
             <td>{event.module}</td>
             <td>{event.action}</td>

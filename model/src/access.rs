@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::Filter;
 use crate::validate::limits;
 
+/// The project Auditrail writes its own access trail to: sign-ins, searches, detail views,
+/// exports and changes to access. Nobody else writes to it, and only people who manage users or
+/// settings (and keys made for reading it) may read it.
+pub const TRAIL_PROJECT: &str = "auditrail";
+
 /// One thing a role may allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Permission {
@@ -85,6 +90,14 @@ impl Permission {
 
     pub fn join(permissions: &[Permission]) -> String {
         permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Whether these permissions let someone read the access trail: it tells who signed in
+    /// from where and who searched for what, which is for those who manage users or settings.
+    pub fn read_trail(permissions: &[Permission]) -> bool {
+        permissions
+            .iter()
+            .any(|p| matches!(p, Permission::UsersManage | Permission::SettingsManage))
     }
 }
 
@@ -192,6 +205,47 @@ impl Projects {
     }
 }
 
+/// The events someone may read: those of their projects, with Auditrail's own access trail only
+/// for those allowed to see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadScope {
+    pub projects: Projects,
+    /// Whether [`TRAIL_PROJECT`] is readable (when `projects` allows it at all).
+    pub trail: bool,
+}
+
+/// A filter narrowed to a [`ReadScope`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Narrowed {
+    pub filter: Filter,
+    /// The filter spans every project, and the access trail must still be left out.
+    pub hide_trail: bool,
+}
+
+impl ReadScope {
+    /// Every project and the trail: the command line, run by whoever holds the database.
+    pub fn everything() -> ReadScope {
+        ReadScope { projects: Projects::All, trail: true }
+    }
+
+    pub fn allows(&self, project: &str) -> bool {
+        self.projects.allows(project) && (self.trail || project != TRAIL_PROJECT)
+    }
+
+    /// The filter narrowed to what may be read; `None` when nothing readable is left.
+    pub fn narrow(&self, filter: &Filter) -> Option<Narrowed> {
+        let mut filter = self.projects.narrow(filter)?;
+        if self.trail {
+            return Some(Narrowed { filter, hide_trail: false });
+        }
+        if filter.project.is_empty() {
+            return Some(Narrowed { filter, hide_trail: true });
+        }
+        filter.project.retain(|p| p != TRAIL_PROJECT);
+        (!filter.project.is_empty()).then_some(Narrowed { filter, hide_trail: false })
+    }
+}
+
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -252,6 +306,30 @@ impl ApiKey {
     pub fn allows(&self, scope: Scope) -> bool {
         !self.revoked && self.scopes.contains(&scope)
     }
+
+    /// What the key can do, in the permissions a person would need for it: `read` lists and
+    /// opens events (so it is `logs.view` and `logs.view_details`), `export` exports.
+    pub fn permissions(scopes: &[Scope]) -> Vec<Permission> {
+        let mut permissions = Vec::new();
+        for scope in scopes {
+            match scope {
+                Scope::Ingest => {}
+                Scope::Read => {
+                    permissions.extend([Permission::LogsView, Permission::LogsViewDetails])
+                }
+                Scope::Export => permissions.push(Permission::LogsExport),
+            }
+        }
+        permissions.sort();
+        permissions
+    }
+
+    /// A key reads the access trail only when it was made for it: its projects name
+    /// [`TRAIL_PROJECT`]. A key for every project reads every other project.
+    pub fn read_scope(&self) -> ReadScope {
+        let trail = matches!(&self.projects, Projects::Only(names) if names.iter().any(|p| p == TRAIL_PROJECT));
+        ReadScope { projects: self.projects.clone(), trail }
+    }
 }
 
 /// A person who signs in to the web app.
@@ -291,6 +369,13 @@ pub struct Account {
 impl Account {
     pub fn can(&self, permission: Permission) -> bool {
         self.permissions.contains(&permission)
+    }
+
+    pub fn read_scope(&self) -> ReadScope {
+        ReadScope {
+            projects: self.user.projects.clone(),
+            trail: Permission::read_trail(&self.permissions),
+        }
     }
 }
 
@@ -340,6 +425,34 @@ mod tests {
         assert_eq!(Projects::All.narrow(&asks_other), Some(asks_other));
         assert_eq!(Projects::parse(" , ").unwrap(), Projects::All);
         assert!(only.allows("shop") && !only.allows("crm") && Projects::All.allows("crm"));
+    }
+
+    #[test]
+    fn the_access_trail_is_read_only_by_those_allowed() {
+        let everything = Filter::default();
+        let (trail_only, _) = Filter::from_query("project=auditrail").unwrap();
+        let (mixed, _) = Filter::from_query("project=auditrail&project=shop").unwrap();
+        let viewer = ReadScope { projects: Projects::All, trail: false };
+        assert!(viewer.narrow(&everything).unwrap().hide_trail);
+        assert_eq!(viewer.narrow(&trail_only), None);
+        let narrowed = viewer.narrow(&mixed).unwrap();
+        assert_eq!((narrowed.filter.project, narrowed.hide_trail), (vec!["shop".into()], false));
+        assert!(!viewer.allows(TRAIL_PROJECT) && viewer.allows("shop"));
+
+        let manager = ReadScope::everything();
+        assert_eq!(manager.narrow(&trail_only).unwrap().filter, trail_only);
+        assert!(!manager.narrow(&everything).unwrap().hide_trail);
+
+        let key = |projects: &str| ApiKey {
+            id: "k".into(),
+            name: "k".into(),
+            scopes: vec![Scope::Read],
+            projects: Projects::parse(projects).unwrap(),
+            revoked: false,
+        };
+        assert!(!key("").read_scope().trail, "a key for every project is not a trail key");
+        assert!(key("auditrail").read_scope().allows(TRAIL_PROJECT));
+        assert!(!key("shop").read_scope().allows(TRAIL_PROJECT));
     }
 
     #[test]

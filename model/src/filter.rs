@@ -94,14 +94,24 @@ pub enum TimeBound {
 }
 
 impl TimeBound {
+    /// Reads a bound in years 1 to 9999. Further out, chrono can name the year but not move
+    /// it through a time zone or by a preset's length (`-262143-01-01T00:00` in Tokyo would
+    /// overflow), and no stored event is anywhere near.
     pub fn parse(raw: &str) -> Option<TimeBound> {
-        if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-            return Some(TimeBound::Instant(t.with_timezone(&Utc)));
-        }
-        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-            .map(TimeBound::Local)
+        use chrono::Datelike;
+        let bound = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+            TimeBound::Instant(t.with_timezone(&Utc))
+        } else {
+            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+                .map(TimeBound::Local)?
+        };
+        let year = match bound {
+            TimeBound::Instant(t) => t.year(),
+            TimeBound::Local(t) => t.year(),
+        };
+        (1..=9999).contains(&year).then_some(bound)
     }
 
     fn to_query(self) -> String {
@@ -161,6 +171,12 @@ impl Filter {
     /// key are handed back so the caller can read its own (`cursor`, `format`) and refuse the rest.
     pub fn from_query(query: &str) -> Result<(Filter, Vec<(String, String)>), FilterError> {
         let query = query.strip_prefix('?').unwrap_or(query);
+        if query.len() > limits::FILTER_QUERY_MAX {
+            return Err(FilterError::new(
+                "query",
+                format!("must be at most {} bytes", limits::FILTER_QUERY_MAX),
+            ));
+        }
         let mut filter = Filter::default();
         let mut rest = Vec::new();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -174,8 +190,27 @@ impl Filter {
             }
             filter.set(&key, value)?;
         }
+        filter.dedup_values()?;
         filter.check()?;
         Ok((filter, rest))
+    }
+
+    /// Drops repeated values, first one kept, in one pass per key, and refuses a key with more
+    /// distinct values than [`limits::FILTER_VALUES_MAX`].
+    fn dedup_values(&mut self) -> Result<(), FilterError> {
+        for key in ["actor", "project", "module", "action", "category", "target", "trace_id", "ip"]
+        {
+            let list = self.list_mut(key).expect("a list key");
+            let mut seen = std::collections::HashSet::with_capacity(list.len());
+            list.retain(|v| seen.insert(v.clone()));
+            if list.len() > limits::FILTER_VALUES_MAX {
+                return Err(FilterError::new(
+                    key,
+                    format!("at most {} values", limits::FILTER_VALUES_MAX),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), FilterError> {
@@ -202,7 +237,8 @@ impl Filter {
                 *slot = Some(TimeBound::parse(value).ok_or_else(|| {
                     FilterError::new(
                         key,
-                        "must be RFC 3339 (2026-11-23T10:00:00Z) or a local time (2026-11-23T10:00)",
+                        "must be RFC 3339 (2026-11-23T10:00:00Z) or a local time \
+                         (2026-11-23T10:00), in the years 1 to 9999",
                     )
                 })?);
             }
@@ -244,6 +280,12 @@ impl Filter {
                 if !value.chars().any(char::is_alphanumeric) {
                     return Err(FilterError::new(key, "must contain a letter or digit"));
                 }
+                if value.split_whitespace().count() > limits::SEARCH_TERMS_MAX {
+                    return Err(FilterError::new(
+                        key,
+                        format!("at most {} search terms", limits::SEARCH_TERMS_MAX),
+                    ));
+                }
                 self.q = Some(value.to_owned());
             }
             "ip" => {
@@ -256,10 +298,8 @@ impl Filter {
                 if too_long(limits::TEXT_MAX) {
                     return Err(FilterError::new(key, "value is too long"));
                 }
-                let list = self.list_mut(key).expect("KEYS and list_mut agree");
-                if !list.iter().any(|v| v == value) {
-                    list.push(value.to_owned());
-                }
+                // Repeats are dropped once all values are in (`dedup_values`).
+                self.list_mut(key).expect("KEYS and list_mut agree").push(value.to_owned());
             }
         }
         Ok(())
@@ -268,6 +308,7 @@ impl Filter {
     fn list_mut(&mut self, key: &str) -> Option<&mut Vec<String>> {
         Some(match key {
             "actor" => &mut self.actor,
+            "ip" => &mut self.ip,
             "project" => &mut self.project,
             "module" => &mut self.module,
             "action" => &mut self.action,
@@ -475,9 +516,30 @@ mod tests {
             ("q=%21%21%21", "q"),
             ("range=1d&from=2026-01-01T00:00", "range"),
             ("tz=Not%20A%20Zone", "tz"),
+            ("from=-262143-01-01T00:00&tz=Asia/Tokyo", "from"),
+            ("to=+262142-12-31T23:59:59Z", "to"),
+            ("from=0000-01-01T00:00", "from"),
         ] {
             assert_eq!(Filter::from_query(q).unwrap_err().param, param, "{q}");
         }
+    }
+
+    #[test]
+    fn oversized_filters_are_refused_naming_the_limit() {
+        let many: String =
+            (0..=limits::FILTER_VALUES_MAX).map(|i| format!("project=p{i}&")).collect();
+        let err = Filter::from_query(&many).unwrap_err();
+        assert_eq!(err.param, "project");
+        assert!(err.message.contains("100"), "{err}");
+
+        // Repeats count once, whatever their number.
+        let repeated = "action=a&".repeat(800);
+        assert_eq!(Filter::from_query(&repeated).unwrap().0.action, ["a"]);
+
+        let long = format!("q={}", "x".repeat(limits::FILTER_QUERY_MAX));
+        assert_eq!(Filter::from_query(&long).unwrap_err().param, "query");
+        let terms = format!("q={}", "a ".repeat(limits::SEARCH_TERMS_MAX + 1));
+        assert!(Filter::from_query(&terms).unwrap_err().message.contains("search terms"));
     }
 
     #[test]

@@ -9,11 +9,14 @@ mod filter;
 mod page;
 mod validate;
 
-pub use access::{AccessError, Account, ApiKey, Permission, Projects, Role, Scope, User};
+pub use access::{
+    AccessError, Account, ApiKey, Narrowed, Permission, Projects, ReadScope, Role, Scope,
+    TRAIL_PROJECT, User,
+};
 pub use cursor::Cursor;
 pub use event::{Actor, ActorType, Event, NewEvent, Outcome, Target};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};
-pub use page::{EventPage, FacetValue, Facets, PageRequest};
+pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest};
 pub use validate::{EventError, limits};

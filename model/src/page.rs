@@ -2,14 +2,58 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Cursor, Event, FilterError};
+use chrono::{DateTime, Utc};
+
+use crate::{Cursor, Event, FilterError, Outcome};
 
 /// One page of the newest-first listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventPage {
-    pub events: Vec<Event>,
+pub struct Page<T> {
+    pub events: Vec<T>,
     /// Present when more rows may follow; pass it back as `cursor`.
     pub next_cursor: Option<Cursor>,
+}
+
+/// A page of whole events, for readers allowed to see them.
+pub type EventPage = Page<Event>;
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { events: self.events.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+/// An event as the list shows it: the table's columns and the id that opens the drawer.
+/// Listing needs `logs.view`; the rest of an event (details, error, user agent, target, trace)
+/// needs `logs.view_details` and is read through the recorded detail view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedEvent {
+    pub id: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The actor's name, else email, else id.
+    pub user: Option<String>,
+    pub project: String,
+    pub module: String,
+    pub action: String,
+    pub result: Outcome,
+    pub description: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+impl From<Event> for ListedEvent {
+    fn from(e: Event) -> ListedEvent {
+        ListedEvent {
+            user: e.actor.label().map(str::to_owned),
+            id: e.id,
+            occurred_at: e.occurred_at,
+            project: e.project,
+            module: e.module,
+            action: e.action,
+            result: e.result,
+            description: e.description,
+            source_ip: e.source_ip,
+        }
+    }
 }
 
 /// Where a page starts and how long it is.

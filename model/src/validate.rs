@@ -25,6 +25,12 @@ pub mod limits {
     pub const DETAILS_MAX_BYTES: usize = 64 * 1024;
     /// Keyword searches longer than this are refused.
     pub const QUERY_MAX: usize = 200;
+    /// Whitespace-separated terms in one keyword search.
+    pub const SEARCH_TERMS_MAX: usize = 16;
+    /// A filter's whole query string (the API's, the page URL's), in bytes.
+    pub const FILTER_QUERY_MAX: usize = 8 * 1024;
+    /// Distinct values of one filter key (`project=a&project=b…`).
+    pub const FILTER_VALUES_MAX: usize = 100;
 }
 
 /// Why an event was refused, naming the field (dotted path) when there is one.

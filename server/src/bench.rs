@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use auditrail_model::{Cursor, Filter, PageRequest, Projects, TimeBound};
+use auditrail_model::{Cursor, Filter, PageRequest, ReadScope, TimeBound};
 use auditrail_storage::Store;
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
@@ -70,7 +70,12 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         for _ in 0..opts.samples {
             let started = Instant::now();
             let page = store
-                .list_events(&filter, &Projects::All, PageRequest { cursor, limit: 50 }, now)
+                .list_events(
+                    &filter,
+                    &ReadScope::everything(),
+                    PageRequest { cursor, limit: 50 },
+                    now,
+                )
                 .await?;
             times.push(started.elapsed());
             rows = page.events.len();
@@ -100,7 +105,7 @@ async fn deep_cursor(store: &Store, now: DateTime<Utc>) -> anyhow::Result<Option
         ..Filter::default()
     };
     let page = store
-        .list_events(&older, &Projects::All, PageRequest { cursor: None, limit: 1 }, now)
+        .list_events(&older, &ReadScope::everything(), PageRequest { cursor: None, limit: 1 }, now)
         .await?;
     Ok(page.events.first().and(page.next_cursor))
 }

@@ -12,12 +12,18 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-/// The client's address as this server believes it, for every layer and handler after
-/// [`resolve`]. `None` only for requests that arrive without a connection (in-process tests).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub Option<IpAddr>);
+/// The client as this server believes it, for every layer and handler after [`resolve`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientAddr {
+    /// `None` only for requests that arrive without a connection (in-process tests).
+    pub ip: Option<IpAddr>,
+    /// The client reached the nearest trusted proxy over TLS (`X-Forwarded-Proto: https`, or
+    /// `proto=https` in `Forwarded`). Only a trusted proxy is believed: anyone can write those.
+    pub tls: bool,
+}
 
-/// The addresses and networks whose `X-Forwarded-For` is believed.
+/// The addresses and networks whose `X-Forwarded-For`, `Forwarded` and `X-Forwarded-Proto`
+/// are believed.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Arc<Vec<IpNet>>);
 
@@ -26,35 +32,80 @@ impl TrustedProxies {
         TrustedProxies(Arc::new(networks))
     }
 
+    /// A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`; they match IPv4 networks.
     fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
     }
 
-    /// The peer, or, when the peer is a trusted proxy, the nearest address in
-    /// `X-Forwarded-For` that is not itself a trusted proxy. Each proxy appends the address it
-    /// saw, so entries left of that one were written by the client and are not believed; an
-    /// entry that is not an address ends the walk at the last one that was.
-    pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let mut client = peer?;
-        if !self.trusts(client) {
-            return Some(client);
+    /// The client behind `peer`. When the peer is a trusted proxy, the walk goes right to left
+    /// through the addresses it forwarded (`X-Forwarded-For`, else RFC 7239 `Forwarded`) to the
+    /// nearest one that is not itself a trusted proxy. Each proxy appends the address it saw, so
+    /// entries left of that one were written by the client and are not believed; an entry that
+    /// is not an address (`unknown`, `_hidden`) ends the walk at the last one that was.
+    pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> ClientAddr {
+        let Some(peer) = peer.map(|ip| ip.to_canonical()) else {
+            return ClientAddr::default();
+        };
+        if !self.trusts(peer) {
+            return ClientAddr { ip: Some(peer), tls: false };
         }
-        let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        for hop in hops.into_iter().rev() {
-            let Some(ip) = hop_address(hop) else { break };
-            client = ip;
-            if !self.trusts(ip) {
+        let mut client = peer;
+        for hop in forwarded_for(headers).into_iter().rev() {
+            let Some(ip) = hop_address(&hop) else { break };
+            client = ip.to_canonical();
+            if !self.trusts(client) {
                 break;
             }
         }
-        Some(client)
+        ClientAddr { ip: Some(client), tls: forwarded_tls(headers) }
     }
+}
+
+/// The forwarded addresses, leftmost first: `X-Forwarded-For` when present, else the `for=`
+/// parameters of `Forwarded`.
+fn forwarded_for(headers: &HeaderMap) -> Vec<String> {
+    let list = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|hop| hop.trim().to_owned())
+            .collect()
+    };
+    let xff = list("x-forwarded-for");
+    if !xff.is_empty() {
+        return xff;
+    }
+    list("forwarded").iter().filter_map(|element| forwarded_param(element, "for")).collect()
+}
+
+/// What the nearest proxy says about the scheme the client used: the last `X-Forwarded-Proto`
+/// value, else the `proto=` of the last `Forwarded` element.
+fn forwarded_tls(headers: &HeaderMap) -> bool {
+    let last = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .map(|v| v.trim().to_owned())
+    };
+    let proto = match last("x-forwarded-proto") {
+        Some(proto) => Some(proto),
+        None => last("forwarded").and_then(|element| forwarded_param(&element, "proto")),
+    };
+    proto.is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// One parameter of a `Forwarded` element (`for=192.0.2.60;proto=https`), unquoted.
+fn forwarded_param(element: &str, name: &str) -> Option<String> {
+    element.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().trim_matches('"').to_owned())
+    })
 }
 
 /// An `X-Forwarded-For` entry's address: `203.0.113.9`, `2001:db8::7`, or with a port as some
@@ -86,7 +137,7 @@ pub async fn resolve(
     next: Next,
 ) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
-    let addr = ClientAddr(proxies.client(peer, request.headers()));
+    let addr = proxies.client(peer, request.headers());
     request.extensions_mut().insert(addr);
     next.run(request).await
 }
@@ -110,21 +161,53 @@ mod tests {
     #[test]
     fn only_a_trusted_proxy_is_believed_and_only_for_its_own_hop() {
         let none = TrustedProxies::default();
+        let ip_of = |proxies: &TrustedProxies, peer: Option<IpAddr>, headers: &HeaderMap| {
+            proxies.client(peer, headers).ip
+        };
         let lan = TrustedProxies::new(vec![parse_proxy("10.0.0.0/8").unwrap()]);
         let spoofed = forwarded(&["203.0.113.9"]);
-        assert_eq!(none.client(Some(ip("10.0.0.1")), &spoofed), Some(ip("10.0.0.1")));
-        assert_eq!(lan.client(Some(ip("198.51.100.7")), &spoofed), Some(ip("198.51.100.7")));
-        assert_eq!(lan.client(Some(ip("10.0.0.1")), &spoofed), Some(ip("203.0.113.9")));
+        assert_eq!(ip_of(&none, Some(ip("10.0.0.1")), &spoofed), Some(ip("10.0.0.1")));
+        assert_eq!(ip_of(&lan, Some(ip("198.51.100.7")), &spoofed), Some(ip("198.51.100.7")));
+        assert_eq!(ip_of(&lan, Some(ip("10.0.0.1")), &spoofed), Some(ip("203.0.113.9")));
 
         // The client wrote the leftmost entry itself; two trusted hops are walked past.
         let chain = forwarded(&["1.1.1.1, 203.0.113.9", "10.0.0.2"]);
-        assert_eq!(lan.client(Some(ip("10.0.0.1")), &chain), Some(ip("203.0.113.9")));
+        assert_eq!(ip_of(&lan, Some(ip("10.0.0.1")), &chain), Some(ip("203.0.113.9")));
         let garbage = forwarded(&["203.0.113.9, not-an-address, 10.0.0.2"]);
-        assert_eq!(lan.client(Some(ip("10.0.0.1")), &garbage), Some(ip("10.0.0.2")));
-        assert_eq!(lan.client(Some(ip("10.0.0.1")), &HeaderMap::new()), Some(ip("10.0.0.1")));
-        assert_eq!(lan.client(None, &spoofed), None);
+        assert_eq!(ip_of(&lan, Some(ip("10.0.0.1")), &garbage), Some(ip("10.0.0.2")));
+        assert_eq!(ip_of(&lan, Some(ip("10.0.0.1")), &HeaderMap::new()), Some(ip("10.0.0.1")));
+        assert_eq!(ip_of(&lan, None, &spoofed), None);
         let v6 = forwarded(&["2001:db8::7"]);
-        assert_eq!(lan.client(Some(ip("10.0.0.1")), &v6), Some(ip("2001:db8::7")));
+        assert_eq!(ip_of(&lan, Some(ip("10.0.0.1")), &v6), Some(ip("2001:db8::7")));
+    }
+
+    #[test]
+    fn rfc_7239_forwarded_mapped_peers_and_the_scheme() {
+        let lan = TrustedProxies::new(vec![parse_proxy("10.0.0.0/8").unwrap()]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "forwarded",
+            "for=1.1.1.1, for=\"[2001:db8::7]:4711\";proto=https;by=10.0.0.2".parse().unwrap(),
+        );
+        let mapped = Some(ip("::ffff:10.0.0.1"));
+        let seen = lan.client(mapped, &headers);
+        assert_eq!(seen.ip, Some(ip("2001:db8::7")));
+        assert!(seen.tls, "a trusted proxy's proto=https is believed");
+
+        // From an untrusted peer neither the address nor the scheme is believed.
+        let mut spoofed = headers.clone();
+        spoofed.insert("x-forwarded-proto", "https".parse().unwrap());
+        let seen = lan.client(Some(ip("198.51.100.7")), &spoofed);
+        assert_eq!((seen.ip, seen.tls), (Some(ip("198.51.100.7")), false));
+        let seen = TrustedProxies::default().client(Some(ip("10.0.0.1")), &spoofed);
+        assert!(!seen.tls);
+
+        // X-Forwarded-Proto from a trusted proxy; its last value is the proxy's own.
+        let mut xfp = HeaderMap::new();
+        xfp.insert("x-forwarded-proto", "http, https".parse().unwrap());
+        assert!(lan.client(Some(ip("10.0.0.1")), &xfp).tls);
+        xfp.insert("x-forwarded-proto", "https, http".parse().unwrap());
+        assert!(!lan.client(Some(ip("10.0.0.1")), &xfp).tls);
     }
 
     #[test]

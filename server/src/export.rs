@@ -1,11 +1,12 @@
 //! Streamed exports of a filtered list: CSV for spreadsheets, JSON Lines for pipelines. Rows are
 //! read page by page through the same keyset listing the table uses, so memory stays constant
-//! and the file holds exactly the rows the same filter lists. Exports by people and keys are
-//! recorded in the audit trail with the filter and the number of rows sent.
+//! and the file holds exactly the rows the same filter lists; without `logs.view_details` it holds
+//! the table's columns only. Exports by people and keys are recorded in the audit trail when they
+//! start, and again with the number of rows sent when they finish or stop.
 
-use auditrail_access::Client;
-use auditrail_access::audit::{self, Entry, Kind};
-use auditrail_model::{Actor, Event, Filter, PageRequest, Projects};
+use auditrail_access::audit::{Entry, Kind};
+use auditrail_access::reading::Reader;
+use auditrail_model::{Event, Filter, ListedEvent, PageRequest};
 use auditrail_storage::Store;
 use axum::body::{Body, Bytes};
 use axum::http::header;
@@ -53,26 +54,24 @@ impl Format {
     }
 }
 
-/// What a download is called and how it is typed.
-pub struct Download {
-    format: Format,
-    filename: String,
-}
-
-/// Who exports, from which projects, and who to record as having done it (`None` for the CLI,
-/// run by whoever holds the database).
+/// Who exports, and whether the export is recorded (not for the CLI, run by whoever holds the
+/// database).
 pub struct Exporter {
     pub store: Store,
-    pub scope: Projects,
-    pub actor: Option<(Actor, Client)>,
+    pub reader: Reader,
+    pub recorded: bool,
 }
 
-/// Validates an export query (a bad filter is an error now, not a broken file later) and
-/// returns the stream of the encoded file.
-pub fn stream_for_query(
-    exporter: Exporter,
-    raw_query: Option<&str>,
-) -> Result<(Download, impl Stream<Item = Result<Bytes, std::io::Error>> + use<>), ApiError> {
+/// A validated export, ready to stream.
+pub struct Export {
+    pub filename: String,
+    format: Format,
+    zone: Tz,
+    state: ExportState,
+}
+
+/// Validates an export query: a bad filter is an error now, not a broken file later.
+pub fn prepare(exporter: Exporter, raw_query: Option<&str>) -> Result<Export, ApiError> {
     let query = ParsedQuery::parse(raw_query, &["format"])?;
     let format = Format::parse(query.get("format"))?;
     let now = Utc::now();
@@ -80,58 +79,71 @@ pub fn stream_for_query(
     let zone = query.filter.zone().map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
     let filename =
         format!("auditrail-events-{}.{}", now.format("%Y%m%dT%H%M%SZ"), format.extension());
-    let record = exporter.actor.map(|(actor, client)| ExportRecord {
+    let record = exporter.recorded.then(|| ExportRecord {
         store: exporter.store.clone(),
-        actor,
-        client,
+        reader: exporter.reader.clone(),
         filter: query.filter.to_query(),
         format,
         rows: 0,
-        recorded: false,
+        finished: false,
     });
-    let start = ExportState {
+    let state = ExportState {
         store: exporter.store,
-        scope: exporter.scope,
+        reader: exporter.reader,
         filter: query.filter,
         now,
         next: Some(PageRequest { cursor: None, limit: PAGE }),
         header_sent: false,
         record,
     };
-    Ok((Download { format, filename }, rows(start, format, zone)))
+    Ok(Export { filename, format, zone, state })
 }
 
-/// Answers an export request with a streamed attachment.
-pub fn respond(exporter: Exporter, raw_query: Option<&str>) -> Result<Response, ApiError> {
-    let (download, stream) = stream_for_query(exporter, raw_query)?;
+impl Export {
+    /// The encoded file, one chunk per page of events.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + use<> {
+        rows(self.state, self.format, self.zone)
+    }
+}
+
+/// Answers an export request with a streamed attachment. The export is recorded as started
+/// before the first byte goes out, so a download that is never finished is on record too.
+pub async fn respond(exporter: Exporter, raw_query: Option<&str>) -> Result<Response, ApiError> {
+    let export = prepare(exporter, raw_query)?;
+    if let Some(record) = &export.state.record {
+        record.reader.record(&record.store, record.started()).await?;
+    }
     Ok((
         [
-            (header::CONTENT_TYPE, download.format.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", download.filename),
-            ),
+            (header::CONTENT_TYPE, export.format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.filename)),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        Body::from_stream(stream),
+        Body::from_stream(export.into_stream()),
     )
         .into_response())
 }
 
-/// The audit event of one export, written when the last row has gone out, or, if the download
-/// stops early, when the stream is dropped.
+/// The audit events of one export: one when it starts, and one when the last row has gone out
+/// or, if the download stops early, when the stream is dropped.
 struct ExportRecord {
     store: Store,
-    actor: Actor,
-    client: Client,
+    reader: Reader,
     filter: String,
     format: Format,
     rows: u64,
-    recorded: bool,
+    finished: bool,
 }
 
 impl ExportRecord {
-    fn entry(&self, complete: bool) -> Entry {
+    fn started(&self) -> Entry {
+        Entry::new(Kind::Access, "events", "export", "Started an export")
+            .detail("filter", self.filter.clone())
+            .detail("format", self.format.extension())
+            .detail("stage", "started")
+    }
+
+    fn ended(&self, complete: bool) -> Entry {
         let events = if self.rows == 1 { "event" } else { "events" };
         let description = if complete {
             format!("Exported {} {events}", self.rows)
@@ -141,6 +153,7 @@ impl ExportRecord {
         let entry = Entry::new(Kind::Access, "events", "export", &description)
             .detail("filter", self.filter.clone())
             .detail("format", self.format.extension())
+            .detail("stage", if complete { "finished" } else { "stopped" })
             .detail("rows", self.rows)
             .detail("complete", complete);
         if complete { entry } else { entry.failed() }
@@ -149,14 +162,14 @@ impl ExportRecord {
 
 impl Drop for ExportRecord {
     fn drop(&mut self) {
-        if self.recorded {
+        if self.finished {
             return;
         }
-        let (store, actor, client) = (self.store.clone(), self.actor.clone(), self.client.clone());
-        let entry = self.entry(false);
+        let (store, reader) = (self.store.clone(), self.reader.clone());
+        let entry = self.ended(false);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(e) = audit::record(&store, &actor, &client, entry).await {
+                if let Err(e) = reader.record(&store, entry).await {
                     tracing::error!(error = ?e, "could not record a stopped export");
                 }
             });
@@ -166,7 +179,7 @@ impl Drop for ExportRecord {
 
 struct ExportState {
     store: Store,
-    scope: Projects,
+    reader: Reader,
     filter: Filter,
     now: DateTime<Utc>,
     next: Option<PageRequest>,
@@ -174,53 +187,57 @@ struct ExportState {
     record: Option<ExportRecord>,
 }
 
-/// The encoded file, one chunk per page of events.
+/// The encoded file, one chunk per page of events. Without details only the table's columns
+/// are written.
 fn rows(
     start: ExportState,
     format: Format,
     zone: Tz,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    let columns = if start.reader.details { &COLUMNS[..] } else { &COLUMNS[..LISTED_COLUMNS] };
     stream::try_unfold(start, move |mut state| async move {
         let Some(request) = state.next else {
             if let Some(mut record) = state.record.take() {
-                let entry = record.entry(true);
-                record.recorded = true;
+                let entry = record.ended(true);
+                record.finished = true;
                 // Recorded before the stream ends: a download whose record failed fails too.
-                audit::record(&record.store, &record.actor, &record.client, entry).await.map_err(
-                    |e| {
-                        tracing::error!(error = ?e, "could not record an export");
-                        std::io::Error::other("export could not be recorded")
-                    },
-                )?;
+                record.reader.record(&record.store, entry).await.map_err(|e| {
+                    tracing::error!(error = ?e, "could not record an export");
+                    std::io::Error::other("export could not be recorded")
+                })?;
             }
             return Ok(None);
         };
         let page = state
             .store
-            .list_events(&state.filter, &state.scope, request, state.now)
+            .list_events(&state.filter, &state.reader.scope, request, state.now)
             .await
             .map_err(|e| {
-            tracing::error!(error = ?e, "export aborted");
-            std::io::Error::other("export aborted")
-        })?;
+                tracing::error!(error = ?e, "export aborted");
+                std::io::Error::other("export aborted")
+            })?;
         let mut out = Vec::with_capacity(page.events.len() * 256);
         match format {
             Format::Csv => {
-                let mut writer = csv::Writer::from_writer(&mut out);
+                let mut writer = csv_writer(&mut out);
                 if !state.header_sent {
-                    writer.write_record(COLUMNS.iter().map(|(name, _)| *name))?;
+                    writer.write_record(columns.iter().map(|(name, _)| *name))?;
                     state.header_sent = true;
                 }
                 for event in &page.events {
                     writer.write_record(
-                        COLUMNS.iter().map(|(_, cell)| neutralise(cell(event, &zone))),
+                        columns.iter().map(|(_, cell)| neutralise(cell(event, &zone))),
                     )?;
                 }
                 writer.flush()?;
             }
             Format::JsonLines => {
-                for event in &page.events {
-                    serde_json::to_writer(&mut out, event)?;
+                for event in page.events.iter().cloned() {
+                    if state.reader.details {
+                        serde_json::to_writer(&mut out, &event)?;
+                    } else {
+                        serde_json::to_writer(&mut out, &ListedEvent::from(event))?;
+                    }
                     out.push(b'\n');
                 }
             }
@@ -242,6 +259,9 @@ fn time(t: DateTime<Utc>, zone: &Tz) -> String {
 fn text(value: &Option<String>) -> String {
     value.clone().unwrap_or_default()
 }
+
+/// The first columns: the table's, which is all a reader without details gets.
+const LISTED_COLUMNS: usize = 8;
 
 /// Column order follows the table on the events page, then every remaining field.
 pub const COLUMNS: [(&str, Cell); 22] = [
@@ -270,16 +290,37 @@ pub const COLUMNS: [(&str, Cell); 22] = [
 ];
 
 /// Stops spreadsheets from evaluating a cell as a formula (OWASP "CSV injection", CWE-1236):
-/// a cell starting with a formula trigger, or its full-width form, gets a leading apostrophe.
+/// a cell starting with a formula trigger or its full-width form, also after leading whitespace
+/// (spreadsheets skip spaces and no-break spaces before a formula), gets a leading apostrophe.
 pub fn neutralise(cell: String) -> String {
     const TRIGGERS: [char; 12] =
         ['=', '+', '-', '@', '\t', '\r', '\n', '\0', '＝', '＋', '－', '＠'];
-    if cell.starts_with(TRIGGERS) { format!("'{cell}") } else { cell }
+    let after_space = cell.trim_start_matches(char::is_whitespace);
+    if cell.starts_with(TRIGGERS) || after_space.starts_with(TRIGGERS) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// Every cell quoted: Excel in locales whose list separator is `;` splits an unquoted cell at
+/// each `;`, and the part after one could start a formula.
+fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+    csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::neutralise;
+    use super::{csv_writer, neutralise};
+
+    #[test]
+    fn cells_with_semicolons_are_quoted() {
+        let mut out = Vec::new();
+        let mut writer = csv_writer(&mut out);
+        writer.write_record(["a;=1+1", "plain"]).unwrap();
+        drop(writer);
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a;=1+1\",\"plain\"\n");
+    }
 
     #[test]
     fn formula_triggers_are_neutralised() {
@@ -288,7 +329,11 @@ mod tests {
         {
             assert_eq!(neutralise(bad.to_owned()), format!("'{bad}"));
         }
+        for bad in [" =1+1", "\u{a0}=1+1", "  \u{a0}@SUM(A1)", "\u{3000}-2"] {
+            assert_eq!(neutralise(bad.to_owned()), format!("'{bad}"), "{bad:?}");
+        }
         assert_eq!(neutralise("Saved Campaign".to_owned()), "Saved Campaign");
+        assert_eq!(neutralise(" a = b".to_owned()), " a = b");
         assert_eq!(neutralise(String::new()), "");
     }
 }

@@ -2,7 +2,7 @@
 //! between SQLite and Postgres. Reads keyset pages, so memory stays constant; ids are kept, so
 //! running it again (after an interruption, say) copies nothing twice.
 
-use auditrail_model::{Filter, PageRequest, Projects};
+use auditrail_model::{Filter, PageRequest, ReadScope};
 use auditrail_storage::{StorageError, Store};
 
 /// Copies all events, `batch` per transaction; returns how many were read.
@@ -14,7 +14,7 @@ pub async fn copy_all(from: &Store, to: &Store, batch: u32) -> Result<u64, Stora
         let page = from
             .list_events(
                 &Filter::default(),
-                &Projects::All,
+                &ReadScope::everything(),
                 PageRequest { cursor, limit: batch },
                 now,
             )

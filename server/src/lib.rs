@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod first_admin;
 pub mod import;
+pub mod routes;
 pub mod security;
 pub mod sessions;
 pub mod state;

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use auditrail_access::admin::Changer;
 use auditrail_access::password;
+use auditrail_access::reading::Reader;
 use auditrail_model::Scope;
-use auditrail_model::{Filter, PageRequest, Projects};
+use auditrail_model::{Filter, PageRequest, Projects, ReadScope};
 use auditrail_server::client_addr::{self, TrustedProxies};
+use auditrail_server::security::IngestLimit;
 use auditrail_server::{bench, demo, export, first_admin, import, web};
 use auditrail_storage::Store;
 use clap::{Args, Parser, Subcommand};
@@ -62,6 +64,15 @@ enum Command {
             value_parser = client_addr::parse_proxy
         )]
         trusted_proxies: Vec<ipnet::IpNet>,
+        /// Ingest requests one API key (or, without a key, one client network) may make per
+        /// second once its burst is used up; more get 429 with Retry-After
+        #[arg(long, env = "AUDITRAIL_INGEST_RATE", default_value_t = 200,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        ingest_rate: u32,
+        /// Ingest requests one API key may make at once before the rate applies
+        #[arg(long, env = "AUDITRAIL_INGEST_BURST", default_value_t = 1000,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        ingest_burst: u32,
     },
     /// Manage the people who sign in to the web app
     #[command(subcommand)]
@@ -215,7 +226,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { addr, db, site_root, admin_email, trusted_proxies } => {
+        Command::Serve {
+            addr,
+            db,
+            site_root,
+            admin_email,
+            trusted_proxies,
+            ingest_rate,
+            ingest_burst,
+        } => {
             let store = db.open().await?;
             if let Some(password) = first_admin::ensure(&store, &admin_email).await? {
                 println!("No users yet, so an admin was created. Sign in with:");
@@ -223,7 +242,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("  password: {password}");
                 println!("(shown only now; `auditrail users reset-password` sets a new one)");
             }
-            web::serve(addr, store, site_root, TrustedProxies::new(trusted_proxies)).await
+            let settings = web::Settings {
+                proxies: TrustedProxies::new(trusted_proxies),
+                ingest: IngestLimit { per_second: ingest_rate, burst: ingest_burst },
+            };
+            web::serve(addr, store, site_root, settings).await
         }
         Command::Users(command) => users(command).await,
         Command::ApiKeys(ApiKeysCommand::Create { name, scopes, projects, db }) => {
@@ -259,7 +282,7 @@ async fn main() -> anyhow::Result<()> {
             let now = chrono::Utc::now();
             if if_empty
                 && !store
-                    .list_events(&Filter::default(), &Projects::All, probe, now)
+                    .list_events(&Filter::default(), &ReadScope::everything(), probe, now)
                     .await?
                     .events
                     .is_empty()
@@ -294,10 +317,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Export { format, filter, db } => {
             let store = db.open().await?;
             let query = format!("format={format}&{filter}");
-            let exporter = export::Exporter { store, scope: Projects::All, actor: None };
-            let (_, stream) = export::stream_for_query(exporter, Some(&query))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut stream = std::pin::pin!(stream);
+            let exporter = export::Exporter { store, reader: Reader::system(), recorded: false };
+            let export =
+                export::prepare(exporter, Some(&query)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut stream = std::pin::pin!(export.into_stream());
             let mut out = std::io::stdout().lock();
             while let Some(chunk) = stream.next().await {
                 out.write_all(&chunk?)?;

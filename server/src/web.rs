@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use auditrail_access::Visitor;
-use auditrail_access::audit;
+use auditrail_access::reading::Reader;
 use auditrail_app::{App, shell};
 use auditrail_model::Permission;
 use auditrail_storage::Store;
@@ -25,10 +25,18 @@ use tower_http::trace::TraceLayer;
 use crate::client_addr::{self, TrustedProxies};
 use crate::error::ApiError;
 use crate::export::{self, Exporter};
+use crate::security::IngestLimit;
 use crate::state::AppState;
 use crate::{api, security, sessions};
 
-pub fn router(store: Store, leptos_options: LeptosOptions, proxies: TrustedProxies) -> Router {
+/// How the server treats its clients: the proxies it believes, how fast keys may post.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub proxies: TrustedProxies,
+    pub ingest: IngestLimit,
+}
+
+pub fn router(store: Store, leptos_options: LeptosOptions, settings: Settings) -> Router {
     let state = AppState { store, leptos_options };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
@@ -37,7 +45,7 @@ pub fn router(store: Store, leptos_options: LeptosOptions, proxies: TrustedProxi
     let password_limit =
         || GovernorLayer::new(security::sign_in_limit()).error_handler(security::too_many_requests);
     Router::new()
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router(settings.ingest))
         .route("/export", get(page_export))
         .route("/sign-in", post(sessions::sign_in.layer(password_limit())))
         .route("/account/password", post(sessions::change_password.layer(password_limit())))
@@ -50,18 +58,19 @@ pub fn router(store: Store, leptos_options: LeptosOptions, proxies: TrustedProxi
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), sessions::resolve_visitor))
-        .layer(middleware::from_fn_with_state(proxies, client_addr::resolve))
         // Cross-site form posts and server-function calls are refused (Origin and
         // Sec-Fetch-Site checks); API clients send neither header and pass.
         .layer(CsrfLayer::new())
         .layer(RequestBodyLimitLayer::new(auditrail_model::limits::MAX_BODY_BYTES + 64 * 1024))
         .layer(middleware::from_fn(security::headers))
+        // Outermost but for tracing: every layer above reads who the client is from it.
+        .layer(middleware::from_fn_with_state(settings.proxies, client_addr::resolve))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// The export button's download, for signed-in people with `logs.export`, within their
-/// projects.
+/// The export button's download, for signed-in people with `logs.export`, within what they
+/// may read.
 async fn page_export(
     State(store): State<Store>,
     Extension(visitor): Extension<Visitor>,
@@ -71,19 +80,15 @@ async fn page_export(
         auditrail_access::Denied::SignedOut => ApiError::Unauthorized("sign in to export"),
         lacks => ApiError::Forbidden(lacks.to_string()),
     })?;
-    let exporter = Exporter {
-        store,
-        scope: account.user.projects.clone(),
-        actor: Some((audit::user_actor(&account.user), visitor.client.clone())),
-    };
-    export::respond(exporter, raw.as_deref())
+    let reader = Reader::person(account, &visitor.client);
+    export::respond(Exporter { store, reader, recorded: true }, raw.as_deref()).await
 }
 
 pub async fn serve(
     addr: SocketAddr,
     store: Store,
     site_root: PathBuf,
-    proxies: TrustedProxies,
+    settings: Settings,
 ) -> anyhow::Result<()> {
     let leptos_options = LeptosOptions::builder()
         .output_name("auditrail")
@@ -98,7 +103,7 @@ pub async fn serve(
         );
     }
     tokio::spawn(sweep_sessions(store.clone()));
-    let app = router(store, leptos_options, proxies);
+    let app = router(store, leptos_options, settings);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use auditrail_model::Scope;
-use auditrail_model::{Filter, PageRequest, Projects};
+use auditrail_model::{Filter, PageRequest, Projects, ReadScope};
 use auditrail_storage::{Store, testing};
 use serde_json::{Value, json};
 
@@ -98,7 +98,7 @@ async fn acknowledged_events_survive_kill_9() {
     let store = Store::open(&db).await.unwrap();
     for id in &acknowledged {
         assert!(
-            store.get_event(id, &Projects::All).await.unwrap().is_some(),
+            store.get_event(id, &ReadScope::everything()).await.unwrap().is_some(),
             "lost acknowledged event {id}"
         );
     }
@@ -173,7 +173,7 @@ async fn all_events(store: &Store) -> Vec<auditrail_model::Event> {
     loop {
         let page = PageRequest { cursor, limit: 1000 };
         let page = store
-            .list_events(&Filter::default(), &Projects::All, page, chrono::Utc::now())
+            .list_events(&Filter::default(), &ReadScope::everything(), page, chrono::Utc::now())
             .await
             .unwrap();
         out.extend(page.events);
@@ -196,7 +196,7 @@ async fn import_copies_everything_both_ways_and_can_run_again() {
     let sqlite = testing::sqlite().await;
     run(&["demo", "--events", "2500", "--database", &sqlite.url]);
     let flagged = all_events(&sqlite.store).await[7].id.clone();
-    sqlite.store.set_flag(&flagged, true, &Projects::All).await.unwrap();
+    sqlite.store.set_flag(&flagged, true, &ReadScope::everything()).await.unwrap();
     let original = all_events(&sqlite.store).await;
     assert_eq!(original.len(), 2500);
 

@@ -5,6 +5,8 @@
 use auditrail_model::{Account, Permission, Projects, Role, User};
 use chrono::{DateTime, Utc};
 
+use crate::StorageError;
+
 /// Session tokens start with this, API keys with `atr_`: a leaked string says what it is.
 pub(crate) const SESSION_PREFIX: &str = "ats_";
 
@@ -28,15 +30,30 @@ pub struct Session {
 /// `id, email, role, projects, deactivated_at`
 pub(crate) type UserRow = (String, String, String, Option<String>, Option<i64>);
 
-pub(crate) fn user_from_row((id, email, role, projects, deactivated_at): UserRow) -> User {
-    // Written only through `Projects::to_list`, so it parses.
-    let projects = Projects::parse(projects.as_deref().unwrap_or_default()).unwrap_or_default();
-    User { id, email, role, projects, active: deactivated_at.is_none() }
+/// A stored project list. Written only through `Projects::to_list`; one that does not parse
+/// (edited by hand, say) refuses the request rather than falling back to every project.
+pub(crate) fn stored_projects(whose: &str, raw: Option<&str>) -> Result<Projects, StorageError> {
+    Projects::parse(raw.unwrap_or_default())
+        .map_err(|e| StorageError::Unreadable(format!("the project list of {whose}: {e}")))
 }
 
-pub(crate) fn role_from_row((name, permissions, builtin): (String, String, i64)) -> Role {
-    let permissions = Permission::parse_list(&permissions).unwrap_or_default();
-    Role { name, permissions, builtin: builtin != 0 }
+pub(crate) fn stored_permissions(whose: &str, raw: &str) -> Result<Vec<Permission>, StorageError> {
+    Permission::parse_list(raw)
+        .map_err(|e| StorageError::Unreadable(format!("the permissions of {whose}: {e}")))
+}
+
+pub(crate) fn user_from_row(
+    (id, email, role, projects, deactivated_at): UserRow,
+) -> Result<User, StorageError> {
+    let projects = stored_projects(&format!("user {id}"), projects.as_deref())?;
+    Ok(User { id, email, role, projects, active: deactivated_at.is_none() })
+}
+
+pub(crate) fn role_from_row(
+    (name, permissions, builtin): (String, String, i64),
+) -> Result<Role, StorageError> {
+    let permissions = stored_permissions(&format!("role {name}"), &permissions)?;
+    Ok(Role { name, permissions, builtin: builtin != 0 })
 }
 
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -54,7 +71,8 @@ macro_rules! accounts_engine {
         use auditrail_model::{Account, Permission, Role, User};
 
         use crate::accounts::{
-            Credentials, Session, UserRow, from_micros, micros, role_from_row, user_from_row,
+            Credentials, Session, UserRow, from_micros, micros, role_from_row,
+            stored_permissions, user_from_row,
         };
         use crate::api_keys::ApiKeyRow;
         use auditrail_model::{ApiKey, Scope};
@@ -96,7 +114,32 @@ macro_rules! accounts_engine {
             Ok(found.is_some())
         }
 
+        /// The deployment's signing key, made on the first open; when several servers start
+        /// at once, the first insert wins and all read that one.
+        async fn load_signing_key(
+            pool: &sqlx::Pool<$db>,
+        ) -> Result<crate::secret::SigningKey, StorageError> {
+            sqlx::query(
+                "INSERT INTO server_secrets (name, value) VALUES ('signing', $1) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(crate::secret::generate(""))
+            .execute(pool)
+            .await?;
+            let (value,): (String,) =
+                sqlx::query_as("SELECT value FROM server_secrets WHERE name = 'signing'")
+                    .fetch_one(pool)
+                    .await?;
+            let key = hex::decode(&value)
+                .map_err(|_| StorageError::Unreadable("the stored signing key".into()))?;
+            Ok(crate::secret::SigningKey(key.into()))
+        }
+
         impl $store {
+            pub fn signing_key(&self) -> &[u8] {
+                &self.signing_key.0
+            }
+
             pub async fn insert_api_key(
                 &self,
                 key: &NewApiKey,
@@ -125,7 +168,7 @@ macro_rules! accounts_engine {
                 .bind(hash)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(crate::api_keys::from_row))
+                row.map(crate::api_keys::from_row).transpose()
             }
 
             pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
@@ -135,7 +178,7 @@ macro_rules! accounts_engine {
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(crate::api_keys::from_row).collect())
+                rows.into_iter().map(crate::api_keys::from_row).collect()
             }
 
             pub async fn revoke_api_key(
@@ -159,7 +202,7 @@ macro_rules! accounts_engine {
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(role_from_row).collect())
+                rows.into_iter().map(role_from_row).collect()
             }
 
             pub async fn save_role(
@@ -259,7 +302,7 @@ macro_rules! accounts_engine {
                 let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
                 let rows: Vec<UserRow> =
                     sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
-                Ok(rows.into_iter().map(user_from_row).collect())
+                rows.into_iter().map(user_from_row).collect()
             }
 
             pub async fn user(&self, id: &str) -> Result<Option<User>, StorageError> {
@@ -268,7 +311,7 @@ macro_rules! accounts_engine {
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(row.map(user_from_row))
+                row.map(user_from_row).transpose()
             }
 
             pub async fn credentials(&self, email: &str) -> Result<Option<Credentials>, StorageError> {
@@ -280,13 +323,14 @@ macro_rules! accounts_engine {
                     .bind(email)
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(row.map(|(id, email, role, projects, deactivated, password_hash, locked)| {
-                    Credentials {
-                        user: user_from_row((id, email, role, projects, deactivated)),
+                row.map(|(id, email, role, projects, deactivated, password_hash, locked)| {
+                    Ok(Credentials {
+                        user: user_from_row((id, email, role, projects, deactivated))?,
                         password_hash,
                         locked_until: locked.map(from_micros),
-                    }
-                }))
+                    })
+                })
+                .transpose()
             }
 
             /// Changes role, projects and whether the user may sign in. Deactivating ends the
@@ -421,11 +465,12 @@ macro_rules! accounts_engine {
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(row.map(|(id, email, role, projects, deactivated, permissions, expires_at)| {
-                    let user = user_from_row((id, email, role, projects, deactivated));
-                    let permissions = Permission::parse_list(&permissions).unwrap_or_default();
-                    Session { account: Account { user, permissions }, expires_at: from_micros(expires_at) }
-                }))
+                row.map(|(id, email, role, projects, deactivated, permissions, expires_at)| {
+                    let user = user_from_row((id, email, role, projects, deactivated))?;
+                    let permissions = stored_permissions(&format!("role {}", user.role), &permissions)?;
+                    Ok(Session { account: Account { user, permissions }, expires_at: from_micros(expires_at) })
+                })
+                .transpose()
             }
 
             /// Ends every session past its expiry; returns whose they were.

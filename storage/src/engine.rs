@@ -18,7 +18,7 @@ pub(crate) const INSERT_CHUNK: usize = 400;
 pub(crate) fn page_from_rows(mut rows: Vec<EventRow>, limit: u32) -> EventPage {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| Cursor(r.sort_key)) } else { None };
+    let next_cursor = if more { rows.last().map(|r| Cursor::after(r.sort_key)) } else { None };
     EventPage { events: rows.into_iter().map(Event::from).collect(), next_cursor }
 }
 
@@ -135,7 +135,7 @@ macro_rules! store_engine {
         use std::collections::{HashMap, HashSet};
 
         use auditrail_model::{
-            Cursor, Event, EventPage, Facets, Filter, NewEvent, PageRequest, TimeWindow,
+            Event, EventPage, Facets, Narrowed, NewEvent, PageRequest, TimeWindow,
         };
         use chrono::{DateTime, Utc};
         use sqlx::query::{Query, QueryAs};
@@ -219,11 +219,11 @@ macro_rules! store_engine {
 
     pub async fn list_events(
         &self,
-        filter: &Filter,
+        narrowed: &Narrowed,
         window: TimeWindow,
         page: PageRequest,
     ) -> Result<EventPage, StorageError> {
-        let terms = filter.search_terms();
+        let terms = narrowed.filter.search_terms();
         let mut buf = SqlBuf::new(placeholder);
         buf.push("SELECT ").push(EVENT_COLUMNS);
         let key = if terms.is_empty() {
@@ -232,9 +232,9 @@ macro_rules! store_engine {
         } else {
             push_keyword_source(&mut buf, &terms)
         };
-        push_conditions(&mut buf, filter, window, key);
-        if let Some(Cursor(after)) = page.cursor {
-            buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(after));
+        push_conditions(&mut buf, narrowed, window, key);
+        if let Some(after) = page.cursor {
+            buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(after.key));
         }
         buf.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
         buf.bind(Arg::Int(i64::from(page.limit) + 1));
@@ -250,12 +250,16 @@ macro_rules! store_engine {
         Ok(row.map(Event::from))
     }
 
-    pub async fn facets(&self, projects: &[String]) -> Result<Facets, StorageError> {
+    pub async fn facets(&self, narrowed: &Narrowed) -> Result<Facets, StorageError> {
+        let projects = &narrowed.filter.project;
         let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT kind, value, CAST(SUM(event_count) AS BIGINT), MAX(last_seen) FROM facet_values");
+        buf.push("SELECT kind, value, CAST(SUM(event_count) AS BIGINT), MAX(last_seen) FROM facet_values WHERE 1 = 1");
         if !projects.is_empty() {
-            buf.push(" WHERE project IN ");
+            buf.push(" AND project IN ");
             buf.bind_list(projects.iter().cloned().map(Arg::Text));
+        }
+        if narrowed.hide_trail {
+            buf.push(" AND project <> ").bind(Arg::Text(auditrail_model::TRAIL_PROJECT.to_owned()));
         }
         buf.push(" GROUP BY kind, value ORDER BY kind, value");
         let rows: Vec<(String, String, i64, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;

@@ -14,6 +14,10 @@ pub enum StorageError {
     /// The write would clash with what is stored (a taken email, a role still in use).
     #[error("{0}")]
     Conflict(String),
+    /// Stored data that does not parse (a project or permission list): the request is
+    /// refused rather than read with a wider meaning.
+    #[error("stored data cannot be read: {0}")]
+    Unreadable(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed")]

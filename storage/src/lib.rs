@@ -17,8 +17,8 @@ mod sqlite;
 pub mod testing;
 
 use auditrail_model::{
-    ApiKey, Event, EventPage, Facets, Filter, NewEvent, PageRequest, Permission, Projects, Role,
-    Scope, User,
+    ApiKey, Event, EventPage, Facets, Filter, NewEvent, PageRequest, Permission, Projects,
+    ReadScope, Role, Scope, User,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -71,34 +71,35 @@ impl Store {
         let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
         on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
         for event in events.iter().filter(|e| e.flagged) {
-            self.set_flag(&event.id, true, &Projects::All).await?;
+            self.set_flag(&event.id, true, &ReadScope::everything()).await?;
         }
         Ok(())
     }
 
-    /// One page of events matching `filter` within the projects `scope` allows, newest first.
+    /// One page of events matching `filter` within what `scope` may read, newest first. The
+    /// page's cursor is not yet bound to a reader (see [`auditrail_model::Cursor`]).
     #[tracing::instrument(skip_all)]
     pub async fn list_events(
         &self,
         filter: &Filter,
-        scope: &Projects,
+        scope: &ReadScope,
         page: PageRequest,
         now: DateTime<Utc>,
     ) -> Result<EventPage, StorageError> {
         let window = filter.time_window(now)?;
-        let Some(filter) = scope.narrow(filter) else {
+        let Some(narrowed) = scope.narrow(filter) else {
             return Ok(EventPage { events: Vec::new(), next_cursor: None });
         };
-        on_backend!(self, s => s.list_events(&filter, window, page).await)
+        on_backend!(self, s => s.list_events(&narrowed, window, page).await)
     }
 
-    /// The event with this id, unless `scope` excludes its project: to someone limited to
-    /// other projects it does not exist.
+    /// The event with this id, unless `scope` excludes its project: to someone who may not
+    /// read that project it does not exist.
     #[tracing::instrument(skip(self))]
     pub async fn get_event(
         &self,
         id: &str,
-        scope: &Projects,
+        scope: &ReadScope,
     ) -> Result<Option<Event>, StorageError> {
         let event = on_backend!(self, s => s.get_event(id).await)?;
         Ok(event.filter(|e| scope.allows(&e.project)))
@@ -107,11 +108,11 @@ impl Store {
     /// Distinct values and counts for the dropdowns, within `scope`. Only the `project` filter
     /// narrows them: a dropdown should offer every value, not just those on screen.
     #[tracing::instrument(skip_all)]
-    pub async fn facets(&self, filter: &Filter, scope: &Projects) -> Result<Facets, StorageError> {
-        let Some(filter) = scope.narrow(filter) else {
+    pub async fn facets(&self, filter: &Filter, scope: &ReadScope) -> Result<Facets, StorageError> {
+        let Some(narrowed) = scope.narrow(filter) else {
             return Ok(Facets::default());
         };
-        on_backend!(self, s => s.facets(&filter.project).await)
+        on_backend!(self, s => s.facets(&narrowed).await)
     }
 
     /// Flags or unflags an event for follow-up; `false` when no such event exists in `scope`.
@@ -119,7 +120,7 @@ impl Store {
         &self,
         id: &str,
         flagged: bool,
-        scope: &Projects,
+        scope: &ReadScope,
     ) -> Result<bool, StorageError> {
         if self.get_event(id, scope).await?.is_none() {
             return Ok(false);
@@ -270,6 +271,12 @@ impl Store {
     /// Ends a session; `false` when it had already ended.
     pub async fn end_session(&self, token: &str) -> Result<bool, StorageError> {
         on_backend!(self, s => s.delete_session(&secret::hash(token)).await)
+    }
+
+    /// The key this deployment signs the tokens it hands out with (page cursors): random,
+    /// made once per database, so every server sharing the database accepts the others' tokens.
+    pub fn signing_key(&self) -> &[u8] {
+        on_backend!(self, s => s.signing_key())
     }
 
     /// Refreshes planner statistics; worth running after a bulk load.

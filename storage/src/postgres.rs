@@ -7,6 +7,7 @@ use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow, Postgres};
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    signing_key: crate::secret::SigningKey,
 }
 
 fn placeholder(n: usize) -> String {
@@ -152,7 +153,13 @@ impl PostgresStore {
         let (year, month) = month_of(sort_key::base(Utc::now()));
         ensure_partitions(&mut tx, year, month, 3).await?;
         tx.commit().await?;
-        Ok(PostgresStore { pool })
+        let signing_key = load_signing_key(&pool).await?;
+        Ok(PostgresStore { pool, signing_key })
+    }
+
+    #[cfg(feature = "testing")]
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     pub async fn optimize(&self) -> Result<(), StorageError> {

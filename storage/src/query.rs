@@ -1,7 +1,7 @@
 //! Filter → SQL, shared by every dialect: one place decides what each filter means. Values are
 //! always bound as parameters, never spliced into the text.
 
-use auditrail_model::{Filter, TimeWindow};
+use auditrail_model::{Narrowed, TRAIL_PROJECT, TimeWindow};
 
 use crate::sort_key;
 
@@ -73,7 +73,16 @@ pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.recei
 
 /// Appends ` AND …` for every part of the filter except the keyword search, which each dialect
 /// matches with its own index. `key` is the sort-key column the outer query walks.
-pub(crate) fn push_conditions(buf: &mut SqlBuf, filter: &Filter, window: TimeWindow, key: &str) {
+pub(crate) fn push_conditions(
+    buf: &mut SqlBuf,
+    narrowed: &Narrowed,
+    window: TimeWindow,
+    key: &str,
+) {
+    let filter = &narrowed.filter;
+    if narrowed.hide_trail {
+        buf.push(" AND e.project <> ").bind(Arg::Text(TRAIL_PROJECT.to_owned()));
+    }
     if let Some(from) = window.from {
         buf.push(" AND ").push(key).push(" >= ").bind(Arg::Int(sort_key::base(from)));
     }

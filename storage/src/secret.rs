@@ -16,3 +16,13 @@ pub(crate) fn generate(prefix: &str) -> String {
 pub(crate) fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
+
+/// A signing key, kept out of `Debug` output (the stores derive `Debug`).
+#[derive(Clone)]
+pub(crate) struct SigningKey(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(…)")
+    }
+}

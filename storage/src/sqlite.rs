@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    signing_key: crate::secret::SigningKey,
 }
 
 fn placeholder(_: usize) -> String {
@@ -96,7 +97,13 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         crate::migrations::migrator(&crate::migrations::SQLITE).run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let signing_key = load_signing_key(&pool).await?;
+        Ok(SqliteStore { pool, signing_key })
+    }
+
+    #[cfg(feature = "testing")]
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn optimize(&self) -> Result<(), StorageError> {

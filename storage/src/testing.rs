@@ -13,6 +13,18 @@ pub struct ScratchDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl ScratchDb {
+    /// Runs SQL of the test's own, e.g. to damage stored data the app would never write.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let done = match &self.store {
+            Store::Sqlite(s) => sqlx::query(sql).execute(s.pool()).await.map(drop),
+            Store::Postgres(s) => sqlx::query(sql).execute(s.pool()).await.map(drop),
+        };
+        done.expect("test SQL runs");
+    }
+}
+
 pub async fn sqlite() -> ScratchDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("events.db").display());

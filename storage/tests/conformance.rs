@@ -3,7 +3,9 @@
 //! database on the server named by `AUDITRAIL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
 
 use auditrail_model::Scope;
-use auditrail_model::{Cursor, Filter, NewEvent, Outcome, PageRequest, Permission, Projects};
+use auditrail_model::{
+    Cursor, Filter, NewEvent, Outcome, PageRequest, Permission, Projects, ReadScope, TRAIL_PROJECT,
+};
 use auditrail_storage::Store;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -48,6 +50,8 @@ conformance!(
     events_survive_reopening_the_database,
     api_keys_are_found_by_secret_only,
     a_project_scope_hides_other_projects_everywhere,
+    the_access_trail_is_hidden_without_the_trail_scope,
+    unreadable_stored_limits_refuse_rather_than_widen,
     users_sign_in_data_and_sessions,
     failed_sign_ins_lock_the_account,
     roles_are_checked_and_someone_keeps_users_manage,
@@ -55,6 +59,8 @@ conformance!(
 
 /// No project limit.
 const ALL: Projects = Projects::All;
+/// Everything may be read, the access trail included.
+const EVERYTHING: ReadScope = ReadScope { projects: Projects::All, trail: true };
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc)
@@ -82,7 +88,7 @@ fn filter(query: &str) -> Filter {
 
 async fn list_ids(store: &Store, query: &str) -> Vec<String> {
     let page = PageRequest { cursor: None, limit: 1000 };
-    let page = store.list_events(&filter(query), &ALL, page, now()).await.unwrap();
+    let page = store.list_events(&filter(query), &EVERYTHING, page, now()).await.unwrap();
     page.events.into_iter().map(|e| e.id).collect()
 }
 
@@ -104,7 +110,7 @@ async fn round_trips_every_field(db: TestDb) {
     );
     let ids = db.store.insert_events(std::slice::from_ref(&full)).await.unwrap();
     assert_eq!(ids, ["evt-1"]);
-    let got = db.store.get_event("evt-1", &ALL).await.unwrap().expect("stored");
+    let got = db.store.get_event("evt-1", &EVERYTHING).await.unwrap().expect("stored");
     assert_eq!(got.occurred_at, full.occurred_at);
     assert_eq!(got.project, "shop");
     assert_eq!(got.category, "access");
@@ -118,7 +124,7 @@ async fn round_trips_every_field(db: TestDb) {
     assert_eq!(got.trace_id.as_deref(), Some("tr-9"));
     assert!(!got.flagged);
     assert!(got.received_at > full.occurred_at);
-    assert!(db.store.get_event("nope", &ALL).await.unwrap().is_none());
+    assert!(db.store.get_event("nope", &EVERYTHING).await.unwrap().is_none());
 }
 
 async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
@@ -130,7 +136,8 @@ async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
     let mut cursor: Option<Cursor> = None;
     loop {
         let page = PageRequest { cursor, limit: 7 };
-        let page = db.store.list_events(&Filter::default(), &ALL, page, now()).await.unwrap();
+        let page =
+            db.store.list_events(&Filter::default(), &EVERYTHING, page, now()).await.unwrap();
         assert!(page.events.len() <= 7);
         seen.extend(page.events);
         match page.next_cursor {
@@ -161,7 +168,8 @@ async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
     let mut cursor = None;
     loop {
         let page = PageRequest { cursor, limit: 500 };
-        let page = db.store.list_events(&Filter::default(), &ALL, page, now()).await.unwrap();
+        let page =
+            db.store.list_events(&Filter::default(), &EVERYTHING, page, now()).await.unwrap();
         seen += page.events.len();
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -186,7 +194,7 @@ async fn events_of_any_month_and_year_are_stored(db: TestDb) {
     ];
     let ids = db.store.insert_events(&events).await.unwrap();
     for id in &ids {
-        assert!(db.store.get_event(id, &ALL).await.unwrap().is_some());
+        assert!(db.store.get_event(id, &EVERYTHING).await.unwrap().is_some());
     }
     let listed = list_ids(&db.store, "").await;
     assert_eq!(listed, [&ids[1], &ids[4], &ids[3], &ids[2], &ids[0]].map(String::clone));
@@ -292,11 +300,11 @@ async fn keyword_search_pages_newest_first(db: TestDb) {
     let f = filter("q=needle");
     let first = db
         .store
-        .list_events(&f, &ALL, PageRequest { cursor: None, limit: 5 }, now())
+        .list_events(&f, &EVERYTHING, PageRequest { cursor: None, limit: 5 }, now())
         .await
         .unwrap();
     let rest = PageRequest { cursor: first.next_cursor, limit: 100 };
-    let second = db.store.list_events(&f, &ALL, rest, now()).await.unwrap();
+    let second = db.store.list_events(&f, &EVERYTHING, rest, now()).await.unwrap();
     let all: Vec<_> = first.events.iter().chain(&second.events).collect();
     assert_eq!(all.len(), 13);
     assert!(all.iter().all(|e| e.description.as_deref() == Some("needle found")));
@@ -338,7 +346,7 @@ async fn client_ids_are_idempotent(db: TestDb) {
     assert_eq!(ids[0], "same");
     assert_eq!(ids[1].len(), 26, "server-assigned ULID");
     assert_eq!(list_ids(&db.store, "").await.len(), 2);
-    let stored = db.store.get_event("same", &ALL).await.unwrap().unwrap();
+    let stored = db.store.get_event("same", &EVERYTHING).await.unwrap().unwrap();
     assert_eq!(stored.description.as_deref(), Some("first"));
 }
 
@@ -352,7 +360,7 @@ async fn facets_list_distinct_values(db: TestDb) {
         ),
     ];
     db.store.insert_events(&events).await.unwrap();
-    let all = db.store.facets(&Filter::default(), &ALL).await.unwrap();
+    let all = db.store.facets(&Filter::default(), &EVERYTHING).await.unwrap();
     let values = |list: &[auditrail_model::FacetValue]| {
         list.iter().map(|f| (f.value.clone(), f.count)).collect::<Vec<_>>()
     };
@@ -363,7 +371,7 @@ async fn facets_list_distinct_values(db: TestDb) {
     );
     assert_eq!(values(&all.categories), [("activity".into(), 2), ("system".into(), 1)]);
     assert_eq!(values(&all.actors), [("alice@example.com".into(), 2), ("cron".into(), 1)]);
-    let shop = db.store.facets(&filter("project=shop"), &ALL).await.unwrap();
+    let shop = db.store.facets(&filter("project=shop"), &EVERYTHING).await.unwrap();
     assert_eq!(values(&shop.modules), [("Campaigns".into(), 1), ("Login".into(), 1)]);
 }
 
@@ -372,20 +380,20 @@ async fn flags_are_set_filtered_and_cleared(db: TestDb) {
         .insert_events(&[event(1, json!({"id": "a"})), event(2, json!({"id": "b"}))])
         .await
         .unwrap();
-    assert!(db.store.set_flag("b", true, &ALL).await.unwrap());
-    assert!(db.store.set_flag("b", true, &ALL).await.unwrap(), "flagging twice is fine");
-    assert!(!db.store.set_flag("missing", true, &ALL).await.unwrap());
+    assert!(db.store.set_flag("b", true, &EVERYTHING).await.unwrap());
+    assert!(db.store.set_flag("b", true, &EVERYTHING).await.unwrap(), "flagging twice is fine");
+    assert!(!db.store.set_flag("missing", true, &EVERYTHING).await.unwrap());
     assert_eq!(list_ids(&db.store, "flagged=true").await, ["b"]);
     assert_eq!(list_ids(&db.store, "flagged=false").await, ["a"]);
-    assert!(db.store.get_event("b", &ALL).await.unwrap().unwrap().flagged);
-    db.store.set_flag("b", false, &ALL).await.unwrap();
+    assert!(db.store.get_event("b", &EVERYTHING).await.unwrap().unwrap().flagged);
+    db.store.set_flag("b", false, &EVERYTHING).await.unwrap();
     assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
 }
 
 async fn events_survive_reopening_the_database(db: TestDb) {
     db.store.insert_events(&[event(1, json!({"id": "kept"}))]).await.unwrap();
     let reopened = Store::open(&db.url).await.unwrap();
-    assert!(reopened.get_event("kept", &ALL).await.unwrap().is_some());
+    assert!(reopened.get_event("kept", &EVERYTHING).await.unwrap().is_some());
 }
 
 async fn api_keys_are_found_by_secret_only(db: TestDb) {
@@ -427,7 +435,7 @@ async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
         event(3, json!({"id": "b1", "project": "billing"})),
     ];
     db.store.insert_events(&events).await.unwrap();
-    let scope = Projects::Only(vec!["shop".into(), "billing".into()]);
+    let scope = ReadScope { projects: Projects::parse("shop,billing").unwrap(), trail: true };
     let page = PageRequest { cursor: None, limit: 50 };
     let ids =
         |p: auditrail_model::EventPage| p.events.into_iter().map(|e| e.id).collect::<Vec<_>>();
@@ -445,7 +453,7 @@ async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
     assert!(db.store.get_event("c1", &scope).await.unwrap().is_none());
     assert!(db.store.get_event("s1", &scope).await.unwrap().is_some());
     assert!(!db.store.set_flag("c1", true, &scope).await.unwrap(), "cannot flag what is hidden");
-    assert!(!db.store.get_event("c1", &ALL).await.unwrap().unwrap().flagged);
+    assert!(!db.store.get_event("c1", &EVERYTHING).await.unwrap().unwrap().flagged);
 
     let facets = db.store.facets(&filter(""), &scope).await.unwrap();
     let projects: Vec<_> = facets.projects.iter().map(|v| v.value.as_str()).collect();
@@ -454,6 +462,61 @@ async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
     assert_eq!(total, 2, "counts leave out hidden projects");
     let none = db.store.facets(&filter("project=crm"), &scope).await.unwrap();
     assert!(none.projects.is_empty() && none.modules.is_empty());
+}
+
+async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
+    let events = [
+        event(1, json!({"id": "s1", "description": "Saved campaign"})),
+        event(2, json!({"id": "t1", "project": TRAIL_PROJECT, "description": "Searched campaign"})),
+    ];
+    db.store.insert_events(&events).await.unwrap();
+    let viewer = ReadScope { projects: Projects::All, trail: false };
+    let page = PageRequest { cursor: None, limit: 50 };
+    let ids =
+        |p: auditrail_model::EventPage| p.events.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let listed = |query: &'static str, scope: ReadScope| {
+        let store = db.store.clone();
+        async move { ids(store.list_events(&filter(query), &scope, page, now()).await.unwrap()) }
+    };
+
+    assert_eq!(listed("", viewer.clone()).await, ["s1"]);
+    assert!(listed("project=auditrail", viewer.clone()).await.is_empty());
+    assert_eq!(listed("project=auditrail&project=shop", viewer.clone()).await, ["s1"]);
+    assert_eq!(listed("q=campaign", viewer.clone()).await, ["s1"], "keyword search too");
+    assert!(db.store.get_event("t1", &viewer).await.unwrap().is_none());
+    assert!(!db.store.set_flag("t1", true, &viewer).await.unwrap());
+    let facets = db.store.facets(&filter(""), &viewer).await.unwrap();
+    let projects: Vec<_> = facets.projects.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(projects, ["shop"]);
+    assert!(facets.actions.iter().all(|a| a.count == 1), "trail values are not counted");
+
+    assert_eq!(listed("", EVERYTHING).await, ["s1", "t1"]);
+    let limited = ReadScope { projects: Projects::parse("shop").unwrap(), trail: true };
+    assert!(listed("project=auditrail", limited).await.is_empty(), "projects still apply");
+}
+
+/// Stored project, permission and scope lists are written only by the app; one changed by hand
+/// into something unreadable must refuse, never fall back to "every project".
+async fn unreadable_stored_limits_refuse_rather_than_widen(db: TestDb) {
+    let store = &db.store;
+    let user =
+        store.create_user("lim@example.com", "viewer", Projects::parse("shop").unwrap(), "h");
+    let user = user.await.unwrap();
+    let key = store.create_api_key("k", &[Scope::Read], Projects::parse("shop").unwrap());
+    let key = key.await.unwrap();
+    let token = store.create_session(&user.id, Duration::hours(1)).await.unwrap();
+    let unreadable = "x".repeat(auditrail_model::limits::SHORT_MAX + 1);
+    db.execute(&format!("UPDATE users SET projects = '{unreadable}'")).await;
+    db.execute(&format!("UPDATE api_keys SET projects = '{unreadable}'")).await;
+
+    assert!(store.session(&token).await.is_err(), "a session of that user is refused");
+    assert!(store.user(&user.id).await.is_err());
+    assert!(store.find_api_key(&key.secret).await.is_err(), "so is the key");
+
+    db.execute("UPDATE roles SET permissions = 'logs.view,logs.everything' WHERE name = 'viewer'")
+        .await;
+    db.execute("UPDATE users SET projects = NULL").await;
+    assert!(store.session(&token).await.is_err(), "an unreadable role refuses too");
 }
 
 async fn users_sign_in_data_and_sessions(db: TestDb) {

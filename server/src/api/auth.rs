@@ -1,8 +1,7 @@
 //! API-key authentication (`Authorization: Bearer <key>`) and what a key may do.
 
-use auditrail_access::audit::{self, Entry};
+use auditrail_access::reading::Reader;
 use auditrail_access::{Client, Visitor};
-use auditrail_model::Projects;
 use auditrail_model::{ApiKey, Scope};
 use auditrail_storage::Store;
 use axum::extract::{FromRef, FromRequestParts};
@@ -27,22 +26,14 @@ impl Authenticated {
         }
     }
 
-    /// The projects the key may read and write.
-    pub fn projects(&self) -> &Projects {
-        &self.key.projects
+    /// The key as a reader of events.
+    pub fn reader(&self) -> Reader {
+        Reader::key(&self.key, &self.client)
     }
 
-    /// Records an access by this key in the audit trail.
-    pub async fn record(&self, store: &Store, entry: Entry) -> Result<(), ApiError> {
-        Ok(audit::record(store, &audit::api_key_actor(&self.key), &self.client, entry).await?)
-    }
-
-    pub fn actor(&self) -> auditrail_model::Actor {
-        audit::api_key_actor(&self.key)
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// Whether the key may write events to `project`.
+    pub fn writes_to(&self, project: &str) -> bool {
+        self.key.projects.allows(project)
     }
 }
 

@@ -1,13 +1,13 @@
 //! Reading events back: list, one event, facets, flags and the streamed export. Each answers
-//! only within the key's projects. Detail reads and exports are recorded in the audit trail;
-//! list pages are not, because a machine polling the list would flood the trail and then read
-//! its own records back on every poll (people opening the list in the app are recorded).
+//! only within what the key may read, and each is recorded in the audit trail: the first page
+//! of a list (later pages need the cursor it issued), every detail read, flag and export.
 
-use auditrail_access::audit::{Entry, Kind};
+use auditrail_access::reading::{self, ReadError};
 use auditrail_model::Scope;
 use auditrail_model::{Event, EventPage, Facets};
 use auditrail_storage::Store;
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -17,6 +17,17 @@ use super::auth::Authenticated;
 use crate::error::ApiError;
 use crate::export::{self, Exporter};
 
+impl From<ReadError> for ApiError {
+    fn from(err: ReadError) -> Self {
+        match err {
+            ReadError::ForeignCursor => ApiError::InvalidFilter(err.to_string()),
+            ReadError::Invalid(m) => ApiError::BadRequest(m),
+            ReadError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Whole events: `read` lists and opens them (README says so).
 pub async fn list(
     State(store): State<Store>,
     auth: Authenticated,
@@ -24,9 +35,7 @@ pub async fn list(
 ) -> Result<Json<EventPage>, ApiError> {
     auth.require(Scope::Read)?;
     let query = ParsedQuery::parse(raw.as_deref(), &["cursor", "limit"])?;
-    let page = store
-        .list_events(&query.filter, auth.projects(), query.page()?, chrono::Utc::now())
-        .await?;
+    let page = reading::list(&store, &auth.reader(), &query.filter, query.page()?).await?;
     Ok(Json(page))
 }
 
@@ -36,17 +45,8 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Event>, ApiError> {
     auth.require(Scope::Read)?;
-    let event = store
-        .get_event(&id, auth.projects())
-        .await?
-        .ok_or(ApiError::NotFound("no event with this id"))?;
-    let entry = Entry::new(Kind::Access, "events", "view_details", "Viewed event details").target(
-        "event",
-        &event.id,
-        event.description.as_deref(),
-    );
-    auth.record(&store, entry).await?;
-    Ok(Json(event))
+    let event = reading::open(&store, &auth.reader(), &id).await?;
+    Ok(Json(event.ok_or(ApiError::NotFound("no event with this id"))?))
 }
 
 pub async fn facets(
@@ -56,18 +56,36 @@ pub async fn facets(
 ) -> Result<Json<Facets>, ApiError> {
     auth.require(Scope::Read)?;
     let query = ParsedQuery::parse(raw.as_deref(), &[])?;
-    Ok(Json(store.facets(&query.filter, auth.projects()).await?))
+    Ok(Json(store.facets(&query.filter, &auth.reader().scope).await?))
 }
 
-/// `PUT` flags the event for follow-up, `DELETE` clears the flag.
+/// The optional body of a flag change.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagNote {
+    note: Option<String>,
+}
+
+/// `PUT` flags the event for follow-up, `DELETE` clears the flag; either may carry
+/// `{"note": "…"}`, recorded with the change.
 pub async fn flag(
     State(store): State<Store>,
     auth: Authenticated,
     method: Method,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Scope::Read)?;
-    if store.set_flag(&id, method == Method::PUT, auth.projects()).await? {
+    let note = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let parsed: FlagNote = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!("body must be {{\"note\": \"…\"}} or empty: {e}"))
+        })?;
+        parsed.note
+    };
+    let flagged = method == Method::PUT;
+    if reading::flag(&store, &auth.reader(), &id, flagged, note.as_deref()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("no event with this id"))
@@ -80,10 +98,6 @@ pub async fn export(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Export)?;
-    let exporter = Exporter {
-        store,
-        scope: auth.projects().clone(),
-        actor: Some((auth.actor(), auth.client().clone())),
-    };
-    export::respond(exporter, raw.as_deref())
+    let exporter = Exporter { store, reader: auth.reader(), recorded: true };
+    export::respond(exporter, raw.as_deref()).await
 }

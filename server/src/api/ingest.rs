@@ -1,9 +1,7 @@
 //! `POST /api/v1/events`: one JSON object, a JSON array, or NDJSON. All-or-nothing: every event
 //! is checked before anything is stored, and the answer comes after the commit.
 
-use auditrail_access::audit;
-use auditrail_model::Scope;
-use auditrail_model::{NewEvent, limits};
+use auditrail_model::{NewEvent, Scope, TRAIL_PROJECT, limits};
 use auditrail_storage::Store;
 use axum::Json;
 use axum::body::Bytes;
@@ -51,13 +49,12 @@ pub async fn ingest(
 /// project holds the audit trail of the audit log itself.
 fn check_projects(auth: &Authenticated, events: &[NewEvent]) -> Result<(), ApiError> {
     for (i, event) in events.iter().enumerate() {
-        if event.project == audit::PROJECT {
+        if event.project == TRAIL_PROJECT {
             return Err(ApiError::Forbidden(format!(
-                "item {i}: project {} is reserved for Auditrail's own audit trail",
-                audit::PROJECT
+                "item {i}: project {TRAIL_PROJECT} is reserved for Auditrail's own audit trail"
             )));
         }
-        if !auth.projects().allows(&event.project) {
+        if !auth.writes_to(&event.project) {
             return Err(ApiError::Forbidden(format!(
                 "item {i}: this API key may not write to project {:?}",
                 event.project

@@ -7,17 +7,22 @@ mod ingest;
 use auditrail_model::{Filter, PageRequest};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::routing::{get, put};
+use tower_governor::GovernorLayer;
 
 use crate::error::ApiError;
+use crate::security::{self, IngestLimit};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
+    let limited = GovernorLayer::new(security::ingest_limit(ingest_limit))
+        .error_handler(security::too_many_requests);
     Router::new()
         .route(
             "/events",
             get(events::list)
-                .post(ingest::ingest)
+                .post(ingest::ingest.layer(limited))
                 .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
         )
         .route("/events/export", get(events::export))

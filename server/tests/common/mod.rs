@@ -6,6 +6,8 @@
 use auditrail_model::Projects;
 use auditrail_model::Scope;
 use auditrail_server::client_addr::{TrustedProxies, parse_proxy};
+use auditrail_server::security::IngestLimit;
+use auditrail_server::web::Settings;
 use auditrail_storage::testing::ScratchDb;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -45,22 +47,27 @@ impl Reply {
 
 pub async fn spawn_app(db: ScratchDb) -> TestApp {
     let key = db.store.create_api_key("tests", &Scope::ALL, Projects::All).await.unwrap().secret;
-    let router = router(&db, TrustedProxies::default());
+    let router = router(&db, Settings::default());
     TestApp { router, key, db }
 }
 
-fn router(db: &ScratchDb, proxies: TrustedProxies) -> Router {
+fn router(db: &ScratchDb, settings: Settings) -> Router {
     // No page assets are needed: these tests speak to the API and the export.
     let options =
         LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
-    auditrail_server::web::router(db.store.clone(), options, proxies)
+    auditrail_server::web::router(db.store.clone(), options, settings)
 }
 
 impl TestApp {
     /// The same app, believing `X-Forwarded-For` from `proxy`.
     pub fn trusting(self, proxy: &str) -> TestApp {
         let proxies = TrustedProxies::new(vec![parse_proxy(proxy).unwrap()]);
-        TestApp { router: router(&self.db, proxies), ..self }
+        TestApp { router: router(&self.db, Settings { proxies, ..Settings::default() }), ..self }
+    }
+
+    /// The same app with other ingest limits.
+    pub fn limiting_ingest(self, ingest: IngestLimit) -> TestApp {
+        TestApp { router: router(&self.db, Settings { ingest, ..Settings::default() }), ..self }
     }
 }
 
