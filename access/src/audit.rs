@@ -4,6 +4,8 @@
 
 use auditrail_model::limits;
 use auditrail_model::{Actor, ActorType, ApiKey, NewEvent, Outcome, TRAIL_PROJECT, Target, User};
+use std::net::{IpAddr, Ipv6Addr};
+
 use auditrail_storage::{StorageError, Store};
 use chrono::Utc;
 use serde_json::{Map, Value};
@@ -13,6 +15,24 @@ use serde_json::{Map, Value};
 pub struct Client {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+impl Client {
+    /// The network sign-in locks count by (see [`network`]); empty when the address is unknown.
+    pub fn network(&self) -> String {
+        let ip = self.ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok());
+        ip.map_or_else(String::new, |ip| network(ip).to_string())
+    }
+}
+
+/// The network a client is counted by, for sign-in locks and rate limits: an IPv4 address as
+/// is, an IPv6 address cut to its /64 (one host usually holds a whole /64, and would otherwise
+/// get a fresh count per address).
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
+    }
 }
 
 /// Who acted: a signed-in user, an API key, someone who tried to sign in, or the CLI.

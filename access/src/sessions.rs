@@ -2,13 +2,14 @@
 //! recorded in the audit trail; what the person trying to sign in learns is only "refused".
 
 use auditrail_model::{AccessError, Account, Actor, ActorType, User};
-use auditrail_storage::{Credentials, StorageError, Store};
+use auditrail_storage::{Credentials, SignInAttempt, StorageError, Store};
 use chrono::{Duration, Utc};
 
 use crate::audit::{self, Client, Entry, Kind};
 use crate::password;
 
-/// Consecutive failures that lock an account, and for how long.
+/// Attempts since the last success that lock an account for one client network, and for how
+/// long.
 pub const LOCK_AFTER: i64 = 5;
 pub const LOCK_FOR: Duration = Duration::minutes(15);
 /// A session lasts this long from sign-in, however busy.
@@ -93,8 +94,11 @@ pub async fn change_password(
     Ok(token)
 }
 
-/// Refuses a deactivated or locked account or a wrong password, recording why; a wrong password
-/// counts toward the lock, a right one clears the count.
+/// Refuses a deactivated or locked account or a wrong password, recording why. Each attempt is
+/// counted before the password is checked (parallel guesses cannot outrun the count) against
+/// the account and the client's network, so a stranger elsewhere cannot lock the owner out; a
+/// right password clears that network's count. A locked attempt still costs a hash, so it
+/// takes as long as any other refusal.
 async fn check_password(
     store: &Store,
     creds: &Credentials,
@@ -102,18 +106,26 @@ async fn check_password(
     client: &Client,
     attempt: Attempt,
 ) -> Result<(), SignInError> {
-    let matches = password::verify(password, &creds.password_hash).await;
     let actor = audit::user_actor(&creds.user);
+    let network = client.network();
     let reason = if !creds.user.active {
+        password::verify_nothing(password).await;
         "account deactivated"
-    } else if creds.locked_until.is_some_and(|until| until > Utc::now()) {
-        "account locked after repeated failures"
-    } else if !matches {
-        let locked = store.note_failed_sign_in(&creds.user.id, LOCK_AFTER, LOCK_FOR).await?;
-        if locked { "wrong password; account now locked" } else { "wrong password" }
     } else {
-        store.clear_failed_sign_ins(&creds.user.id).await?;
-        return Ok(());
+        let id = &creds.user.id;
+        match store.claim_sign_in_attempt(id, &network, LOCK_AFTER, LOCK_FOR).await? {
+            SignInAttempt::Locked => {
+                password::verify_nothing(password).await;
+                "account locked after repeated failures"
+            }
+            SignInAttempt::Allowed { last } => {
+                if password::verify(password, &creds.password_hash).await {
+                    store.clear_sign_in_attempts(id, &network).await?;
+                    return Ok(());
+                }
+                if last { "wrong password; account now locked" } else { "wrong password" }
+            }
+        }
     };
     attempt.refuse(store, &actor, client, reason).await?;
     Err(SignInError::Refused)

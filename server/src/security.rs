@@ -1,7 +1,9 @@
 //! Protections around every response: security headers, and rate limits for the two
 //! endpoints an attacker would hammer (sign-in and ingest).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
+
+use auditrail_access::audit;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,15 +58,7 @@ impl KeyExtractor for PeerNetwork {
 
     fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
         let addr = request.extensions().get::<ClientAddr>().and_then(|addr| addr.ip);
-        Ok(addr.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), network))
-    }
-}
-
-/// The address a limit counts by: IPv4 as is, IPv6 cut to its /64.
-pub fn network(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        Ok(addr.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), audit::network))
     }
 }
 

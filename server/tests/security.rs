@@ -23,6 +23,7 @@ backend_tests!(
     flag_changes_are_recorded_with_their_note,
     a_flood_of_ingest_meets_429_while_other_keys_post,
     the_review_requests_get_safe_answers,
+    sign_in_guesses_cannot_race_the_lock_nor_lock_out_the_owner_elsewhere,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -440,4 +441,56 @@ async fn the_review_requests_get_safe_answers(app: TestApp) {
         .unwrap();
     let reply = app.send(req).await;
     assert_eq!(reply.headers[header::LOCATION], "/");
+}
+
+async fn sign_in_guesses_cannot_race_the_lock_nor_lock_out_the_owner_elsewhere(app: TestApp) {
+    use axum::extract::ConnectInfo;
+    use std::net::{IpAddr, SocketAddr};
+
+    let changer = Changer::system(&app.db.store);
+    changer.create_user("eve@example.com", "viewer", Projects::All, PASSWORD).await.unwrap();
+    let attempt = |from: &str, password: &str| {
+        let ip: IpAddr = from.parse().unwrap();
+        let body = form(&[("email", "eve@example.com"), ("password", password)]);
+        Request::post("/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .extension(ConnectInfo(SocketAddr::new(ip, 40_000)))
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let signed_in = |reply: &Reply| reply.headers.get(header::SET_COOKIE).is_some();
+
+    // Twelve guesses at once from one network: five are checked, the rest refused unchecked.
+    let guesses: Vec<_> = (0..12)
+        .map(|_| {
+            let (router, req) = (app.router.clone(), attempt("203.0.113.9", "guess guess guess"));
+            tokio::spawn(async move { tower::ServiceExt::oneshot(router, req).await.unwrap() })
+        })
+        .collect();
+    for guess in guesses {
+        assert_eq!(guess.await.unwrap().status(), StatusCode::SEE_OTHER);
+    }
+    let reasons: Vec<String> = app
+        .trail()
+        .await
+        .iter()
+        .filter(|e| e.action == "sign_in")
+        .map(|e| e.details["reason"].as_str().unwrap().to_owned())
+        .collect();
+    let checked = reasons.iter().filter(|r| r.starts_with("wrong password")).count();
+    assert_eq!((checked, reasons.len()), (5, 12), "{reasons:?}");
+
+    // From that network even the right password is refused; the owner elsewhere signs in.
+    assert!(!signed_in(&app.send(attempt("203.0.113.9", PASSWORD)).await));
+    assert!(signed_in(&app.send(attempt("198.51.100.4", PASSWORD)).await));
+
+    // An IPv6 client is one network per /64, whichever address it picks.
+    for last in 1..=5 {
+        app.send(attempt(&format!("2001:db8:1:2::{last}"), "guess guess guess")).await;
+    }
+    assert!(!signed_in(&app.send(attempt("2001:db8:1:2::99", PASSWORD)).await));
+    assert!(signed_in(&app.send(attempt("2001:db8:1:3::1", PASSWORD)).await));
+
+    // A password longer than any that can be set is refused without being hashed.
+    assert!(!signed_in(&app.send(attempt("192.0.2.7", &"x".repeat(100_000))).await));
 }

@@ -15,8 +15,16 @@ pub(crate) const SESSION_PREFIX: &str = "ats_";
 pub struct Credentials {
     pub user: User,
     pub password_hash: String,
-    /// Set after repeated failures; sign-in is refused until then.
-    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// What one sign-in attempt may do, decided (and counted) before its password is checked, so
+/// that guesses sent in parallel cannot all slip in before the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInAttempt {
+    /// The account is locked for this client network: refuse without checking.
+    Locked,
+    /// Check the password. `last`: if it is wrong, the account is now locked for this network.
+    Allowed { last: bool },
 }
 
 /// A session as found by its token. Expired sessions are returned too, so the caller can
@@ -71,7 +79,7 @@ macro_rules! accounts_engine {
         use auditrail_model::{Account, Permission, Role, User};
 
         use crate::accounts::{
-            Credentials, Session, UserRow, from_micros, micros, role_from_row,
+            Credentials, Session, SignInAttempt, UserRow, from_micros, micros, role_from_row,
             stored_permissions, user_from_row,
         };
         use crate::api_keys::ApiKeyRow;
@@ -315,19 +323,18 @@ macro_rules! accounts_engine {
             }
 
             pub async fn credentials(&self, email: &str) -> Result<Option<Credentials>, StorageError> {
-                let row: Option<(String, String, String, Option<String>, Option<i64>, String, Option<i64>)> =
+                let row: Option<(String, String, String, Option<String>, Option<i64>, String)> =
                     sqlx::query_as(
-                        "SELECT id, email, role, projects, deactivated_at, password_hash, \
-                         locked_until FROM users WHERE email = $1",
+                        "SELECT id, email, role, projects, deactivated_at, password_hash \
+                         FROM users WHERE email = $1",
                     )
                     .bind(email)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|(id, email, role, projects, deactivated, password_hash, locked)| {
+                row.map(|(id, email, role, projects, deactivated, password_hash)| {
                     Ok(Credentials {
                         user: user_from_row((id, email, role, projects, deactivated))?,
                         password_hash,
-                        locked_until: locked.map(from_micros),
                     })
                 })
                 .transpose()
@@ -372,15 +379,16 @@ macro_rules! accounts_engine {
             /// Sets a new password hash, lifts any lock and ends the user's sessions.
             pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<bool, StorageError> {
                 let mut tx = begin_write(&self.pool).await?;
-                let done = sqlx::query(
-                    "UPDATE users SET password_hash = $1, failed_sign_ins = 0, locked_until = NULL \
-                     WHERE id = $2",
-                )
-                .bind(password_hash)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sign_in_failures WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -391,43 +399,52 @@ macro_rules! accounts_engine {
                 Ok(n)
             }
 
-            /// Counts a failed sign-in; the `lock_after`th in a row locks the account until
-            /// `now + lock_for`. A lock that has run out starts a fresh count, so the owner
-            /// mistyping once afterwards is not locked out again. Returns whether the account
-            /// is now locked.
-            pub async fn note_failed_sign_in(
+            /// Counts an attempt to sign in as `id` from `network`, in one statement so that
+            /// parallel attempts are counted one by one. The `lock_after`th attempt since the
+            /// last success locks the account for that network until `now + lock_for`; later
+            /// ones are refused until then, and the first after a lock ran out starts afresh.
+            pub async fn claim_sign_in_attempt(
                 &self,
                 id: &str,
+                network: &str,
                 lock_after: i64,
                 now: DateTime<Utc>,
                 lock_for: chrono::Duration,
-            ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.pool).await?;
-                sqlx::query(
-                    "UPDATE users SET failed_sign_ins = 0, locked_until = NULL \
-                     WHERE id = $1 AND locked_until <= $2",
+            ) -> Result<SignInAttempt, StorageError> {
+                let (failures,): (i64,) = sqlx::query_as(
+                    "INSERT INTO sign_in_failures (user_id, network, failures, locked_until) \
+                     VALUES ($1, $2, 1, CASE WHEN $3 <= 1 THEN $4 END) \
+                     ON CONFLICT (user_id, network) DO UPDATE SET \
+                     failures = CASE WHEN sign_in_failures.locked_until <= $5 THEN 1 \
+                         ELSE sign_in_failures.failures + 1 END, \
+                     locked_until = CASE \
+                         WHEN sign_in_failures.locked_until <= $5 \
+                             THEN CASE WHEN $3 <= 1 THEN $4 END \
+                         WHEN sign_in_failures.locked_until IS NOT NULL \
+                             THEN sign_in_failures.locked_until \
+                         WHEN sign_in_failures.failures + 1 >= $3 THEN $4 \
+                         ELSE NULL END \
+                     RETURNING failures",
                 )
                 .bind(id)
-                .bind(micros(now))
-                .execute(&mut *tx)
-                .await?;
-                let locked: Option<(Option<i64>,)> = sqlx::query_as(
-                    "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, locked_until = CASE \
-                     WHEN failed_sign_ins + 1 >= $1 THEN $2 ELSE locked_until END \
-                     WHERE id = $3 RETURNING locked_until",
-                )
+                .bind(network)
                 .bind(lock_after)
                 .bind(micros(now + lock_for))
-                .bind(id)
-                .fetch_optional(&mut *tx)
+                .bind(micros(now))
+                .fetch_one(&self.pool)
                 .await?;
-                tx.commit().await?;
-                Ok(matches!(locked, Some((Some(_),))))
+                Ok(if failures > lock_after {
+                    SignInAttempt::Locked
+                } else {
+                    SignInAttempt::Allowed { last: failures == lock_after }
+                })
             }
 
-            pub async fn clear_failed_sign_ins(&self, id: &str) -> Result<(), StorageError> {
-                sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1")
+            /// A right password: the attempts from that network are forgotten.
+            pub async fn clear_sign_in_attempts(&self, id: &str, network: &str) -> Result<(), StorageError> {
+                sqlx::query("DELETE FROM sign_in_failures WHERE user_id = $1 AND network = $2")
                     .bind(id)
+                    .bind(network)
                     .execute(&self.pool)
                     .await?;
                 Ok(())

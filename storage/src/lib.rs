@@ -22,7 +22,7 @@ use auditrail_model::{
 };
 use chrono::{DateTime, Duration, Utc};
 
-pub use accounts::{Credentials, Session};
+pub use accounts::{Credentials, Session, SignInAttempt};
 pub use api_keys::NewApiKey;
 pub use error::StorageError;
 
@@ -218,24 +218,32 @@ impl Store {
         on_backend!(self, s => s.update_user(user, Utc::now()).await)
     }
 
-    /// Replaces the password hash, lifts a sign-in lock and ends every session of the user.
+    /// Replaces the password hash, lifts every sign-in lock and ends every session of the user.
     pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<bool, StorageError> {
         on_backend!(self, s => s.set_password(id, password_hash).await)
     }
 
-    /// Counts a failed sign-in; the `lock_after`th failure in a row locks the account for
-    /// `lock_for`. Returns whether the account is now locked.
-    pub async fn note_failed_sign_in(
+    /// Counts an attempt to sign in as `user_id` from `network` (an IPv4 address or IPv6 /64)
+    /// before its password is checked: the `lock_after`th since the last success locks the
+    /// account for that network for `lock_for`. See [`SignInAttempt`].
+    pub async fn claim_sign_in_attempt(
         &self,
         user_id: &str,
+        network: &str,
         lock_after: i64,
         lock_for: Duration,
-    ) -> Result<bool, StorageError> {
-        on_backend!(self, s => s.note_failed_sign_in(user_id, lock_after, Utc::now(), lock_for).await)
+    ) -> Result<SignInAttempt, StorageError> {
+        let now = Utc::now();
+        on_backend!(self, s => s.claim_sign_in_attempt(user_id, network, lock_after, now, lock_for).await)
     }
 
-    pub async fn clear_failed_sign_ins(&self, user_id: &str) -> Result<(), StorageError> {
-        on_backend!(self, s => s.clear_failed_sign_ins(user_id).await)
+    /// Forgets the attempts from `network` after a right password.
+    pub async fn clear_sign_in_attempts(
+        &self,
+        user_id: &str,
+        network: &str,
+    ) -> Result<(), StorageError> {
+        on_backend!(self, s => s.clear_sign_in_attempts(user_id, network).await)
     }
 
     /// Starts a session lasting `ttl` and returns its token, which exists only in the cookie.

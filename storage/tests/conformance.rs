@@ -535,7 +535,6 @@ async fn users_sign_in_data_and_sessions(db: TestDb) {
     let creds = store.credentials("vic@example.com").await.unwrap().expect("found");
     assert_eq!((creds.user.id.as_str(), creds.password_hash.as_str()), (vic.id.as_str(), "hash-2"));
     assert_eq!(creds.user.projects, shop);
-    assert!(creds.locked_until.is_none());
     assert!(store.credentials("nobody@example.com").await.unwrap().is_none());
 
     let token = store.create_session(&vic.id, Duration::hours(12)).await.unwrap();
@@ -587,37 +586,48 @@ async fn users_sign_in_data_and_sessions(db: TestDb) {
 }
 
 async fn failed_sign_ins_lock_the_account(db: TestDb) {
+    use auditrail_storage::SignInAttempt::{Allowed, Locked};
     let store = &db.store;
     store.create_user("admin@example.com", "admin", ALL, "h").await.unwrap();
     let user = store.create_user("eve@example.com", "viewer", ALL, "h").await.unwrap();
-    for attempt in 1..=4 {
-        let locked = store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap();
-        assert!(!locked, "attempt {attempt} does not lock");
-    }
-    store.clear_failed_sign_ins(&user.id).await.unwrap();
-    for _ in 1..=4 {
-        store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap();
-    }
-    assert!(store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.is_none());
-    assert!(store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap());
-    let until = store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.unwrap();
-    assert!(until > Utc::now() + Duration::minutes(14));
-    store.set_password(&user.id, "h2").await.unwrap();
-    assert!(store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.is_none());
+    let claim = |network: &'static str, lock_for: Duration| {
+        let (store, id) = (store.clone(), user.id.clone());
+        async move { store.claim_sign_in_attempt(&id, network, 5, lock_for).await.unwrap() }
+    };
+    let minutes = Duration::minutes(15);
 
-    // A lock that has run out: the next failure counts as the first of a new run.
-    for _ in 1..=5 {
-        store.note_failed_sign_in(&user.id, 5, Duration::seconds(-1)).await.unwrap();
-    }
-    assert!(
-        store.credentials("eve@example.com").await.unwrap().unwrap().locked_until.unwrap()
-            < Utc::now()
-    );
     for attempt in 1..=4 {
-        let locked = store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap();
-        assert!(!locked, "attempt {attempt} after the lock ran out does not lock");
+        assert_eq!(claim("203.0.113.9", minutes).await, Allowed { last: false }, "{attempt}");
     }
-    assert!(store.note_failed_sign_in(&user.id, 5, Duration::minutes(15)).await.unwrap());
+    store.clear_sign_in_attempts(&user.id, "203.0.113.9").await.unwrap();
+    for _ in 1..=4 {
+        claim("203.0.113.9", minutes).await;
+    }
+    assert_eq!(claim("203.0.113.9", minutes).await, Allowed { last: true }, "the fifth may try");
+    assert_eq!(claim("203.0.113.9", minutes).await, Locked);
+    assert_eq!(claim("203.0.113.9", minutes).await, Locked, "and stays locked");
+    assert_eq!(claim("2001:db8::", minutes).await, Allowed { last: false }, "other networks not");
+    store.set_password(&user.id, "h2").await.unwrap();
+    assert_eq!(claim("203.0.113.9", minutes).await, Allowed { last: false }, "a reset lifts it");
+
+    // Attempts in parallel are counted one by one: exactly five may check a password.
+    let racing: Vec<_> = (0..12).map(|_| tokio::spawn(claim("198.51.100.1", minutes))).collect();
+    let mut allowed = 0;
+    for attempt in racing {
+        if matches!(attempt.await.unwrap(), Allowed { .. }) {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 5);
+
+    // A lock that has run out: the next attempt is the first of a new run.
+    for _ in 1..=5 {
+        claim("192.0.2.1", Duration::seconds(-1)).await;
+    }
+    for attempt in 1..=4 {
+        assert_eq!(claim("192.0.2.1", minutes).await, Allowed { last: false }, "{attempt}");
+    }
+    assert_eq!(claim("192.0.2.1", minutes).await, Allowed { last: true });
 }
 
 async fn roles_are_checked_and_someone_keeps_users_manage(db: TestDb) {

@@ -1,0 +1,13 @@
+-- Failed sign-ins per account and client network (an IPv4 address or an IPv6 /64), counted
+-- before the password is checked. Someone who knows only an email can lock its owner out from
+-- their own network, not from everywhere; the per-account columns go.
+CREATE TABLE sign_in_failures (
+    user_id      TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    network      TEXT    NOT NULL,
+    failures     BIGINT NOT NULL,
+    locked_until BIGINT,
+    PRIMARY KEY (user_id, network)
+);
+
+ALTER TABLE users DROP COLUMN failed_sign_ins;
+ALTER TABLE users DROP COLUMN locked_until;
