@@ -152,6 +152,14 @@ impl Projects {
     pub fn parse(raw: &str) -> Result<Projects, AccessError> {
         let mut names: Vec<String> =
             raw.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        let hidden =
+            |p: &String| p.chars().any(|c| c.is_control() || crate::validate::is_invisible(c));
+        if let Some(bad) = names.iter().find(|p| hidden(p)) {
+            return Err(AccessError(format!(
+                "project name {bad:?} holds control, invisible or bidirectional formatting \
+                 characters"
+            )));
+        }
         if let Some(bad) = names.iter().find(|p| p.chars().count() > limits::SHORT_MAX) {
             return Err(AccessError(format!(
                 "project name {bad:?} is longer than {} characters",

@@ -180,14 +180,14 @@ impl RawEvent {
             .transpose()?;
         let occurred_at = parse_timestamp(&self.occurred_at)?;
         let project = match optional(self.project) {
-            Some(p) => text("project", p, limits::SHORT_MAX, false)?,
+            Some(p) => project(p)?,
             None => "default".to_owned(),
         };
         let category = match optional(self.category) {
             Some(c) => word("category", c)?,
             None => "activity".to_owned(),
         };
-        let module = required("module", self.module, limits::SHORT_MAX)?;
+        let module = identifier("module", self.module)?;
         let action = word("action", self.action)?;
         let result = match optional(self.result) {
             Some(r) => Outcome::parse(&r)
@@ -196,7 +196,7 @@ impl RawEvent {
         };
         let actor = match self.actor {
             Some(a) => Actor {
-                id: opt_text("actor.id", a.id, limits::SHORT_MAX)?,
+                id: optional(a.id).map(|id| identifier("actor.id", id)).transpose()?,
                 name: opt_text("actor.name", a.name, limits::SHORT_MAX)?,
                 email: opt_text("actor.email", a.email, limits::EMAIL_MAX)?,
                 kind: optional(a.kind)
@@ -221,8 +221,8 @@ impl RawEvent {
             .transpose()?;
         let target = match self.target {
             Some(t) => Target {
-                kind: opt_text("target.type", t.kind, limits::SHORT_MAX)?,
-                id: opt_text("target.id", t.id, limits::SHORT_MAX)?,
+                kind: optional(t.kind).map(|k| identifier("target.type", k)).transpose()?,
+                id: optional(t.id).map(|id| identifier("target.id", id)).transpose()?,
                 name: opt_text("target.name", t.name, limits::TEXT_MAX)?,
             },
             None => Target::default(),
@@ -252,7 +252,7 @@ impl RawEvent {
                 .map(|e| text("error", e, limits::ERROR_MAX, true))
                 .transpose()?,
             details,
-            trace_id: opt_text("trace_id", self.trace_id, limits::SHORT_MAX)?,
+            trace_id: optional(self.trace_id).map(|t| identifier("trace_id", t)).transpose()?,
         })
     }
 }
@@ -282,16 +282,64 @@ fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, EventError> {
     Ok(utc)
 }
 
-/// Empty strings mean "not given" for optional fields.
-fn optional(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
+/// Formatting characters that show as nothing, or reorder the text around them: two names
+/// that differ only in these look the same on screen (`audit\u{200B}rail`, a right-to-left
+/// override), so no identifier may hold them.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+    )
 }
 
-fn required(field: &str, value: String, max: usize) -> Result<String, EventError> {
+/// A name events are filtered and grouped by (project, module, actor and target ids, trace
+/// id): no leading or trailing whitespace, no control, invisible or bidirectional formatting
+/// characters, so a name means what it shows.
+fn identifier(field: &str, value: String) -> Result<String, EventError> {
     if value.trim().is_empty() {
         return Err(EventError::new(field, "must not be empty"));
     }
-    text(field, value, max, false)
+    if value.trim() != value {
+        return Err(EventError::new(field, "must not start or end with whitespace"));
+    }
+    if value.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err(EventError::new(
+            field,
+            "must not contain control, invisible or bidirectional formatting characters",
+        ));
+    }
+    text(field, value, limits::SHORT_MAX, false)
+}
+
+/// A project name; names that only look like the reserved `auditrail` are refused outright
+/// (ingest refuses `auditrail` itself for clients: only Auditrail writes its own trail).
+fn project(value: String) -> Result<String, EventError> {
+    let value = identifier("project", value)?;
+    if value != crate::TRAIL_PROJECT && value.to_lowercase() == crate::TRAIL_PROJECT {
+        return Err(EventError::new(
+            "project",
+            format!("{value:?} is too like the reserved project {}", crate::TRAIL_PROJECT),
+        ));
+    }
+    Ok(value)
+}
+
+/// Empty strings mean "not given" for optional fields.
+fn optional(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
 }
 
 fn opt_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, EventError> {
@@ -384,6 +432,44 @@ mod tests {
             let err = NewEvent::from_json(&json).unwrap_err();
             assert_eq!(err.field, field, "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn identifiers_refuse_look_alikes_and_hidden_characters() {
+        let with = |field: &str, value: &str| {
+            let mut json = serde_json::json!({
+                "occurred_at": "2026-11-23T10:15:00Z", "module": "m", "action": "a",
+            });
+            let (outer, inner) = field.split_once('.').map_or((field, None), |(o, i)| (o, Some(i)));
+            json[outer] = match inner {
+                Some(inner) => {
+                    let mut object = serde_json::Map::new();
+                    object.insert(inner.to_owned(), value.into());
+                    object.into()
+                }
+                None => value.into(),
+            };
+            NewEvent::from_json(&json.to_string())
+        };
+        for field in ["project", "module", "actor.id", "target.id", "target.type", "trace_id"] {
+            for bad in
+                [" shop", "shop ", "sh\u{200B}op", "shop\u{202E}", "\u{FEFF}shop", "sh\u{2066}op"]
+            {
+                let err = with(field, bad).unwrap_err();
+                assert_eq!(err.field, field, "{field} {bad:?}: {err}");
+            }
+            assert!(with(field, "Shop Floor / Ünïcode ok").is_ok(), "{field}");
+        }
+        for look_alike in
+            ["Auditrail", "AUDITRAIL", "auditrail ", "audit\u{200B}rail", "auditrai\u{034F}l"]
+        {
+            assert_eq!(with("project", look_alike).unwrap_err().field, "project", "{look_alike:?}");
+        }
+        assert!(
+            with("project", "auditrail").is_ok(),
+            "the trail's own name parses; ingest refuses it"
+        );
+        assert!(with("project", "auditrails").is_ok());
     }
 
     #[test]

@@ -24,6 +24,8 @@ backend_tests!(
     a_flood_of_ingest_meets_429_while_other_keys_post,
     the_review_requests_get_safe_answers,
     sign_in_guesses_cannot_race_the_lock_nor_lock_out_the_owner_elsewhere,
+    client_ids_never_cross_projects,
+    many_writers_at_once_all_succeed,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -493,4 +495,77 @@ async fn sign_in_guesses_cannot_race_the_lock_nor_lock_out_the_owner_elsewhere(a
 
     // A password longer than any that can be set is refused without being hashed.
     assert!(!signed_in(&app.send(attempt("192.0.2.7", &"x".repeat(100_000))).await));
+}
+
+async fn client_ids_never_cross_projects(app: TestApp) {
+    let alpha = app.key(&[Scope::Ingest, Scope::Read], "alpha").await;
+    let beta = app.key(&[Scope::Ingest, Scope::Read], "beta").await;
+    let post = |key: &str, body: Value| {
+        let req = Request::post("/api/v1/events")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        app.send(req)
+    };
+    let order = |project: &str, description: &str| {
+        let mut event = sample(1);
+        event["id"] = json!("ord-1");
+        event["project"] = json!(project);
+        event["description"] = json!(description);
+        event
+    };
+    let first = order("alpha", "Order placed");
+    assert_eq!(post(&alpha, first.clone()).await.status, StatusCode::CREATED);
+    let again = post(&alpha, first).await;
+    assert_eq!(again.status, StatusCode::CREATED, "the same event again: the same answer");
+    assert_eq!(again.json()["ids"], json!(["ord-1"]));
+
+    let clashes = [
+        (&beta, "beta", order("beta", "Order placed")),
+        (&alpha, "alpha", order("alpha", "Refund")),
+    ];
+    for (key, project, event) in clashes {
+        let mut other = sample(2);
+        other["project"] = json!(project);
+        let clash = post(key, json!([other, event])).await;
+        assert_eq!(clash.status, StatusCode::CONFLICT, "{}", body(&clash));
+        assert!(clash.error_message().contains("ord-1"), "{}", clash.error_message());
+        assert!(!body(&clash).contains("alpha") && !body(&clash).contains("Order placed"));
+    }
+    let listed = app.get_as(&beta, "/api/v1/events").await;
+    assert!(ids(&listed).is_empty(), "beta stored nothing, not even the other event");
+    let stored = app.get_as(&alpha, "/api/v1/events/ord-1").await.json();
+    assert_eq!(stored["description"], "Order placed");
+}
+
+/// Many clients post single events and read lists (each read writes an audit record) at once:
+/// every one gets its answer, none a 500 because writers met.
+async fn many_writers_at_once_all_succeed(app: TestApp) {
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let router = app.router.clone();
+        let key = app.key.clone();
+        let mut event = sample(1);
+        event["id"] = json!(format!("c-{i}"));
+        tasks.push(tokio::spawn(async move {
+            let req = if i % 3 == 0 {
+                Request::get("/api/v1/events?limit=5")
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                    .body(Body::empty())
+            } else {
+                Request::post("/api/v1/events")
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(event.to_string()))
+            };
+            tower::ServiceExt::oneshot(router, req.unwrap()).await.unwrap().status()
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().is_success());
+    }
+    let stored = app.get("/api/v1/events?limit=1000&project=shop").await;
+    assert_eq!(ids(&stored).len(), 32);
+    assert_eq!(app.trail().await.iter().filter(|e| e.action == "list").count(), 17);
 }

@@ -72,8 +72,8 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
-/// Implements the account methods on `$store` (which has a `pool` field and whose module has
-/// `begin_write`).
+/// Implements the account methods on `$store` (which has `pool` and `writer` fields and whose
+/// module has `begin_write`).
 macro_rules! accounts_engine {
     ($store:ident, $db:ty) => {
         use auditrail_model::{Account, Permission, Role, User};
@@ -163,7 +163,7 @@ macro_rules! accounts_engine {
                 .bind(micros(now))
                 .bind(Scope::join(&key.key.scopes))
                 .bind(key.key.projects.to_list())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -199,7 +199,7 @@ macro_rules! accounts_engine {
                 )
                 .bind(micros(now))
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -219,7 +219,7 @@ macro_rules! accounts_engine {
                 permissions: &[Permission],
                 now: DateTime<Utc>,
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let saved = sqlx::query(
                     "INSERT INTO roles (name, permissions, builtin, created_at) \
                      VALUES ($1, $2, 0, $3) ON CONFLICT (name) DO UPDATE \
@@ -242,7 +242,7 @@ macro_rules! accounts_engine {
 
             /// `false` when no such role exists.
             pub async fn delete_role(&self, name: &str) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let role: Option<(i64,)> =
                     sqlx::query_as("SELECT builtin FROM roles WHERE name = $1")
                         .bind(name)
@@ -278,7 +278,7 @@ macro_rules! accounts_engine {
                 password_hash: &str,
                 now: DateTime<Utc>,
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 if !role_exists(&mut tx, &user.role).await? {
                     return Err(StorageError::Invalid(format!("there is no role {}", user.role)));
                 }
@@ -347,7 +347,7 @@ macro_rules! accounts_engine {
                 user: &User,
                 now: DateTime<Utc>,
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 if !role_exists(&mut tx, &user.role).await? {
                     return Err(StorageError::Invalid(format!("there is no role {}", user.role)));
                 }
@@ -378,7 +378,7 @@ macro_rules! accounts_engine {
 
             /// Sets a new password hash, lifts any lock and ends the user's sessions.
             pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(password_hash)
                     .bind(id)
@@ -431,7 +431,7 @@ macro_rules! accounts_engine {
                 .bind(lock_after)
                 .bind(micros(now + lock_for))
                 .bind(micros(now))
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?;
                 Ok(if failures > lock_after {
                     SignInAttempt::Locked
@@ -445,7 +445,7 @@ macro_rules! accounts_engine {
                 sqlx::query("DELETE FROM sign_in_failures WHERE user_id = $1 AND network = $2")
                     .bind(id)
                     .bind(network)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -465,7 +465,7 @@ macro_rules! accounts_engine {
                 .bind(user_id)
                 .bind(micros(now))
                 .bind(micros(expires_at))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -499,7 +499,7 @@ macro_rules! accounts_engine {
                     "DELETE FROM sessions WHERE expires_at <= $1 RETURNING user_id",
                 )
                 .bind(micros(now))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.writer)
                 .await?;
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
@@ -507,7 +507,7 @@ macro_rules! accounts_engine {
             pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StorageError> {
                 let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }

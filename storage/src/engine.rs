@@ -126,7 +126,8 @@ impl SearchDoc {
     }
 }
 
-/// Implements the store methods on `$store` (which has a `pool` field) for one backend. The
+/// Implements the store methods on `$store` (which reads through its `pool` field and writes
+/// through `writer`) for one backend. The
 /// calling module provides `placeholder`, `begin_write`, `push_keyword_source`, `SEARCH_INSERT`,
 /// `push_search_row`, `FACET_UPSERT`, `ID_TABLE` (where ids are unique) and `prepare_rows` (run
 /// before a chunk's rows are inserted).
@@ -180,26 +181,40 @@ macro_rules! store_engine {
         events: &[NewEvent],
         received: Received<'_>,
     ) -> Result<Vec<String>, StorageError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let mut ids = Vec::with_capacity(events.len());
-        let mut seen = HashSet::new();
+        let mut in_request: HashMap<&str, &NewEvent> = HashMap::new();
         let mut facets = FacetTally::default();
         for (chunk_index, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
-            let existing = existing_ids(&mut tx, chunk).await?;
+            let stored = stored_with_ids(&mut tx, chunk).await?;
             let mut fresh = Vec::with_capacity(chunk.len());
             for (i, event) in chunk.iter().enumerate() {
-                match &event.id {
-                    Some(id) if existing.contains(id) || !seen.insert(id.clone()) => {
-                        ids.push(id.clone());
+                // A client id names one event: sent again identical, it is the same event and
+                // the same answer; with other content (another project's, say) it is refused,
+                // and the refusal says nothing about the event that holds it.
+                let index = chunk_index * INSERT_CHUNK + i;
+                if let Some(id) = event.id.as_deref() {
+                    let first = match stored.get(id) {
+                        Some(stored) => Some(NewEvent::from(stored)),
+                        None => in_request.get(id).map(|e| (*e).clone()),
+                    };
+                    if let Some(first) = first {
+                        if first != *event {
+                            return Err(StorageError::Conflict(format!(
+                                "item {index}: id {id:?} is taken by a different event; an \
+                                 event sent again must be identical"
+                            )));
+                        }
+                        ids.push(id.to_owned());
+                        continue;
                     }
-                    _ => {
-                        let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
-                        ids.push(id.clone());
-                        let details = serde_json::Value::Object(event.details.clone()).to_string();
-                        let received_at = received.micros(chunk_index * INSERT_CHUNK + i);
-                        fresh.push(Fresh { id, event, details, received_at });
-                    }
+                    in_request.insert(id, event);
                 }
+                let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
+                ids.push(id.clone());
+                let details = serde_json::Value::Object(event.details.clone()).to_string();
+                let received_at = received.micros(index);
+                fresh.push(Fresh { id, event, details, received_at });
             }
             if fresh.is_empty() {
                 continue;
@@ -272,7 +287,7 @@ macro_rules! store_engine {
         flagged: bool,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let mut buf = SqlBuf::new(placeholder);
         buf.push("SELECT id FROM events WHERE id = ").bind(Arg::Text(id.to_owned()));
         let exists = query_as::<(String,)>(buf)?.fetch_optional(&mut *tx).await?.is_some();
@@ -292,32 +307,36 @@ macro_rules! store_engine {
     }
         }
 
-async fn existing_ids(
+/// The stored events whose ids this chunk names, by id.
+async fn stored_with_ids(
     tx: &mut Transaction<'static, $db>,
     chunk: &[NewEvent],
-) -> Result<HashSet<String>, StorageError> {
+) -> Result<HashMap<String, Event>, StorageError> {
     let wanted: Vec<&String> = chunk.iter().filter_map(|e| e.id.as_ref()).collect();
     if wanted.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     let mut buf = SqlBuf::new(placeholder);
-    buf.push("SELECT id FROM ").push(ID_TABLE).push(" WHERE id IN ");
+    buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e WHERE e.sort_key IN (SELECT sort_key FROM ");
+    buf.push(ID_TABLE).push(" WHERE id IN ");
     buf.bind_list(wanted.into_iter().cloned().map(Arg::Text));
-    let rows: Vec<(String,)> = query_as(buf)?.fetch_all(&mut **tx).await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    buf.push(")");
+    let rows: Vec<EventRow> = query_as(buf)?.fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(Event::from).map(|e| (e.id.clone(), e)).collect())
 }
 
 /// Gives each event a free sort key in its microsecond's slots, reading each bucket's current
 /// maximum with one query per chunk. A microsecond with more than 1024 events spills into the
-/// slots of the following microseconds (checked one by one, a cost only that rare case pays):
-/// keys stay unique and stable, and those events sort among events a few µs later.
+/// slots of the following microseconds, after every key already there (the same query reads
+/// that maximum too), so a flood into one microsecond costs each request the same: keys stay
+/// unique and stable, and those events sort among events up to a millisecond later. Only a
+/// millisecond holding a million events would need keys checked one by one.
 async fn allocate_keys<'a>(
     tx: &mut Transaction<'static, $db>,
     events: impl Iterator<Item = &'a NewEvent>,
 ) -> Result<Vec<i64>, StorageError> {
     let bases: Vec<i64> = events.map(|e| sort_key::base(e.occurred_at)).collect();
     let distinct: Vec<i64> = bases.iter().copied().collect::<HashSet<_>>().into_iter().collect();
-    let mut next_free = HashMap::with_capacity(distinct.len());
     let mut buf = SqlBuf::new(placeholder);
     buf.push("WITH b(base) AS (VALUES ");
     for (i, base) in distinct.iter().enumerate() {
@@ -328,20 +347,32 @@ async fn allocate_keys<'a>(
     }
     buf.push(") SELECT base, (SELECT MAX(sort_key) FROM events WHERE sort_key >= base AND sort_key < base + ");
     buf.bind(Arg::Int(sort_key::SLOTS));
+    buf.push("), (SELECT MAX(sort_key) FROM events WHERE sort_key >= base + ");
+    buf.bind(Arg::Int(sort_key::SLOTS));
+    buf.push(" AND sort_key < base + ").bind(Arg::Int(sort_key::SPILL_SPAN));
     buf.push(") FROM b");
-    let rows: Vec<(i64, Option<i64>)> = query_as(buf)?.fetch_all(&mut **tx).await?;
-    for (base, max) in rows {
-        next_free.insert(base, max.map_or(base, |m| m + 1));
+    let rows: Vec<(i64, Option<i64>, Option<i64>)> = query_as(buf)?.fetch_all(&mut **tx).await?;
+    let mut next_free = HashMap::with_capacity(rows.len());
+    let mut spill_from = HashMap::with_capacity(rows.len());
+    for (base, bucket_max, spill_max) in rows {
+        next_free.insert(base, bucket_max.map_or(base, |m| m + 1));
+        spill_from.insert(base, spill_max.map_or(base + sort_key::SLOTS, |m| m + 1));
     }
     let mut keys = Vec::with_capacity(bases.len());
     let mut assigned = HashSet::with_capacity(bases.len());
     for base in bases {
         let mut key = next_free[&base];
-        // Keys above a bucket's stored maximum are free in the database, but a spill from the
-        // microsecond before may already have taken one in this batch.
-        while assigned.contains(&key)
-            || (key >= base + sort_key::SLOTS && !is_free(tx, key).await?)
-        {
+        loop {
+            // Out of its own slots, a key goes past everything stored in the spill range;
+            // above the stored maxima keys are free, unless this batch took them already.
+            let spill = spill_from[&base];
+            if key >= base + sort_key::SLOTS && key < spill {
+                key = spill;
+            }
+            let stored_free = key < base + sort_key::SPILL_SPAN || is_free(tx, key).await?;
+            if !assigned.contains(&key) && stored_free {
+                break;
+            }
             key += 1;
         }
         next_free.insert(base, key + 1);

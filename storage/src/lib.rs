@@ -60,6 +60,7 @@ impl Store {
     /// input order; an event whose client id already exists is not stored again.
     #[tracing::instrument(skip_all, fields(count = events.len()))]
     pub async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<String>, StorageError> {
+        check_months(events)?;
         on_backend!(self, s => s.insert_events(events, engine::Received::Now(Utc::now())).await)
     }
 
@@ -68,6 +69,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(count = events.len()))]
     pub async fn import_events(&self, events: &[Event]) -> Result<(), StorageError> {
         let new: Vec<NewEvent> = events.iter().map(NewEvent::from).collect();
+        check_months(&new)?;
         let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
         on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
         for event in events.iter().filter(|e| e.flagged) {
@@ -291,6 +293,26 @@ impl Store {
     pub async fn optimize(&self) -> Result<(), StorageError> {
         on_backend!(self, s => s.optimize().await)
     }
+}
+
+/// Distinct calendar months (UTC) one request's events may fall in. Postgres keeps a table per
+/// month, made when the first event of a month arrives; without a bound one request spread over
+/// two centuries would create thousands at once. Time-ordered imports touch a few per batch.
+pub const MONTHS_PER_REQUEST_MAX: usize = 120;
+
+fn check_months(events: &[NewEvent]) -> Result<(), StorageError> {
+    use chrono::Datelike;
+    let mut months = std::collections::HashSet::new();
+    for (i, event) in events.iter().enumerate() {
+        months.insert((event.occurred_at.year(), event.occurred_at.month()));
+        if months.len() > MONTHS_PER_REQUEST_MAX {
+            return Err(StorageError::Invalid(format!(
+                "item {i}: the events span more than {MONTHS_PER_REQUEST_MAX} calendar months; \
+                 send events this far apart in separate requests"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Database URLs may carry passwords; errors show only the scheme.

@@ -7,6 +7,8 @@ use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow, Postgres};
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The same pool: Postgres takes concurrent writers itself.
+    writer: PgPool,
     signing_key: crate::secret::SigningKey,
 }
 
@@ -154,12 +156,12 @@ impl PostgresStore {
         ensure_partitions(&mut tx, year, month, 3).await?;
         tx.commit().await?;
         let signing_key = load_signing_key(&pool).await?;
-        Ok(PostgresStore { pool, signing_key })
+        Ok(PostgresStore { writer: pool.clone(), pool, signing_key })
     }
 
     #[cfg(feature = "testing")]
-    pub(crate) fn pool(&self) -> &PgPool {
-        &self.pool
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.writer
     }
 
     pub async fn optimize(&self) -> Result<(), StorageError> {

@@ -6,6 +6,10 @@ use chrono::{DateTime, Utc};
 
 pub const SLOTS: i64 = 1024;
 
+/// How far a crowded microsecond's events may spill before keys are checked one by one: the
+/// slots of one millisecond.
+pub const SPILL_SPAN: i64 = 1000 * SLOTS;
+
 /// The first key of the microsecond `t` falls in. Filter bounds far outside the stored years
 /// (`to=9999-12-31T00:00:00Z`) saturate, which keeps their meaning: "everything before".
 pub fn base(t: DateTime<Utc>) -> i64 {

@@ -13,6 +13,10 @@ use sqlx::sqlite::{
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Every write goes through this one connection. SQLite lets one writer in at a time;
+    /// writers that each waited on the database lock failed with "database is locked" once
+    /// the busy timeout ran out, while waiters on a pool queue in order for as long as it takes.
+    writer: SqlitePool,
     signing_key: crate::secret::SigningKey,
 }
 
@@ -95,21 +99,27 @@ impl SqliteStore {
                 StorageError::Invalid(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         crate::migrations::migrator(&crate::migrations::SQLITE).run(&pool).await?;
-        let signing_key = load_signing_key(&pool).await?;
-        Ok(SqliteStore { pool, signing_key })
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options)
+            .await?;
+        let signing_key = load_signing_key(&writer).await?;
+        Ok(SqliteStore { pool, writer, signing_key })
     }
 
     #[cfg(feature = "testing")]
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     pub async fn optimize(&self) -> Result<(), StorageError> {
-        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        sqlx::query("ANALYZE").execute(&self.writer).await?;
         sqlx::query("INSERT INTO events_fts (events_fts) VALUES ('optimize')")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

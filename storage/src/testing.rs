@@ -18,8 +18,8 @@ impl ScratchDb {
     pub async fn execute(&self, sql: &str) {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         let done = match &self.store {
-            Store::Sqlite(s) => sqlx::query(sql).execute(s.pool()).await.map(drop),
-            Store::Postgres(s) => sqlx::query(sql).execute(s.pool()).await.map(drop),
+            Store::Sqlite(s) => sqlx::query(sql).execute(s.writer()).await.map(drop),
+            Store::Postgres(s) => sqlx::query(sql).execute(s.writer()).await.map(drop),
         };
         done.expect("test SQL runs");
     }

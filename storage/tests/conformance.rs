@@ -38,6 +38,7 @@ conformance!(
     round_trips_every_field,
     lists_newest_first_and_pages_across_ties,
     a_crowded_microsecond_spills_without_collisions,
+    one_request_spans_a_bounded_number_of_months,
     events_of_any_month_and_year_are_stored,
     each_filter_narrows_the_list,
     several_values_are_or_and_filters_are_and,
@@ -162,8 +163,9 @@ async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
     let mut batch = vec![same.clone(); 1100];
     batch.extend(std::iter::repeat_n(next, 5));
     db.store.insert_events(&batch).await.unwrap();
-    // A second batch lands on the same crowded microseconds.
-    db.store.insert_events(&vec![same; 30]).await.unwrap();
+    // Later batches land on the same crowded microseconds, past the earlier spills.
+    db.store.insert_events(&vec![same.clone(); 30]).await.unwrap();
+    db.store.insert_events(&vec![same; 1100]).await.unwrap();
     let mut seen = 0;
     let mut cursor = None;
     loop {
@@ -176,7 +178,23 @@ async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
             None => break,
         }
     }
-    assert_eq!(seen, 1135);
+    assert_eq!(seen, 2235);
+}
+
+async fn one_request_spans_a_bounded_number_of_months(db: TestDb) {
+    let month = |n: i64| {
+        let at = chrono::DateTime::parse_from_rfc3339("1980-01-15T00:00:00Z").unwrap()
+            + Duration::days(31 * n);
+        NewEvent::from_value(json!({"occurred_at": at.to_rfc3339(), "module": "m", "action": "a"}))
+            .unwrap()
+    };
+    let limit = auditrail_storage::MONTHS_PER_REQUEST_MAX as i64;
+    let spread: Vec<NewEvent> = (0..=limit).map(month).collect();
+    let err = db.store.insert_events(&spread).await.unwrap_err().to_string();
+    assert!(err.contains(&format!("item {limit}")) && err.contains("months"), "{err}");
+    assert!(list_ids(&db.store, "").await.is_empty(), "nothing stored");
+    let some: Vec<NewEvent> = (0..12).map(month).collect();
+    assert_eq!(db.store.insert_events(&some).await.unwrap().len(), 12);
 }
 
 /// Postgres partitions events by month: a month nobody prepared (long past, far future) must
@@ -339,13 +357,29 @@ async fn time_presets_use_the_time_zone(db: TestDb) {
 
 async fn client_ids_are_idempotent(db: TestDb) {
     let first = event(1, json!({"id": "same", "description": "first"}));
-    let again = event(1, json!({"id": "same", "description": "second"}));
-    let ids = db.store.insert_events(&[first.clone(), again.clone()]).await.unwrap();
-    assert_eq!(ids, ["same", "same"]);
-    let ids = db.store.insert_events(&[again, event(2, json!({}))]).await.unwrap();
-    assert_eq!(ids[0], "same");
+    let ids = db.store.insert_events(&[first.clone(), first.clone()]).await.unwrap();
+    assert_eq!(ids, ["same", "same"], "the same event twice in one request is one event");
+    let ids = db.store.insert_events(&[first.clone(), event(2, json!({}))]).await.unwrap();
+    assert_eq!(ids[0], "same", "sent again identical: the same answer");
     assert_eq!(ids[1].len(), 26, "server-assigned ULID");
     assert_eq!(list_ids(&db.store, "").await.len(), 2);
+
+    // Another event under a taken id is refused whole, naming the id and nothing else.
+    let other = event(1, json!({"id": "same", "description": "second"}));
+    let elsewhere = event(1, json!({"id": "same", "project": "crm", "description": "first"}));
+    for clash in [other.clone(), elsewhere] {
+        let err = db.store.insert_events(&[event(3, json!({"id": "new"})), clash]).await;
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("item 1") && err.contains("\"same\""), "{err}");
+        assert!(
+            !err.contains("first") && !err.contains("shop"),
+            "nothing of the stored event: {err}"
+        );
+    }
+    let twins = [event(4, json!({"id": "twin"})), event(5, json!({"id": "twin"}))];
+    let within = db.store.insert_events(&twins).await;
+    assert!(within.is_err(), "two different events with one id in one request");
+    assert_eq!(list_ids(&db.store, "").await.len(), 2, "nothing of the refused requests");
     let stored = db.store.get_event("same", &EVERYTHING).await.unwrap().unwrap();
     assert_eq!(stored.description.as_deref(), Some("first"));
 }
