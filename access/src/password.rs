@@ -29,23 +29,25 @@ pub fn generate() -> String {
 }
 
 /// Argon2 runs at most once per core at a time: each takes 19 MiB and a core for a while, and
-/// a burst of sign-ins must queue rather than exhaust memory or starve the blocking pool.
-async fn one_per_core() -> tokio::sync::SemaphorePermit<'static> {
-    use std::sync::OnceLock;
-    static CORES: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+/// a burst of sign-ins must queue rather than exhaust memory or starve the blocking pool. The
+/// permit moves into the blocking task, so a request that goes away does not free it early.
+async fn one_per_core() -> tokio::sync::OwnedSemaphorePermit {
+    use std::sync::{Arc, OnceLock};
+    static CORES: OnceLock<Arc<tokio::sync::Semaphore>> = OnceLock::new();
     let cores = CORES.get_or_init(|| {
         let n = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        tokio::sync::Semaphore::new(n)
+        Arc::new(tokio::sync::Semaphore::new(n))
     });
-    cores.acquire().await.expect("the semaphore is never closed")
+    cores.clone().acquire_owned().await.expect("the semaphore is never closed")
 }
 
 /// Checks the rules, then returns the PHC string (`$argon2id$v=19$…`) to store.
 pub async fn hash(password: &str) -> Result<String, AccessError> {
     check_rules(password)?;
     let password = password.to_owned();
-    let _core = one_per_core().await;
+    let core = one_per_core().await;
     tokio::task::spawn_blocking(move || {
+        let _core = core;
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
@@ -62,8 +64,9 @@ pub async fn verify(password: &str, stored: &str) -> bool {
         return false;
     }
     let (password, stored) = (password.to_owned(), stored.to_owned());
-    let _core = one_per_core().await;
+    let core = one_per_core().await;
     tokio::task::spawn_blocking(move || {
+        let _core = core;
         PasswordHash::new(&stored)
             .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
     })

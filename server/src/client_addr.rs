@@ -25,17 +25,31 @@ pub struct ClientAddr {
 /// The addresses and networks whose `X-Forwarded-For`, `Forwarded` and `X-Forwarded-Proto`
 /// are believed.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Arc<Vec<IpNet>>);
+pub struct TrustedProxies {
+    networks: Arc<Vec<IpNet>>,
+    header: ProxyHeader,
+}
+
+/// Which header the trusted proxies write. Only that one is read: a proxy passes the other
+/// through as the client sent it, so reading both would let the client choose its address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For` with `X-Forwarded-Proto`.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded` (`for=`, `proto=`).
+    Forwarded,
+}
 
 impl TrustedProxies {
-    pub fn new(networks: Vec<IpNet>) -> Self {
-        TrustedProxies(Arc::new(networks))
+    pub fn new(networks: Vec<IpNet>, header: ProxyHeader) -> Self {
+        TrustedProxies { networks: Arc::new(networks), header }
     }
 
     /// A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`; they match IPv4 networks.
     fn trusts(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.0.iter().any(|net| net.contains(&ip))
+        self.networks.iter().any(|net| net.contains(&ip))
     }
 
     /// The client behind `peer`. When the peer is a trusted proxy, the walk goes right to left
@@ -51,20 +65,19 @@ impl TrustedProxies {
             return ClientAddr { ip: Some(peer), tls: false };
         }
         let mut client = peer;
-        for hop in forwarded_for(headers).into_iter().rev() {
+        for hop in forwarded_for(headers, self.header).into_iter().rev() {
             let Some(ip) = hop_address(&hop) else { break };
             client = ip.to_canonical();
             if !self.trusts(client) {
                 break;
             }
         }
-        ClientAddr { ip: Some(client), tls: forwarded_tls(headers) }
+        ClientAddr { ip: Some(client), tls: forwarded_tls(headers, self.header) }
     }
 }
 
-/// The forwarded addresses, leftmost first: `X-Forwarded-For` when present, else the `for=`
-/// parameters of `Forwarded`.
-fn forwarded_for(headers: &HeaderMap) -> Vec<String> {
+/// The forwarded addresses in the proxies' header, leftmost first.
+fn forwarded_for(headers: &HeaderMap, header: ProxyHeader) -> Vec<String> {
     let list = |name: &str| -> Vec<String> {
         headers
             .get_all(name)
@@ -74,16 +87,17 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<String> {
             .map(|hop| hop.trim().to_owned())
             .collect()
     };
-    let xff = list("x-forwarded-for");
-    if !xff.is_empty() {
-        return xff;
+    match header {
+        ProxyHeader::XForwardedFor => list("x-forwarded-for"),
+        ProxyHeader::Forwarded => {
+            list("forwarded").iter().filter_map(|element| forwarded_param(element, "for")).collect()
+        }
     }
-    list("forwarded").iter().filter_map(|element| forwarded_param(element, "for")).collect()
 }
 
 /// What the nearest proxy says about the scheme the client used: the last `X-Forwarded-Proto`
-/// value, else the `proto=` of the last `Forwarded` element.
-fn forwarded_tls(headers: &HeaderMap) -> bool {
+/// value, or the `proto=` of the last `Forwarded` element.
+fn forwarded_tls(headers: &HeaderMap, header: ProxyHeader) -> bool {
     let last = |name: &str| {
         headers
             .get_all(name)
@@ -93,9 +107,11 @@ fn forwarded_tls(headers: &HeaderMap) -> bool {
             .last()
             .map(|v| v.trim().to_owned())
     };
-    let proto = match last("x-forwarded-proto") {
-        Some(proto) => Some(proto),
-        None => last("forwarded").and_then(|element| forwarded_param(&element, "proto")),
+    let proto = match header {
+        ProxyHeader::XForwardedFor => last("x-forwarded-proto"),
+        ProxyHeader::Forwarded => {
+            last("forwarded").and_then(|element| forwarded_param(&element, "proto"))
+        }
     };
     proto.is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
@@ -164,7 +180,8 @@ mod tests {
         let ip_of = |proxies: &TrustedProxies, peer: Option<IpAddr>, headers: &HeaderMap| {
             proxies.client(peer, headers).ip
         };
-        let lan = TrustedProxies::new(vec![parse_proxy("10.0.0.0/8").unwrap()]);
+        let lan =
+            TrustedProxies::new(vec![parse_proxy("10.0.0.0/8").unwrap()], ProxyHeader::default());
         let spoofed = forwarded(&["203.0.113.9"]);
         assert_eq!(ip_of(&none, Some(ip("10.0.0.1")), &spoofed), Some(ip("10.0.0.1")));
         assert_eq!(ip_of(&lan, Some(ip("198.51.100.7")), &spoofed), Some(ip("198.51.100.7")));
@@ -183,7 +200,8 @@ mod tests {
 
     #[test]
     fn rfc_7239_forwarded_mapped_peers_and_the_scheme() {
-        let lan = TrustedProxies::new(vec![parse_proxy("10.0.0.0/8").unwrap()]);
+        let networks = vec![parse_proxy("10.0.0.0/8").unwrap()];
+        let lan = TrustedProxies::new(networks.clone(), ProxyHeader::Forwarded);
         let mut headers = HeaderMap::new();
         headers.insert(
             "forwarded",
@@ -202,7 +220,20 @@ mod tests {
         let seen = TrustedProxies::default().client(Some(ip("10.0.0.1")), &spoofed);
         assert!(!seen.tls);
 
+        // Only the configured header counts: a client's own X-Forwarded-For beside the proxy's
+        // Forwarded changes nothing, and the other way round.
+        let mut both = headers.clone();
+        both.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        assert_eq!(lan.client(mapped, &both).ip, Some(ip("2001:db8::7")));
+        let xff_proxies = TrustedProxies::new(networks, ProxyHeader::XForwardedFor);
+        let mut forged = HeaderMap::new();
+        forged.insert("forwarded", "for=6.6.6.6;proto=https".parse().unwrap());
+        forged.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let seen = xff_proxies.client(mapped, &forged);
+        assert_eq!((seen.ip, seen.tls), (Some(ip("203.0.113.9")), false));
+
         // X-Forwarded-Proto from a trusted proxy; its last value is the proxy's own.
+        let lan = xff_proxies;
         let mut xfp = HeaderMap::new();
         xfp.insert("x-forwarded-proto", "http, https".parse().unwrap());
         assert!(lan.client(Some(ip("10.0.0.1")), &xfp).tls);

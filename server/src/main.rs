@@ -10,7 +10,7 @@ use auditrail_access::password;
 use auditrail_access::reading::Reader;
 use auditrail_model::Scope;
 use auditrail_model::{Filter, PageRequest, Projects, ReadScope};
-use auditrail_server::client_addr::{self, TrustedProxies};
+use auditrail_server::client_addr::{self, ProxyHeader, TrustedProxies};
 use auditrail_server::security::IngestLimit;
 use auditrail_server::{bench, demo, export, first_admin, import, web};
 use auditrail_storage::Store;
@@ -64,6 +64,10 @@ enum Command {
             value_parser = client_addr::parse_proxy
         )]
         trusted_proxies: Vec<ipnet::IpNet>,
+        /// The header the trusted proxies write the client's address (and scheme) in; the
+        /// other is ignored, as the client may have sent it
+        #[arg(long, env = "AUDITRAIL_PROXY_HEADER", value_enum, default_value_t = ProxyHeader::XForwardedFor)]
+        proxy_header: ProxyHeader,
         /// Ingest requests one API key (or, without a key, one client network) may make per
         /// second once its burst is used up; more get 429 with Retry-After
         #[arg(long, env = "AUDITRAIL_INGEST_RATE", default_value_t = 200,
@@ -232,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             site_root,
             admin_email,
             trusted_proxies,
+            proxy_header,
             ingest_rate,
             ingest_burst,
         } => {
@@ -243,7 +248,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("(shown only now; `auditrail users reset-password` sets a new one)");
             }
             let settings = web::Settings {
-                proxies: TrustedProxies::new(trusted_proxies),
+                proxies: TrustedProxies::new(trusted_proxies, proxy_header),
                 ingest: IngestLimit { per_second: ingest_rate, burst: ingest_burst },
             };
             web::serve(addr, store, site_root, settings).await

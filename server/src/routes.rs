@@ -15,6 +15,20 @@ pub fn is_public(path: &str) -> bool {
         || path.starts_with("/api/v1/")
 }
 
+/// A path the router might read differently from the gate: a `.` or `..` segment (also
+/// percent-encoded, which URL normalisation turns back into one), or an encoded `/` or `\`.
+/// Such requests are refused before any route decision.
+pub fn is_ambiguous(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains('\\')
+        || lower.split('/').any(|segment| {
+            let decoded = segment.replace("%2e", ".");
+            decoded == "." || decoded == ".."
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +49,24 @@ mod tests {
             "/sign-in/x",
         ] {
             assert!(!is_public(private), "{private}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_ambiguous() {
+        for bad in [
+            "/pkg/../admin/users",
+            "/pkg/%2e%2e/admin/users",
+            "/pkg/%2E./admin",
+            "/pkg/./x",
+            "/pkg/..%2fadmin",
+            "/pkg/x%5c..",
+            "/pkg\\..\\admin",
+        ] {
+            assert!(is_ambiguous(bad), "{bad}");
+        }
+        for fine in ["/", "/events/01KB.x", "/pkg/auditrail.wasm", "/a..b/c", "/sign-in"] {
+            assert!(!is_ambiguous(fine), "{fine}");
         }
     }
 }

@@ -112,6 +112,14 @@ pub fn sign_in_limit() -> Limit<PeerNetwork> {
     limit(PeerNetwork, Duration::from_secs(1), 30)
 }
 
+/// Every ingest request also counts against its client network, at four times a key's budget:
+/// made-up keys (each would otherwise start a fresh budget before the database refuses it)
+/// cannot flood from one network, and a host posting with a few keys is not squeezed.
+pub fn ingest_network_limit(settings: IngestLimit) -> Limit<PeerNetwork> {
+    let per_second = settings.per_second.saturating_mul(4).max(1);
+    limit(PeerNetwork, Duration::from_secs(1) / per_second, settings.burst.saturating_mul(4).max(1))
+}
+
 pub fn ingest_limit(settings: IngestLimit) -> Limit<ApiKeyOrNetwork> {
     let every = Duration::from_secs(1) / settings.per_second.max(1);
     limit(ApiKeyOrNetwork, every, settings.burst.max(1))

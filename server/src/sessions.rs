@@ -26,6 +26,14 @@ pub async fn resolve_visitor(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
+    if routes::is_ambiguous(path) {
+        return ApiError::BadRequest(
+            "this path is not accepted: no `.` or `..` segments, \
+            encoded `/` or `\\`"
+                .into(),
+        )
+        .into_response();
+    }
     let public = routes::is_public(path);
     let reads = matches!(*request.method(), Method::GET | Method::HEAD);
     if !public && reads && cross_site(request.headers()) {

@@ -390,7 +390,7 @@ async fn a_flood_of_ingest_meets_429_while_other_keys_post(app: TestApp) {
     let wait: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(wait <= 1, "Retry-After {wait}");
 
-    // Another key has its own budget.
+    // Another key has its own budget (the network's, four times a key's, is not used up yet).
     assert_eq!(app.send(post(Some(app.key.clone()))).await.status, StatusCode::CREATED);
     // Without a key, the client network is counted: refused for the key first, then limited.
     let anonymous: Vec<StatusCode> = {
@@ -402,6 +402,9 @@ async fn a_flood_of_ingest_meets_429_while_other_keys_post(app: TestApp) {
     };
     assert_eq!(anonymous[0], StatusCode::UNAUTHORIZED);
     assert!(anonymous.contains(&StatusCode::TOO_MANY_REQUESTS), "{anonymous:?}");
+    // Made-up keys each start a fresh per-key budget, but all count against the network.
+    let made_up = app.send(post(Some("atr_made_up_once".into()))).await;
+    assert_eq!(made_up.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 /// The review's black-box requests, each answered safely.

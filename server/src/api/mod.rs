@@ -16,13 +16,15 @@ use crate::security::{self, IngestLimit};
 use crate::state::AppState;
 
 pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
-    let limited = GovernorLayer::new(security::ingest_limit(ingest_limit))
+    let per_key = GovernorLayer::new(security::ingest_limit(ingest_limit))
+        .error_handler(security::too_many_requests);
+    let per_network = GovernorLayer::new(security::ingest_network_limit(ingest_limit))
         .error_handler(security::too_many_requests);
     Router::new()
         .route(
             "/events",
             get(events::list)
-                .post(ingest::ingest.layer(limited))
+                .post(ingest::ingest.layer(per_key).layer(per_network))
                 .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
         )
         .route("/events/export", get(events::export))

@@ -61,7 +61,7 @@ fn router(db: &ScratchDb, settings: Settings) -> Router {
 impl TestApp {
     /// The same app, believing `X-Forwarded-For` from `proxy`.
     pub fn trusting(self, proxy: &str) -> TestApp {
-        let proxies = TrustedProxies::new(vec![parse_proxy(proxy).unwrap()]);
+        let proxies = TrustedProxies::new(vec![parse_proxy(proxy).unwrap()], Default::default());
         TestApp { router: router(&self.db, Settings { proxies, ..Settings::default() }), ..self }
     }
 
