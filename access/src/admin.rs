@@ -1,7 +1,7 @@
 //! Changes to who may do what — users, roles, API keys — made from the admin pages or the CLI.
-//! Each checks its input, makes the change and records it in the audit trail.
+//! Each checks its input, then makes the change and its audit record in one transaction.
 
-use auditrail_model::{AccessError, Account, Actor, Permission, Projects, Role, User};
+use auditrail_model::{AccessError, Account, Actor, NewEvent, Permission, Projects, Role, User};
 use auditrail_model::{ApiKey, Scope, TRAIL_PROJECT};
 use auditrail_storage::{NewApiKey, StorageError, Store};
 use serde_json::{Value, json};
@@ -106,8 +106,9 @@ impl Changer {
         }
     }
 
-    async fn record(&self, entry: Entry) -> Result<(), StorageError> {
-        audit::record(&self.store, &self.actor, &self.client, entry).await
+    /// The record of a change, to be stored in the change's own transaction.
+    fn record(&self, entry: Entry) -> Result<NewEvent, StorageError> {
+        audit::event(&self.actor, &self.client, entry)
     }
 
     /// A custom role changes what everyone holding it may do, so a manager limited to some
@@ -163,27 +164,27 @@ impl Changer {
         let email = User::normalise_email(email)?;
         self.check_reaches(role, &projects).await?;
         let hash = password::hash(password).await?;
-        let user = self.store.create_user(&email, role, projects, &hash).await?;
-        let entry = Entry::new(Kind::Activity, "users", "create", "Created user")
-            .target("user", &user.id, Some(&user.email))
-            .detail("user", user_state(&user));
-        self.record(entry).await?;
-        Ok(user)
+        let record = |user: &User| {
+            let entry = Entry::new(Kind::Activity, "users", "create", "Created user")
+                .target("user", &user.id, Some(&user.email))
+                .detail("user", user_state(user));
+            Ok(vec![self.record(entry)?])
+        };
+        Ok(self.store.create_user(&email, role, projects, &hash, record).await?)
     }
 
     /// Sets a new password (ending the user's sessions and lifting any lock).
     pub async fn set_password(&self, user: &User, password: &str) -> Result<(), AdminError> {
         self.check_reaches(&user.role, &user.projects).await?;
         let hash = password::hash(password).await?;
-        if !self.store.set_password(&user.id, &hash).await? {
-            return Err(AdminError::NotFound("no such user"));
-        }
         let entry = Entry::new(Kind::Activity, "users", "reset_password", "Reset password").target(
             "user",
             &user.id,
             Some(&user.email),
         );
-        self.record(entry).await?;
+        if !self.store.set_password(&user.id, &hash, &[self.record(entry)?]).await? {
+            return Err(AdminError::NotFound("no such user"));
+        }
         Ok(())
     }
 
@@ -194,9 +195,6 @@ impl Changer {
         let changed = User { email: before.email.clone(), ..changed.clone() };
         self.check_reaches(&before.role, &before.projects).await?;
         self.check_reaches(&changed.role, &changed.projects).await?;
-        if !self.store.update_user(&changed).await? {
-            return Err(AdminError::NotFound("no such user"));
-        }
         let description = match (before.active, changed.active) {
             (true, false) => "Deactivated user",
             (false, true) => "Reactivated user",
@@ -206,7 +204,9 @@ impl Changer {
             .target("user", &changed.id, Some(&changed.email))
             .detail("before", user_state(&before))
             .detail("after", user_state(&changed));
-        self.record(entry).await?;
+        if !self.store.update_user(&changed, &[self.record(entry)?]).await? {
+            return Err(AdminError::NotFound("no such user"));
+        }
         Ok(())
     }
 
@@ -221,7 +221,6 @@ impl Changer {
             self.reach.check_permissions(&before.permissions)?;
             self.check_holders(name).await?;
         }
-        self.store.save_role(name, permissions).await?;
         let (action, description) =
             if before.is_some() { ("update", "Changed role") } else { ("create", "Created role") };
         let names = |perms: &[Permission]| Permission::join(perms);
@@ -229,22 +228,21 @@ impl Changer {
             .target("role", name, Some(name))
             .detail("permissions", names(permissions))
             .detail("before", before.map(|r: Role| names(&r.permissions)));
-        self.record(entry).await?;
+        self.store.save_role(name, permissions, &[self.record(entry)?]).await?;
         Ok(())
     }
 
     pub async fn delete_role(&self, name: &str) -> Result<(), AdminError> {
         self.reach.check_permissions(&self.role_permissions(name).await?)?;
         self.check_holders(name).await?;
-        if !self.store.delete_role(name).await? {
-            return Err(AdminError::NotFound("no such role"));
-        }
         let entry = Entry::new(Kind::Activity, "roles", "delete", "Deleted role").target(
             "role",
             name,
             Some(name),
         );
-        self.record(entry).await?;
+        if !self.store.delete_role(name, &[self.record(entry)?]).await? {
+            return Err(AdminError::NotFound("no such role"));
+        }
         Ok(())
     }
 
@@ -256,14 +254,14 @@ impl Changer {
     ) -> Result<NewApiKey, AdminError> {
         self.reach.check_permissions(&ApiKey::permissions(scopes))?;
         self.reach.check_key_projects(&projects)?;
-        let created = self.store.create_api_key(name, scopes, projects).await?;
-        let key = &created.key;
-        let entry = Entry::new(Kind::Activity, "api_keys", "create", "Created API key")
-            .target("api_key", &key.id, Some(&key.name))
-            .detail("scopes", Scope::join(&key.scopes))
-            .detail("projects", key.projects.to_list());
-        self.record(entry).await?;
-        Ok(created)
+        let record = |key: &ApiKey| {
+            let entry = Entry::new(Kind::Activity, "api_keys", "create", "Created API key")
+                .target("api_key", &key.id, Some(&key.name))
+                .detail("scopes", Scope::join(&key.scopes))
+                .detail("projects", key.projects.to_list());
+            Ok(vec![self.record(entry)?])
+        };
+        Ok(self.store.create_api_key(name, scopes, projects, record).await?)
     }
 
     pub async fn revoke_api_key(&self, id: &str) -> Result<ApiKey, AdminError> {
@@ -271,15 +269,14 @@ impl Changer {
         let key = key.ok_or(AdminError::NotFound("no active API key with this id"))?;
         self.reach.check_permissions(&ApiKey::permissions(&key.scopes))?;
         self.reach.check_projects(&key.projects)?;
-        if !self.store.revoke_api_key(id).await? {
-            return Err(AdminError::NotFound("no active API key with this id"));
-        }
         let entry = Entry::new(Kind::Activity, "api_keys", "revoke", "Revoked API key").target(
             "api_key",
             &key.id,
             Some(&key.name),
         );
-        self.record(entry).await?;
+        if !self.store.revoke_api_key(id, &[self.record(entry)?]).await? {
+            return Err(AdminError::NotFound("no active API key with this id"));
+        }
         Ok(key)
     }
 }

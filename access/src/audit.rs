@@ -112,13 +112,20 @@ impl Entry {
     }
 }
 
-/// Writes `entry` as an event in [`TRAIL_PROJECT`].
+/// Writes `entry` as an event in [`TRAIL_PROJECT`], on its own: for accesses (reads, refusals).
+/// A change is stored together with its record instead (see [`event`]).
 pub async fn record(
     store: &Store,
     actor: &Actor,
     client: &Client,
     entry: Entry,
 ) -> Result<(), StorageError> {
+    store.insert_events(&[event(actor, client, entry)?]).await?;
+    Ok(())
+}
+
+/// `entry` as the event to store in [`TRAIL_PROJECT`], for a change to commit with.
+pub fn event(actor: &Actor, client: &Client, entry: Entry) -> Result<NewEvent, StorageError> {
     let event = NewEvent {
         id: None,
         occurred_at: Utc::now(),
@@ -142,9 +149,7 @@ pub async fn record(
     };
     // The same limits as any client's event: a record made of a huge filter or header is
     // refused like the event would be, not stored.
-    let event = event.validated().map_err(|e| StorageError::Invalid(e.to_string()))?;
-    store.insert_events(&[event]).await?;
-    Ok(())
+    event.validated().map_err(|e| StorageError::Invalid(e.to_string()))
 }
 
 /// Headers are the client's to choose; stored text keeps to the event limits.

@@ -144,14 +144,11 @@ pub async fn flag(
     let Some(event) = store.get_event(id, &reader.scope).await? else {
         return Ok(false);
     };
-    if !store.set_flag(id, flagged, &reader.scope).await? {
-        return Ok(false);
-    }
     let (action, description) =
         if flagged { ("flag", "Flagged event") } else { ("unflag", "Cleared flag") };
     let entry = Entry::new(Kind::Activity, "events", action, description)
         .target("event", &event.id, event.description.as_deref())
         .detail("note", note);
-    reader.record(store, entry).await?;
-    Ok(true)
+    let record = audit::event(&reader.actor, &reader.client, entry)?;
+    Ok(store.set_flag(id, flagged, &reader.scope, &[record]).await?)
 }

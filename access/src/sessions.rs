@@ -1,7 +1,7 @@
 //! Signing in and out, and finding the account behind a session cookie. Every outcome is
 //! recorded in the audit trail; what the person trying to sign in learns is only "refused".
 
-use auditrail_model::{AccessError, Account, Actor, ActorType, User};
+use auditrail_model::{AccessError, Account, Actor, ActorType, NewEvent, User};
 use auditrail_storage::{Credentials, SignInAttempt, StorageError, Store};
 use chrono::{Duration, Utc};
 
@@ -46,9 +46,9 @@ pub async fn sign_in(
         return Err(SignInError::Refused);
     };
     check_password(store, &creds, password, client, Attempt::SignIn).await?;
-    let token = store.create_session(&creds.user.id, SESSION_TTL).await?;
     let entry = Entry::new(Kind::Access, "sessions", "sign_in", "Signed in");
-    audit::record(store, &audit::user_actor(&creds.user), client, entry).await?;
+    let record = audit::event(&audit::user_actor(&creds.user), client, entry)?;
+    let token = store.create_session(&creds.user.id, SESSION_TTL, &[record]).await?;
     Ok(SignedIn { token, user: creds.user })
 }
 
@@ -86,11 +86,12 @@ pub async fn change_password(
             SignInError::Storage(e) => e.into(),
         }
     })?;
-    store.set_password(&creds.user.id, &password::hash(new).await?).await?;
-    let token = store.create_session(&creds.user.id, SESSION_TTL).await?;
     let entry = Entry::new(Kind::Activity, "users", "change_password", "Changed own password")
         .target("user", &creds.user.id, Some(&creds.user.email));
-    audit::record(store, &audit::user_actor(&creds.user), client, entry).await?;
+    let record = audit::event(&audit::user_actor(&creds.user), client, entry)?;
+    store.set_password(&creds.user.id, &password::hash(new).await?, &[record]).await?;
+    // The browser that made the change stays signed in; the new session is part of the change.
+    let token = store.create_session(&creds.user.id, SESSION_TTL, &[]).await?;
     Ok(token)
 }
 
@@ -186,25 +187,19 @@ pub async fn account_for(
     if session.expires_at > Utc::now() {
         return Ok(Some(session.account));
     }
-    if store.end_session(token).await? {
-        record_expiry(store, &session.account.user, client).await?;
-    }
+    store.end_session(token, &[expiry(&session.account.user, client)?]).await?;
     Ok(None)
 }
 
 /// Ends and records the sessions that expired without being used again; the server runs this
 /// every minute. Returns how many ended.
 pub async fn sweep_expired(store: &Store) -> Result<usize, StorageError> {
-    let ended = store.end_expired_sessions().await?;
-    for user in &ended {
-        record_expiry(store, user, &Client::default()).await?;
-    }
-    Ok(ended.len())
+    store.end_expired_sessions(|user| expiry(user, &Client::default())).await
 }
 
-async fn record_expiry(store: &Store, user: &User, client: &Client) -> Result<(), StorageError> {
+fn expiry(user: &User, client: &Client) -> Result<NewEvent, StorageError> {
     let entry = Entry::new(Kind::Access, "sessions", "session_expired", "Session expired");
-    audit::record(store, &audit::user_actor(user), client, entry).await
+    audit::event(&audit::user_actor(user), client, entry)
 }
 
 pub async fn sign_out(
@@ -213,9 +208,8 @@ pub async fn sign_out(
     account: &Account,
     client: &Client,
 ) -> Result<(), StorageError> {
-    if store.end_session(token).await? {
-        let entry = Entry::new(Kind::Access, "sessions", "sign_out", "Signed out");
-        audit::record(store, &audit::user_actor(&account.user), client, entry).await?;
-    }
+    let entry = Entry::new(Kind::Access, "sessions", "sign_out", "Signed out");
+    let record = audit::event(&audit::user_actor(&account.user), client, entry)?;
+    store.end_session(token, &[record]).await?;
     Ok(())
 }

@@ -94,14 +94,6 @@ impl TestApp {
         self.send(req).await
     }
 
-    async fn get_as(&self, key: &str, uri: &str) -> Reply {
-        let req = Request::get(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .body(Body::empty())
-            .unwrap();
-        self.send(req).await
-    }
-
     /// The `auditrail` project's events, newest first.
     async fn trail(&self) -> Vec<Event> {
         let filter = Filter { project: vec![TRAIL_PROJECT.into()], ..Filter::default() };
@@ -217,7 +209,8 @@ async fn five_failures_lock_the_account_without_saying_so(app: TestApp) {
 async fn expired_sessions_are_ended_and_recorded_once(app: TestApp) {
     app.add_user("old@example.com", "viewer", Projects::All).await;
     let user = app.db.store.credentials("old@example.com").await.unwrap().unwrap().user;
-    let token = app.db.store.create_session(&user.id, chrono::Duration::seconds(-1)).await.unwrap();
+    let token =
+        app.db.store.create_session(&user.id, chrono::Duration::seconds(-1), &[]).await.unwrap();
     let cookie = format!("auditrail_session={token}");
     for _ in 0..2 {
         let reply = app.page("/", Some(&cookie)).await;
@@ -229,8 +222,8 @@ async fn expired_sessions_are_ended_and_recorded_once(app: TestApp) {
 
     // Sessions never used again are swept: ended and recorded once, live ones kept.
     let store = &app.db.store;
-    store.create_session(&user.id, chrono::Duration::seconds(-5)).await.unwrap();
-    let live = store.create_session(&user.id, chrono::Duration::hours(1)).await.unwrap();
+    store.create_session(&user.id, chrono::Duration::seconds(-5), &[]).await.unwrap();
+    let live = store.create_session(&user.id, chrono::Duration::hours(1), &[]).await.unwrap();
     assert_eq!(sessions::sweep_expired(store).await.unwrap(), 1);
     assert_eq!(sessions::sweep_expired(store).await.unwrap(), 0);
     assert_eq!(app.trail_of("session_expired").await.len(), 2);

@@ -5,6 +5,7 @@ mod common;
 
 use auditrail_model::Projects;
 use auditrail_model::Scope;
+use auditrail_storage::testing::unrecorded;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
@@ -321,8 +322,9 @@ async fn facets_and_flags(app: TestApp) {
 async fn key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate(app: TestApp) {
     let store = &app.db.store;
     let ingest_only =
-        store.create_api_key("ingest", &[Scope::Ingest], Projects::All).await.unwrap();
-    let reader = store.create_api_key("reader", &[Scope::Read], Projects::All).await.unwrap();
+        store.create_api_key("ingest", &[Scope::Ingest], Projects::All, unrecorded).await.unwrap();
+    let reader =
+        store.create_api_key("reader", &[Scope::Read], Projects::All, unrecorded).await.unwrap();
     let call = |method: &str, uri: &str, key: &str, body: Option<String>| {
         let mut req = Request::builder()
             .method(method)
@@ -352,7 +354,7 @@ async fn key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate(app: Tes
     assert_eq!(export.status, StatusCode::FORBIDDEN);
     assert!(export.error_message().contains("export scope"));
 
-    assert!(store.revoke_api_key(&reader.key.id).await.unwrap());
+    assert!(store.revoke_api_key(&reader.key.id, &[]).await.unwrap());
     let reply = app.send(call("GET", "/api/v1/events", &reader.secret, None)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "a revoked key stops working at once");
     assert_eq!(app.count().await, 1);

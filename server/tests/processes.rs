@@ -1,6 +1,7 @@
 //! The real `auditrail` binary as separate processes: an acknowledged event survives `kill -9`;
 //! two servers on one Postgres database ingest concurrently without loss or duplicates.
 
+use auditrail_storage::testing::unrecorded;
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -108,8 +109,12 @@ async fn acknowledged_events_survive_kill_9() {
 #[tokio::test]
 async fn two_servers_share_one_postgres_database_without_loss_or_duplicates() {
     let db = testing::postgres().await;
-    let key =
-        db.store.create_api_key("two servers", &Scope::ALL, Projects::All).await.unwrap().secret;
+    let key = db
+        .store
+        .create_api_key("two servers", &Scope::ALL, Projects::All, unrecorded)
+        .await
+        .unwrap()
+        .secret;
     let client = reqwest::Client::new();
     let a = Server::start(&db.url, &key).await;
     let b = Server::start(&db.url, &key).await;
@@ -196,7 +201,7 @@ async fn import_copies_everything_both_ways_and_can_run_again() {
     let sqlite = testing::sqlite().await;
     run(&["demo", "--events", "2500", "--database", &sqlite.url]);
     let flagged = all_events(&sqlite.store).await[7].id.clone();
-    sqlite.store.set_flag(&flagged, true, &ReadScope::everything()).await.unwrap();
+    sqlite.store.set_flag(&flagged, true, &ReadScope::everything(), &[]).await.unwrap();
     let original = all_events(&sqlite.store).await;
     assert_eq!(original.len(), 2500);
 

@@ -7,6 +7,7 @@ mod common;
 use auditrail_access::admin::Changer;
 use auditrail_model::{Permission, Projects, ReadScope, Scope, TRAIL_PROJECT};
 use auditrail_server::security::IngestLimit;
+use auditrail_storage::testing::unrecorded;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
@@ -26,6 +27,7 @@ backend_tests!(
     sign_in_guesses_cannot_race_the_lock_nor_lock_out_the_owner_elsewhere,
     client_ids_never_cross_projects,
     many_writers_at_once_all_succeed,
+    a_change_and_its_record_commit_together,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -65,17 +67,10 @@ impl TestApp {
         self.send(req).await
     }
 
-    async fn get_as(&self, key: &str, uri: &str) -> Reply {
-        let req = Request::get(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .body(Body::empty())
-            .unwrap();
-        self.send(req).await
-    }
-
     async fn key(&self, scopes: &[Scope], projects: &str) -> String {
         let projects = Projects::parse(projects).unwrap();
-        let created = self.db.store.create_api_key("k", scopes, projects).await.unwrap();
+        let created =
+            self.db.store.create_api_key("k", scopes, projects, unrecorded).await.unwrap();
         created.secret
     }
 
@@ -571,4 +566,71 @@ async fn many_writers_at_once_all_succeed(app: TestApp) {
     let stored = app.get("/api/v1/events?limit=1000&project=shop").await;
     assert_eq!(ids(&stored).len(), 32);
     assert_eq!(app.trail().await.iter().filter(|e| e.action == "list").count(), 17);
+}
+
+/// Makes the database refuse every new record of the access trail, as a failing disk or a
+/// broken index would refuse that one write.
+async fn refuse_trail_records(app: &TestApp) {
+    if app.db.url.starts_with("sqlite:") {
+        app.db
+            .execute(
+                "CREATE TRIGGER refuse_trail BEFORE INSERT ON events WHEN NEW.project = 'auditrail' \
+                 BEGIN SELECT RAISE(ABORT, 'trail records refused'); END",
+            )
+            .await;
+    } else {
+        app.db
+            .execute(
+                "CREATE FUNCTION refuse_trail() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'trail records refused'; END $$",
+            )
+            .await;
+        app.db
+            .execute(
+                "CREATE TRIGGER refuse_trail BEFORE INSERT ON events FOR EACH ROW \
+                 WHEN (NEW.project = 'auditrail') EXECUTE FUNCTION refuse_trail()",
+            )
+            .await;
+    }
+}
+
+async fn a_change_and_its_record_commit_together(app: TestApp) {
+    let store = &app.db.store;
+    let changer = Changer::system(store);
+    let eve = changer.create_user("eve@example.com", "viewer", Projects::All, PASSWORD).await;
+    let eve = eve.unwrap();
+    let key = changer.create_api_key("bot", &[Scope::Ingest], Projects::All).await.unwrap();
+    let hash_before = store.credentials("eve@example.com").await.unwrap().unwrap().password_hash;
+    let event_id = app.seed_secret().await;
+    refuse_trail_records(&app).await;
+
+    // Every change fails with its record, and none of them stands.
+    let created = changer.create_user("new@example.com", "viewer", Projects::All, PASSWORD).await;
+    assert!(created.is_err());
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    assert!(changer.save_role("helper", &[Permission::LogsView]).await.is_err());
+    assert!(store.roles().await.unwrap().iter().all(|r| r.name != "helper"));
+    assert!(changer.create_api_key("other", &[Scope::Ingest], Projects::All).await.is_err());
+    assert!(changer.revoke_api_key(&key.key.id).await.is_err());
+    assert!(store.find_api_key(&key.secret).await.unwrap().is_some(), "still live");
+    assert_eq!(store.list_api_keys().await.unwrap().len(), 2, "the tests' key and the bot's");
+    assert!(changer.set_password(&eve, "another long password").await.is_err());
+    let hash_after = store.credentials("eve@example.com").await.unwrap().unwrap().password_hash;
+    assert_eq!(hash_after, hash_before);
+    let deactivated = auditrail_model::User { active: false, ..eve.clone() };
+    assert!(changer.update_user(&deactivated).await.is_err());
+    assert!(store.user(&eve.id).await.unwrap().unwrap().active);
+
+    let flag = Request::put(format!("/api/v1/events/{event_id}/flag"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.key))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(flag).await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let everything = ReadScope::everything();
+    assert!(!store.get_event(&event_id, &everything).await.unwrap().unwrap().flagged);
+
+    // Signing in is a change too: without its record there is no session.
+    let reply = app.sign_in("eve@example.com", PASSWORD).await;
+    assert!(reply.headers.get(header::SET_COOKIE).is_none(), "{}", reply.status);
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
 }

@@ -152,7 +152,9 @@ macro_rules! accounts_engine {
                 &self,
                 key: &NewApiKey,
                 now: DateTime<Utc>,
+                records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
+                let mut tx = begin_write(&self.writer).await?;
                 sqlx::query(
                     "INSERT INTO api_keys (id, name, secret_hash, created_at, scopes, projects) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -163,8 +165,10 @@ macro_rules! accounts_engine {
                 .bind(micros(now))
                 .bind(Scope::join(&key.key.scopes))
                 .bind(key.key.projects.to_list())
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
+                record_in(&mut tx, records).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -193,15 +197,22 @@ macro_rules! accounts_engine {
                 &self,
                 id: &str,
                 now: DateTime<Utc>,
+                records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
+                let mut tx = begin_write(&self.writer).await?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL AND id = $2",
                 )
                 .bind(micros(now))
                 .bind(id)
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                record_in(&mut tx, records).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             pub async fn roles(&self) -> Result<Vec<Role>, StorageError> {
@@ -218,6 +229,7 @@ macro_rules! accounts_engine {
                 name: &str,
                 permissions: &[Permission],
                 now: DateTime<Utc>,
+                records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
                 let mut tx = begin_write(&self.writer).await?;
                 let saved = sqlx::query(
@@ -236,12 +248,17 @@ macro_rules! accounts_engine {
                     )));
                 }
                 ensure_a_manager(&mut tx).await?;
+                record_in(&mut tx, records).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             /// `false` when no such role exists.
-            pub async fn delete_role(&self, name: &str) -> Result<bool, StorageError> {
+            pub async fn delete_role(
+                &self,
+                name: &str,
+                records: &[auditrail_model::NewEvent],
+            ) -> Result<bool, StorageError> {
                 let mut tx = begin_write(&self.writer).await?;
                 let role: Option<(i64,)> =
                     sqlx::query_as("SELECT builtin FROM roles WHERE name = $1")
@@ -268,6 +285,7 @@ macro_rules! accounts_engine {
                     )));
                 }
                 sqlx::query("DELETE FROM roles WHERE name = $1").bind(name).execute(&mut *tx).await?;
+                record_in(&mut tx, records).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -277,6 +295,7 @@ macro_rules! accounts_engine {
                 user: &User,
                 password_hash: &str,
                 now: DateTime<Utc>,
+                records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
                 let mut tx = begin_write(&self.writer).await?;
                 if !role_exists(&mut tx, &user.role).await? {
@@ -302,6 +321,7 @@ macro_rules! accounts_engine {
                         e.into()
                     }
                 })?;
+                record_in(&mut tx, records).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -346,6 +366,7 @@ macro_rules! accounts_engine {
                 &self,
                 user: &User,
                 now: DateTime<Utc>,
+                records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
                 let mut tx = begin_write(&self.writer).await?;
                 if !role_exists(&mut tx, &user.role).await? {
@@ -372,12 +393,18 @@ macro_rules! accounts_engine {
                         .await?;
                 }
                 ensure_a_manager(&mut tx).await?;
+                record_in(&mut tx, records).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
             /// Sets a new password hash, lifts any lock and ends the user's sessions.
-            pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<bool, StorageError> {
+            pub async fn set_password(
+                &self,
+                id: &str,
+                password_hash: &str,
+                records: &[auditrail_model::NewEvent],
+            ) -> Result<bool, StorageError> {
                 let mut tx = begin_write(&self.writer).await?;
                 let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(password_hash)
@@ -389,8 +416,12 @@ macro_rules! accounts_engine {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                record_in(&mut tx, records).await?;
                 tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                Ok(true)
             }
 
             pub async fn count_users(&self) -> Result<i64, StorageError> {
@@ -456,7 +487,9 @@ macro_rules! accounts_engine {
                 user_id: &str,
                 now: DateTime<Utc>,
                 expires_at: DateTime<Utc>,
+                records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
+                let mut tx = begin_write(&self.writer).await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4)",
@@ -465,8 +498,10 @@ macro_rules! accounts_engine {
                 .bind(user_id)
                 .bind(micros(now))
                 .bind(micros(expires_at))
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
+                record_in(&mut tx, records).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -490,26 +525,51 @@ macro_rules! accounts_engine {
                 .transpose()
             }
 
-            /// Ends every session past its expiry; returns whose they were.
+            /// Ends every session past its expiry, with one record per ended session made by
+            /// `record` from its user, in one transaction; returns how many ended.
             pub async fn delete_expired_sessions(
                 &self,
                 now: DateTime<Utc>,
-            ) -> Result<Vec<String>, StorageError> {
+                record: impl Fn(&User) -> Result<auditrail_model::NewEvent, StorageError>,
+            ) -> Result<usize, StorageError> {
+                let mut tx = begin_write(&self.writer).await?;
                 let rows: Vec<(String,)> = sqlx::query_as(
                     "DELETE FROM sessions WHERE expires_at <= $1 RETURNING user_id",
                 )
                 .bind(micros(now))
-                .fetch_all(&self.writer)
+                .fetch_all(&mut *tx)
                 .await?;
-                Ok(rows.into_iter().map(|(id,)| id).collect())
+                let mut records = Vec::with_capacity(rows.len());
+                for (id,) in &rows {
+                    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                    let row: Option<UserRow> =
+                        sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?;
+                    if let Some(row) = row {
+                        records.push(record(&user_from_row(row)?)?);
+                    }
+                }
+                record_in(&mut tx, &records).await?;
+                tx.commit().await?;
+                Ok(rows.len())
             }
 
-            pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StorageError> {
+            /// `false` when the session had already ended (then nothing is recorded).
+            pub async fn delete_session(
+                &self,
+                token_hash: &str,
+                records: &[auditrail_model::NewEvent],
+            ) -> Result<bool, StorageError> {
+                let mut tx = begin_write(&self.writer).await?;
                 let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
-                    .execute(&self.writer)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                record_in(&mut tx, records).await?;
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

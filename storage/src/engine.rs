@@ -182,52 +182,7 @@ macro_rules! store_engine {
         received: Received<'_>,
     ) -> Result<Vec<String>, StorageError> {
         let mut tx = begin_write(&self.writer).await?;
-        let mut ids = Vec::with_capacity(events.len());
-        let mut in_request: HashMap<&str, &NewEvent> = HashMap::new();
-        let mut facets = FacetTally::default();
-        for (chunk_index, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
-            let stored = stored_with_ids(&mut tx, chunk).await?;
-            let mut fresh = Vec::with_capacity(chunk.len());
-            for (i, event) in chunk.iter().enumerate() {
-                // A client id names one event: sent again identical, it is the same event and
-                // the same answer; with other content (another project's, say) it is refused,
-                // and the refusal says nothing about the event that holds it.
-                let index = chunk_index * INSERT_CHUNK + i;
-                if let Some(id) = event.id.as_deref() {
-                    let first = match stored.get(id) {
-                        Some(stored) => Some(NewEvent::from(stored)),
-                        None => in_request.get(id).map(|e| (*e).clone()),
-                    };
-                    if let Some(first) = first {
-                        if first != *event {
-                            return Err(StorageError::Conflict(format!(
-                                "item {index}: id {id:?} is taken by a different event; an \
-                                 event sent again must be identical"
-                            )));
-                        }
-                        ids.push(id.to_owned());
-                        continue;
-                    }
-                    in_request.insert(id, event);
-                }
-                let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
-                ids.push(id.clone());
-                let details = serde_json::Value::Object(event.details.clone()).to_string();
-                let received_at = received.micros(index);
-                fresh.push(Fresh { id, event, details, received_at });
-            }
-            if fresh.is_empty() {
-                continue;
-            }
-            let keys = allocate_keys(&mut tx, fresh.iter().map(|f| f.event)).await?;
-            prepare_rows(&mut tx, &fresh, &keys).await?;
-            insert_rows(&mut tx, &fresh, &keys).await?;
-            insert_search_rows(&mut tx, &fresh, &keys).await?;
-            for f in &fresh {
-                facets.add(f.event);
-            }
-        }
-        write_facets(facets, &mut tx).await?;
+        let ids = insert_in(&mut tx, events, received).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -286,6 +241,7 @@ macro_rules! store_engine {
         id: &str,
         flagged: bool,
         now: DateTime<Utc>,
+        records: &[NewEvent],
     ) -> Result<bool, StorageError> {
         let mut tx = begin_write(&self.writer).await?;
         let mut buf = SqlBuf::new(placeholder);
@@ -301,11 +257,80 @@ macro_rules! store_engine {
                 buf.push("DELETE FROM event_flags WHERE event_id = ").bind(Arg::Text(id.to_owned()));
             }
             query(buf)?.execute(&mut *tx).await?;
+            record_in(&mut tx, records).await?;
         }
         tx.commit().await?;
         Ok(exists)
     }
         }
+
+/// Stores events inside the caller's write transaction: ingest's own, or a change that must
+/// commit together with its audit record. Returns the ids in input order.
+async fn insert_in(
+    tx: &mut Transaction<'static, $db>,
+    events: &[NewEvent],
+    received: Received<'_>,
+) -> Result<Vec<String>, StorageError> {
+        let mut ids = Vec::with_capacity(events.len());
+        let mut in_request: HashMap<&str, &NewEvent> = HashMap::new();
+        let mut facets = FacetTally::default();
+        for (chunk_index, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
+            let stored = stored_with_ids(tx, chunk).await?;
+            let mut fresh = Vec::with_capacity(chunk.len());
+            for (i, event) in chunk.iter().enumerate() {
+                // A client id names one event: sent again identical, it is the same event and
+                // the same answer; with other content (another project's, say) it is refused,
+                // and the refusal says nothing about the event that holds it.
+                let index = chunk_index * INSERT_CHUNK + i;
+                if let Some(id) = event.id.as_deref() {
+                    let first = match stored.get(id) {
+                        Some(stored) => Some(NewEvent::from(stored)),
+                        None => in_request.get(id).map(|e| (*e).clone()),
+                    };
+                    if let Some(first) = first {
+                        if first != *event {
+                            return Err(StorageError::Conflict(format!(
+                                "item {index}: id {id:?} is taken by a different event; an \
+                                 event sent again must be identical"
+                            )));
+                        }
+                        ids.push(id.to_owned());
+                        continue;
+                    }
+                    in_request.insert(id, event);
+                }
+                let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
+                ids.push(id.clone());
+                let details = serde_json::Value::Object(event.details.clone()).to_string();
+                let received_at = received.micros(index);
+                fresh.push(Fresh { id, event, details, received_at });
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            let keys = allocate_keys(&mut *tx, fresh.iter().map(|f| f.event)).await?;
+            prepare_rows(&mut *tx, &fresh, &keys).await?;
+            insert_rows(&mut *tx, &fresh, &keys).await?;
+            insert_search_rows(&mut *tx, &fresh, &keys).await?;
+            for f in &fresh {
+                facets.add(f.event);
+            }
+        }
+    write_facets(facets, tx).await?;
+    Ok(ids)
+}
+
+/// Writes a change's audit records in the change's own transaction: both commit, or neither
+/// does, so no change stands unrecorded.
+async fn record_in(
+    tx: &mut Transaction<'static, $db>,
+    records: &[NewEvent],
+) -> Result<(), StorageError> {
+    if !records.is_empty() {
+        insert_in(tx, records, Received::Now(Utc::now())).await?;
+    }
+    Ok(())
+}
 
 /// The stored events whose ids this chunk names, by id.
 async fn stored_with_ids(

@@ -74,7 +74,7 @@ impl Store {
         let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
         on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
         for event in events.iter().filter(|e| e.flagged) {
-            self.set_flag(&event.id, true, &ReadScope::everything()).await?;
+            self.set_flag(&event.id, true, &ReadScope::everything(), &[]).await?;
         }
         Ok(())
     }
@@ -118,27 +118,33 @@ impl Store {
         on_backend!(self, s => s.facets(&narrowed).await)
     }
 
-    /// Flags or unflags an event for follow-up; `false` when no such event exists in `scope`.
+    /// Flags or unflags an event for follow-up, with its records; `false` when no such event
+    /// exists in `scope` (then nothing is recorded).
     pub async fn set_flag(
         &self,
         id: &str,
         flagged: bool,
         scope: &ReadScope,
+        records: &[NewEvent],
     ) -> Result<bool, StorageError> {
         if self.get_event(id, scope).await?.is_none() {
             return Ok(false);
         }
-        on_backend!(self, s => s.set_flag(id, flagged, Utc::now()).await)
+        on_backend!(self, s => s.set_flag(id, flagged, Utc::now(), records).await)
     }
 
+    /// Makes a key and stores it with the audit records `records` makes for it, in one
+    /// transaction (as every change below does with its records: both commit or neither).
     pub async fn create_api_key(
         &self,
         name: &str,
         scopes: &[Scope],
         projects: Projects,
+        records: impl FnOnce(&ApiKey) -> Result<Vec<NewEvent>, StorageError>,
     ) -> Result<NewApiKey, StorageError> {
         let key = NewApiKey::generate(name, scopes, projects)?;
-        on_backend!(self, s => s.insert_api_key(&key, Utc::now()).await?);
+        let records = records(&key.key)?;
+        on_backend!(self, s => s.insert_api_key(&key, Utc::now(), &records).await?);
         Ok(key)
     }
 
@@ -152,9 +158,13 @@ impl Store {
         on_backend!(self, s => s.list_api_keys().await)
     }
 
-    /// Revokes a key at once; `false` when no live key has this id.
-    pub async fn revoke_api_key(&self, id: &str) -> Result<bool, StorageError> {
-        on_backend!(self, s => s.revoke_api_key(id, Utc::now()).await)
+    /// Revokes a key at once; `false` when no live key has this id (then nothing is recorded).
+    pub async fn revoke_api_key(
+        &self,
+        id: &str,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.revoke_api_key(id, Utc::now(), records).await)
     }
 
     /// Built-in roles first, then custom roles by name.
@@ -168,23 +178,30 @@ impl Store {
         &self,
         name: &str,
         permissions: &[Permission],
+        records: &[NewEvent],
     ) -> Result<(), StorageError> {
         Role::check_name(name).map_err(|e| StorageError::Invalid(e.0))?;
-        on_backend!(self, s => s.save_role(name, permissions, Utc::now()).await)
+        on_backend!(self, s => s.save_role(name, permissions, Utc::now(), records).await)
     }
 
     /// Deletes a custom role nobody holds; `false` when there is no such role.
-    pub async fn delete_role(&self, name: &str) -> Result<bool, StorageError> {
-        on_backend!(self, s => s.delete_role(name).await)
+    pub async fn delete_role(
+        &self,
+        name: &str,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.delete_role(name, records).await)
     }
 
-    /// Stores a new user (email already normalised, password already hashed by the caller).
+    /// Stores a new user (email already normalised, password already hashed by the caller)
+    /// with the records `records` makes for it.
     pub async fn create_user(
         &self,
         email: &str,
         role: &str,
         projects: Projects,
         password_hash: &str,
+        records: impl FnOnce(&User) -> Result<Vec<NewEvent>, StorageError>,
     ) -> Result<User, StorageError> {
         let user = User {
             id: ulid::Ulid::new().to_string(),
@@ -193,7 +210,8 @@ impl Store {
             projects,
             active: true,
         };
-        on_backend!(self, s => s.insert_user(&user, password_hash, Utc::now()).await)?;
+        let records = records(&user)?;
+        on_backend!(self, s => s.insert_user(&user, password_hash, Utc::now(), &records).await)?;
         Ok(user)
     }
 
@@ -217,13 +235,22 @@ impl Store {
 
     /// Saves `user`'s role, projects and active state; `false` when there is no such user.
     /// Deactivating ends the user's sessions; no change may leave nobody able to manage users.
-    pub async fn update_user(&self, user: &User) -> Result<bool, StorageError> {
-        on_backend!(self, s => s.update_user(user, Utc::now()).await)
+    pub async fn update_user(
+        &self,
+        user: &User,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.update_user(user, Utc::now(), records).await)
     }
 
     /// Replaces the password hash, lifts every sign-in lock and ends every session of the user.
-    pub async fn set_password(&self, id: &str, password_hash: &str) -> Result<bool, StorageError> {
-        on_backend!(self, s => s.set_password(id, password_hash).await)
+    pub async fn set_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.set_password(id, password_hash, records).await)
     }
 
     /// Counts an attempt to sign in as `user_id` from `network` (an IPv4 address or IPv6 /64)
@@ -254,10 +281,12 @@ impl Store {
         &self,
         user_id: &str,
         ttl: Duration,
+        records: &[NewEvent],
     ) -> Result<String, StorageError> {
         let token = secret::generate(accounts::SESSION_PREFIX);
         let now = Utc::now();
-        on_backend!(self, s => s.insert_session(&secret::hash(&token), user_id, now, now + ttl).await)?;
+        let hash = secret::hash(&token);
+        on_backend!(self, s => s.insert_session(&hash, user_id, now, now + ttl, records).await)?;
         Ok(token)
     }
 
@@ -266,22 +295,22 @@ impl Store {
         on_backend!(self, s => s.session(&secret::hash(token)).await)
     }
 
-    /// Ends every expired session and returns the users they belonged to (one entry per
-    /// session). Each is returned once, even with several servers sweeping.
-    pub async fn end_expired_sessions(&self) -> Result<Vec<User>, StorageError> {
-        let ids = on_backend!(self, s => s.delete_expired_sessions(Utc::now()).await)?;
-        let mut users = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(user) = self.user(&id).await? {
-                users.push(user);
-            }
-        }
-        Ok(users)
+    /// Ends every expired session, each with the record `record` makes from its user, in one
+    /// transaction; returns how many ended. Each ends once, even with several servers sweeping.
+    pub async fn end_expired_sessions(
+        &self,
+        record: impl Fn(&User) -> Result<NewEvent, StorageError>,
+    ) -> Result<usize, StorageError> {
+        on_backend!(self, s => s.delete_expired_sessions(Utc::now(), record).await)
     }
 
-    /// Ends a session; `false` when it had already ended.
-    pub async fn end_session(&self, token: &str) -> Result<bool, StorageError> {
-        on_backend!(self, s => s.delete_session(&secret::hash(token)).await)
+    /// Ends a session; `false` when it had already ended (then nothing is recorded).
+    pub async fn end_session(
+        &self,
+        token: &str,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.delete_session(&secret::hash(token), records).await)
     }
 
     /// The key this deployment signs the tokens it hands out with (page cursors): random,

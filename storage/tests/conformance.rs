@@ -10,7 +10,7 @@ use auditrail_storage::Store;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use auditrail_storage::testing::{ScratchDb as TestDb, postgres, sqlite};
+use auditrail_storage::testing::{ScratchDb as TestDb, postgres, sqlite, unrecorded};
 
 /// Turns `async fn name(db: TestDb)` bodies into one `#[tokio::test]` per backend.
 macro_rules! conformance {
@@ -414,13 +414,16 @@ async fn flags_are_set_filtered_and_cleared(db: TestDb) {
         .insert_events(&[event(1, json!({"id": "a"})), event(2, json!({"id": "b"}))])
         .await
         .unwrap();
-    assert!(db.store.set_flag("b", true, &EVERYTHING).await.unwrap());
-    assert!(db.store.set_flag("b", true, &EVERYTHING).await.unwrap(), "flagging twice is fine");
-    assert!(!db.store.set_flag("missing", true, &EVERYTHING).await.unwrap());
+    assert!(db.store.set_flag("b", true, &EVERYTHING, &[]).await.unwrap());
+    assert!(
+        db.store.set_flag("b", true, &EVERYTHING, &[]).await.unwrap(),
+        "flagging twice is fine"
+    );
+    assert!(!db.store.set_flag("missing", true, &EVERYTHING, &[]).await.unwrap());
     assert_eq!(list_ids(&db.store, "flagged=true").await, ["b"]);
     assert_eq!(list_ids(&db.store, "flagged=false").await, ["a"]);
     assert!(db.store.get_event("b", &EVERYTHING).await.unwrap().unwrap().flagged);
-    db.store.set_flag("b", false, &EVERYTHING).await.unwrap();
+    db.store.set_flag("b", false, &EVERYTHING, &[]).await.unwrap();
     assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
 }
 
@@ -431,26 +434,27 @@ async fn events_survive_reopening_the_database(db: TestDb) {
 }
 
 async fn api_keys_are_found_by_secret_only(db: TestDb) {
-    let created = db.store.create_api_key("ingest bot", &[Scope::Ingest], ALL).await.unwrap();
+    let created =
+        db.store.create_api_key("ingest bot", &[Scope::Ingest], ALL, unrecorded).await.unwrap();
     assert!(created.secret.starts_with("atr_") && created.secret.len() > 60);
     let found = db.store.find_api_key(&created.secret).await.unwrap().expect("found");
     assert_eq!(found.name, "ingest bot");
     assert!(db.store.find_api_key("atr_wrong").await.unwrap().is_none());
     assert_eq!(found.scopes, [Scope::Ingest]);
     assert!(found.allows(Scope::Ingest) && !found.allows(Scope::Read));
-    assert!(db.store.create_api_key("  ", &Scope::ALL, ALL).await.is_err());
-    assert!(db.store.create_api_key("no scopes", &[], ALL).await.is_err());
+    assert!(db.store.create_api_key("  ", &Scope::ALL, ALL, unrecorded).await.is_err());
+    assert!(db.store.create_api_key("no scopes", &[], ALL, unrecorded).await.is_err());
 
     let shop_only = Projects::Only(vec!["shop".into()]);
     let other = db
         .store
-        .create_api_key("reader", &[Scope::Read, Scope::Export], shop_only.clone())
+        .create_api_key("reader", &[Scope::Read, Scope::Export], shop_only.clone(), unrecorded)
         .await
         .unwrap();
     let found = db.store.find_api_key(&other.secret).await.unwrap().expect("found");
     assert_eq!(found.projects, shop_only);
-    assert!(db.store.revoke_api_key(&created.key.id).await.unwrap());
-    assert!(!db.store.revoke_api_key(&created.key.id).await.unwrap(), "already revoked");
+    assert!(db.store.revoke_api_key(&created.key.id, &[]).await.unwrap());
+    assert!(!db.store.revoke_api_key(&created.key.id, &[]).await.unwrap(), "already revoked");
     assert!(db.store.find_api_key(&created.secret).await.unwrap().is_none(), "revoked at once");
     let listed = db.store.list_api_keys().await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -486,7 +490,10 @@ async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
 
     assert!(db.store.get_event("c1", &scope).await.unwrap().is_none());
     assert!(db.store.get_event("s1", &scope).await.unwrap().is_some());
-    assert!(!db.store.set_flag("c1", true, &scope).await.unwrap(), "cannot flag what is hidden");
+    assert!(
+        !db.store.set_flag("c1", true, &scope, &[]).await.unwrap(),
+        "cannot flag what is hidden"
+    );
     assert!(!db.store.get_event("c1", &EVERYTHING).await.unwrap().unwrap().flagged);
 
     let facets = db.store.facets(&filter(""), &scope).await.unwrap();
@@ -518,7 +525,7 @@ async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
     assert_eq!(listed("project=auditrail&project=shop", viewer.clone()).await, ["s1"]);
     assert_eq!(listed("q=campaign", viewer.clone()).await, ["s1"], "keyword search too");
     assert!(db.store.get_event("t1", &viewer).await.unwrap().is_none());
-    assert!(!db.store.set_flag("t1", true, &viewer).await.unwrap());
+    assert!(!db.store.set_flag("t1", true, &viewer, &[]).await.unwrap());
     let facets = db.store.facets(&filter(""), &viewer).await.unwrap();
     let projects: Vec<_> = facets.projects.iter().map(|v| v.value.as_str()).collect();
     assert_eq!(projects, ["shop"]);
@@ -533,12 +540,18 @@ async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
 /// into something unreadable must refuse, never fall back to "every project".
 async fn unreadable_stored_limits_refuse_rather_than_widen(db: TestDb) {
     let store = &db.store;
-    let user =
-        store.create_user("lim@example.com", "viewer", Projects::parse("shop").unwrap(), "h");
+    let user = store.create_user(
+        "lim@example.com",
+        "viewer",
+        Projects::parse("shop").unwrap(),
+        "h",
+        unrecorded,
+    );
     let user = user.await.unwrap();
-    let key = store.create_api_key("k", &[Scope::Read], Projects::parse("shop").unwrap());
+    let key =
+        store.create_api_key("k", &[Scope::Read], Projects::parse("shop").unwrap(), unrecorded);
     let key = key.await.unwrap();
-    let token = store.create_session(&user.id, Duration::hours(1)).await.unwrap();
+    let token = store.create_session(&user.id, Duration::hours(1), &[]).await.unwrap();
     let unreadable = "x".repeat(auditrail_model::limits::SHORT_MAX + 1);
     db.execute(&format!("UPDATE users SET projects = '{unreadable}'")).await;
     db.execute(&format!("UPDATE api_keys SET projects = '{unreadable}'")).await;
@@ -556,14 +569,20 @@ async fn unreadable_stored_limits_refuse_rather_than_widen(db: TestDb) {
 async fn users_sign_in_data_and_sessions(db: TestDb) {
     let store = &db.store;
     assert_eq!(store.count_users().await.unwrap(), 0);
-    let ada = store.create_user("ada@example.com", "admin", ALL, "hash-1").await.unwrap();
+    let ada =
+        store.create_user("ada@example.com", "admin", ALL, "hash-1", unrecorded).await.unwrap();
     let shop = Projects::Only(vec!["shop".into()]);
-    let vic = store.create_user("vic@example.com", "viewer", shop.clone(), "hash-2").await.unwrap();
+    let vic = store
+        .create_user("vic@example.com", "viewer", shop.clone(), "hash-2", unrecorded)
+        .await
+        .unwrap();
     assert_eq!(store.count_users().await.unwrap(), 2);
 
-    let taken = store.create_user("ada@example.com", "viewer", ALL, "h").await.unwrap_err();
+    let taken =
+        store.create_user("ada@example.com", "viewer", ALL, "h", unrecorded).await.unwrap_err();
     assert!(matches!(taken, auditrail_storage::StorageError::Conflict(_)), "{taken:?}");
-    let no_role = store.create_user("x@example.com", "nobody", ALL, "h").await.unwrap_err();
+    let no_role =
+        store.create_user("x@example.com", "nobody", ALL, "h", unrecorded).await.unwrap_err();
     assert!(no_role.to_string().contains("no role nobody"), "{no_role}");
 
     let creds = store.credentials("vic@example.com").await.unwrap().expect("found");
@@ -571,7 +590,7 @@ async fn users_sign_in_data_and_sessions(db: TestDb) {
     assert_eq!(creds.user.projects, shop);
     assert!(store.credentials("nobody@example.com").await.unwrap().is_none());
 
-    let token = store.create_session(&vic.id, Duration::hours(12)).await.unwrap();
+    let token = store.create_session(&vic.id, Duration::hours(12), &[]).await.unwrap();
     assert!(token.starts_with("ats_"));
     let session = store.session(&token).await.unwrap().expect("live session");
     assert_eq!(session.account.user, vic);
@@ -579,33 +598,42 @@ async fn users_sign_in_data_and_sessions(db: TestDb) {
     assert!(session.expires_at > Utc::now() + Duration::hours(11));
     assert!(store.session("ats_forged").await.unwrap().is_none());
 
-    let expired = store.create_session(&vic.id, Duration::seconds(-1)).await.unwrap();
+    let expired = store.create_session(&vic.id, Duration::seconds(-1), &[]).await.unwrap();
     let found = store.session(&expired).await.unwrap().expect("expired sessions are returned");
     assert!(found.expires_at < Utc::now());
-    assert!(store.end_session(&expired).await.unwrap());
-    assert!(!store.end_session(&expired).await.unwrap(), "ended once");
-    let unused = store.create_session(&vic.id, Duration::seconds(-1)).await.unwrap();
-    let swept = store.end_expired_sessions().await.unwrap();
-    assert_eq!(swept.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["vic@example.com"]);
+    assert!(store.end_session(&expired, &[]).await.unwrap());
+    assert!(!store.end_session(&expired, &[]).await.unwrap(), "ended once");
+    let unused = store.create_session(&vic.id, Duration::seconds(-1), &[]).await.unwrap();
+    // Each swept session's record is made from its user and stored with the sweep.
+    let expiry = |user: &auditrail_model::User| {
+        let actor = json!({"email": user.email});
+        Ok(event(0, json!({"project": TRAIL_PROJECT, "action": "session_expired", "actor": actor})))
+    };
+    assert_eq!(store.end_expired_sessions(expiry).await.unwrap(), 1);
     assert!(store.session(&unused).await.unwrap().is_none());
     assert!(store.session(&token).await.unwrap().is_some(), "live sessions stay");
-    assert!(store.end_expired_sessions().await.unwrap().is_empty());
+    assert_eq!(store.end_expired_sessions(expiry).await.unwrap(), 0);
+    let trail = filter("project=auditrail");
+    let records = store.list_events(&trail, &EVERYTHING, PageRequest::default(), now());
+    let records = records.await.unwrap().events;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].actor.email.as_deref(), Some("vic@example.com"));
 
     // A role change applies to live sessions at once.
     let mut auditor = vic.clone();
     auditor.role = "auditor".into();
-    assert!(store.update_user(&auditor).await.unwrap());
+    assert!(store.update_user(&auditor, &[]).await.unwrap());
     let session = store.session(&token).await.unwrap().unwrap();
     assert!(session.account.can(Permission::LogsExport));
 
     // Deactivating ends sessions; a new password ends them too.
     let mut gone = auditor.clone();
     gone.active = false;
-    assert!(store.update_user(&gone).await.unwrap());
+    assert!(store.update_user(&gone, &[]).await.unwrap());
     assert!(store.session(&token).await.unwrap().is_none());
     assert!(!store.user(&vic.id).await.unwrap().unwrap().active);
-    let ada_token = store.create_session(&ada.id, Duration::hours(1)).await.unwrap();
-    assert!(store.set_password(&ada.id, "hash-3").await.unwrap());
+    let ada_token = store.create_session(&ada.id, Duration::hours(1), &[]).await.unwrap();
+    assert!(store.set_password(&ada.id, "hash-3", &[]).await.unwrap());
     assert!(store.session(&ada_token).await.unwrap().is_none());
     assert_eq!(
         store.credentials("ada@example.com").await.unwrap().unwrap().password_hash,
@@ -616,14 +644,14 @@ async fn users_sign_in_data_and_sessions(db: TestDb) {
     assert_eq!(emails, ["ada@example.com", "vic@example.com"]);
     let mut ghost = ada.clone();
     ghost.id = "missing".into();
-    assert!(!store.update_user(&ghost).await.unwrap());
+    assert!(!store.update_user(&ghost, &[]).await.unwrap());
 }
 
 async fn failed_sign_ins_lock_the_account(db: TestDb) {
     use auditrail_storage::SignInAttempt::{Allowed, Locked};
     let store = &db.store;
-    store.create_user("admin@example.com", "admin", ALL, "h").await.unwrap();
-    let user = store.create_user("eve@example.com", "viewer", ALL, "h").await.unwrap();
+    store.create_user("admin@example.com", "admin", ALL, "h", unrecorded).await.unwrap();
+    let user = store.create_user("eve@example.com", "viewer", ALL, "h", unrecorded).await.unwrap();
     let claim = |network: &'static str, lock_for: Duration| {
         let (store, id) = (store.clone(), user.id.clone());
         async move { store.claim_sign_in_attempt(&id, network, 5, lock_for).await.unwrap() }
@@ -641,7 +669,7 @@ async fn failed_sign_ins_lock_the_account(db: TestDb) {
     assert_eq!(claim("203.0.113.9", minutes).await, Locked);
     assert_eq!(claim("203.0.113.9", minutes).await, Locked, "and stays locked");
     assert_eq!(claim("2001:db8::", minutes).await, Allowed { last: false }, "other networks not");
-    store.set_password(&user.id, "h2").await.unwrap();
+    store.set_password(&user.id, "h2", &[]).await.unwrap();
     assert_eq!(claim("203.0.113.9", minutes).await, Allowed { last: false }, "a reset lifts it");
 
     // Attempts in parallel are counted one by one: exactly five may check a password.
@@ -672,31 +700,33 @@ async fn roles_are_checked_and_someone_keeps_users_manage(db: TestDb) {
     assert!(admin.builtin && admin.permissions == Permission::ALL);
 
     let perms = [Permission::LogsView, Permission::LogsExport];
-    store.save_role("exporter", &perms).await.unwrap();
-    store.save_role("exporter", &[Permission::LogsView]).await.unwrap();
+    store.save_role("exporter", &perms, &[]).await.unwrap();
+    store.save_role("exporter", &[Permission::LogsView], &[]).await.unwrap();
     let exporter = store.roles().await.unwrap().into_iter().find(|r| r.name == "exporter").unwrap();
     assert_eq!((exporter.builtin, exporter.permissions), (false, vec![Permission::LogsView]));
-    let builtin = store.save_role("viewer", &perms).await.unwrap_err();
+    let builtin = store.save_role("viewer", &perms, &[]).await.unwrap_err();
     assert!(builtin.to_string().contains("built-in"), "{builtin}");
-    assert!(store.save_role("Bad Name", &perms).await.is_err());
-    assert!(store.delete_role("admin").await.is_err());
+    assert!(store.save_role("Bad Name", &perms, &[]).await.is_err());
+    assert!(store.delete_role("admin", &[]).await.is_err());
 
-    let only_admin = store.create_user("root@example.com", "admin", ALL, "h").await.unwrap();
-    let holder = store.create_user("x@example.com", "exporter", ALL, "h").await.unwrap();
-    let in_use = store.delete_role("exporter").await.unwrap_err();
+    let only_admin =
+        store.create_user("root@example.com", "admin", ALL, "h", unrecorded).await.unwrap();
+    let holder =
+        store.create_user("x@example.com", "exporter", ALL, "h", unrecorded).await.unwrap();
+    let in_use = store.delete_role("exporter", &[]).await.unwrap_err();
     assert!(in_use.to_string().contains("still have the role"), "{in_use}");
     let mut demoted = only_admin.clone();
     demoted.role = "viewer".into();
-    let last = store.update_user(&demoted).await.unwrap_err();
+    let last = store.update_user(&demoted, &[]).await.unwrap_err();
     assert!(last.to_string().contains("users.manage"), "{last}");
     let mut deactivated = only_admin.clone();
     deactivated.active = false;
-    assert!(store.update_user(&deactivated).await.is_err(), "the last manager stays active");
+    assert!(store.update_user(&deactivated, &[]).await.is_err(), "the last manager stays active");
     assert!(store.user(&only_admin.id).await.unwrap().unwrap().active);
 
     let mut moved = holder.clone();
     moved.role = "viewer".into();
-    store.update_user(&moved).await.unwrap();
-    assert!(store.delete_role("exporter").await.unwrap());
-    assert!(!store.delete_role("exporter").await.unwrap());
+    store.update_user(&moved, &[]).await.unwrap();
+    assert!(store.delete_role("exporter", &[]).await.unwrap());
+    assert!(!store.delete_role("exporter", &[]).await.unwrap());
 }

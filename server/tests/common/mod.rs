@@ -9,6 +9,7 @@ use auditrail_server::client_addr::{TrustedProxies, parse_proxy};
 use auditrail_server::security::IngestLimit;
 use auditrail_server::web::Settings;
 use auditrail_storage::testing::ScratchDb;
+use auditrail_storage::testing::unrecorded;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode, header};
@@ -46,7 +47,12 @@ impl Reply {
 }
 
 pub async fn spawn_app(db: ScratchDb) -> TestApp {
-    let key = db.store.create_api_key("tests", &Scope::ALL, Projects::All).await.unwrap().secret;
+    let key = db
+        .store
+        .create_api_key("tests", &Scope::ALL, Projects::All, unrecorded)
+        .await
+        .unwrap()
+        .secret;
     let router = router(&db, Settings::default());
     TestApp { router, key, db }
 }
@@ -104,8 +110,13 @@ impl TestApp {
     }
 
     pub async fn get(&self, uri: &str) -> Reply {
+        self.get_as(&self.key, uri).await
+    }
+
+    /// A GET with another API key.
+    pub async fn get_as(&self, key: &str, uri: &str) -> Reply {
         let req = Request::get(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
             .body(Body::empty())
             .unwrap();
         self.send(req).await
