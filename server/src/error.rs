@@ -28,6 +28,8 @@ pub enum ApiError {
     TooManyRequests(u64),
     #[error("this endpoint does not accept that method")]
     MethodNotAllowed,
+    #[error("the database is busy; nothing was stored, try again in a moment")]
+    Busy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -45,6 +47,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -56,6 +59,7 @@ impl From<StorageError> for ApiError {
             StorageError::Filter(f) => ApiError::InvalidFilter(f.to_string()),
             StorageError::Invalid(m) => ApiError::BadRequest(m),
             StorageError::Conflict(m) => ApiError::Conflict(m),
+            busy if busy.is_busy() => ApiError::Busy,
             other => ApiError::Internal(other.into()),
         }
     }
@@ -74,6 +78,21 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_answers_503_with_retry_after() {
+        let response = ApiError::Busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
     }
 }

@@ -23,3 +23,23 @@ pub enum StorageError {
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
+
+impl StorageError {
+    /// Every connection stayed busy for the pool's whole wait (a flood of writers on SQLite's
+    /// one write connection, say): nothing was written, and the request is worth retrying.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StorageError::Database(sqlx::Error::PoolTimedOut))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StorageError;
+
+    #[test]
+    fn only_a_timed_out_pool_is_busy() {
+        assert!(StorageError::Database(sqlx::Error::PoolTimedOut).is_busy());
+        assert!(!StorageError::Database(sqlx::Error::RowNotFound).is_busy());
+        assert!(!StorageError::Invalid("x".into()).is_busy());
+    }
+}
