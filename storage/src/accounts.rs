@@ -122,6 +122,21 @@ macro_rules! accounts_engine {
             Ok(found.is_some())
         }
 
+        /// Commits a change with its records, or, when it changed nothing (no such key, user
+        /// or session), rolls back and records nothing. `true` when it changed something.
+        async fn commit_if_changed(
+            mut tx: Transaction<'static, $db>,
+            changed: bool,
+            records: &[auditrail_model::NewEvent],
+        ) -> Result<bool, StorageError> {
+            if !changed {
+                return Ok(false);
+            }
+            record_in(&mut tx, records).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
         /// The deployment's signing key, made on the first open; when several servers start
         /// at once, the first insert wins and all read that one.
         async fn load_signing_key(
@@ -207,12 +222,7 @@ macro_rules! accounts_engine {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                if done.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                record_in(&mut tx, records).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, done.rows_affected() == 1, records).await
             }
 
             pub async fn roles(&self) -> Result<Vec<Role>, StorageError> {
@@ -416,12 +426,7 @@ macro_rules! accounts_engine {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                if done.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                record_in(&mut tx, records).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, done.rows_affected() == 1, records).await
             }
 
             pub async fn count_users(&self) -> Result<i64, StorageError> {
@@ -564,12 +569,7 @@ macro_rules! accounts_engine {
                     .bind(token_hash)
                     .execute(&mut *tx)
                     .await?;
-                if done.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                record_in(&mut tx, records).await?;
-                tx.commit().await?;
-                Ok(true)
+                commit_if_changed(tx, done.rows_affected() == 1, records).await
             }
         }
     };
