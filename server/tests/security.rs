@@ -28,6 +28,7 @@ backend_tests!(
     client_ids_never_cross_projects,
     many_writers_at_once_all_succeed,
     a_change_and_its_record_commit_together,
+    another_sites_links_and_downloads_are_not_served,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -633,4 +634,32 @@ async fn a_change_and_its_record_commit_together(app: TestApp) {
     let reply = app.sign_in("eve@example.com", PASSWORD).await;
     assert!(reply.headers.get(header::SET_COOKIE).is_none(), "{}", reply.status);
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+async fn another_sites_links_and_downloads_are_not_served(app: TestApp) {
+    let cookie = app.session("aud@example.com", "auditor", Projects::All).await;
+    let from_elsewhere = |uri: &str, mode: &str| {
+        Request::get(uri)
+            .header(header::COOKIE, &cookie)
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-mode", mode)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let lists = || async { app.trail().await.iter().filter(|e| e.action == "list").count() };
+    let before = lists().await;
+    let link = app.send(from_elsewhere("/?q=secret", "navigate")).await;
+    assert_eq!(link.status, StatusCode::FORBIDDEN);
+    assert!(
+        body(&link).contains("Continue to Auditrail")
+            && body(&link).contains("href=\"/?q=secret\"")
+    );
+    let download = app.send(from_elsewhere("/export?format=csv", "no-cors")).await;
+    assert_eq!(download.status, StatusCode::FORBIDDEN);
+    assert_eq!(lists().await, before, "nothing was read as the victim");
+    assert!(app.trail().await.iter().all(|e| e.action != "export"));
+    // The same page from this site, or typed in, is served.
+    assert_eq!(app.page("/?q=secret", &cookie).await.status, StatusCode::OK);
+    let signin = Request::get("/sign-in").header("sec-fetch-site", "cross-site");
+    assert_eq!(app.send(signin.body(Body::empty()).unwrap()).await.status, StatusCode::OK);
 }
