@@ -3,7 +3,9 @@
 //! so an access that cannot be recorded does not happen.
 
 use auditrail_model::limits;
-use auditrail_model::{Actor, ActorType, ApiKey, NewEvent, Outcome, TRAIL_PROJECT, Target, User};
+use auditrail_model::{
+    Actor, ActorType, ApiKey, EventDraft, NewEvent, Outcome, TRAIL_PROJECT, Target, User,
+};
 use std::net::{IpAddr, Ipv6Addr};
 
 use auditrail_storage::{StorageError, Store};
@@ -126,15 +128,17 @@ pub async fn record(
 
 /// `entry` as the event to store in [`TRAIL_PROJECT`], for a change to commit with.
 pub fn event(actor: &Actor, client: &Client, entry: Entry) -> Result<NewEvent, StorageError> {
-    let event = NewEvent {
+    let draft = EventDraft {
         id: None,
         occurred_at: Utc::now(),
-        project: TRAIL_PROJECT.to_owned(),
-        category: match entry.kind {
-            Kind::Access => "access",
-            Kind::Activity => "activity",
-        }
-        .to_owned(),
+        project: Some(TRAIL_PROJECT.to_owned()),
+        category: Some(
+            match entry.kind {
+                Kind::Access => "access",
+                Kind::Activity => "activity",
+            }
+            .to_owned(),
+        ),
         module: entry.module.to_owned(),
         action: entry.action.to_owned(),
         result: entry.result,
@@ -149,7 +153,7 @@ pub fn event(actor: &Actor, client: &Client, entry: Entry) -> Result<NewEvent, S
     };
     // The same limits as any client's event: a record made of a huge filter or header is
     // refused like the event would be, not stored.
-    event.validated().map_err(|e| StorageError::Invalid(e.to_string()))
+    draft.validate().map_err(|e| StorageError::Invalid(e.to_string()))
 }
 
 /// Headers are the client's to choose; stored text keeps to the event limits.

@@ -152,19 +152,10 @@ impl Projects {
     pub fn parse(raw: &str) -> Result<Projects, AccessError> {
         let mut names: Vec<String> =
             raw.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
-        let hidden =
-            |p: &String| p.chars().any(|c| c.is_control() || crate::validate::is_invisible(c));
-        if let Some(bad) = names.iter().find(|p| hidden(p)) {
-            return Err(AccessError(format!(
-                "project name {bad:?} holds control, invisible or bidirectional formatting \
-                 characters"
-            )));
-        }
-        if let Some(bad) = names.iter().find(|p| p.chars().count() > limits::SHORT_MAX) {
-            return Err(AccessError(format!(
-                "project name {bad:?} is longer than {} characters",
-                limits::SHORT_MAX
-            )));
+        // The same rule as an event's project: a limit names what events can carry.
+        for name in &names {
+            crate::Project::parse(name.as_str())
+                .map_err(|why| AccessError(format!("project name {name:?} {why}")))?;
         }
         names.sort();
         names.dedup();

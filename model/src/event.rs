@@ -4,10 +4,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::{Action, Category, EventId, Identifier, Module, Project};
+
 /// Whether the audited action worked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    #[default]
     Success,
     Failure,
 }
@@ -77,15 +80,17 @@ pub struct Target {
     pub name: Option<String>,
 }
 
-/// A validated event on its way into storage. Build it with [`NewEvent::from_json`] or
-/// [`NewEvent::from_value`], which enforce every limit in [`crate::limits`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewEvent {
+/// An event as code builds it (the demo generator, the access trail, importers): plain
+/// strings, checked by [`EventDraft::validate`], the one way to a [`NewEvent`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventDraft {
     /// Client-chosen id, used as the idempotency key; the server assigns a ULID otherwise.
     pub id: Option<String>,
     pub occurred_at: DateTime<Utc>,
-    pub project: String,
-    pub category: String,
+    /// `default` when not given.
+    pub project: Option<String>,
+    /// `activity` when not given.
+    pub category: Option<String>,
     pub module: String,
     pub action: String,
     pub result: Outcome,
@@ -97,6 +102,96 @@ pub struct NewEvent {
     pub error: Option<String>,
     pub details: Map<String, Value>,
     pub trace_id: Option<String>,
+}
+
+/// A validated event on its way into storage. Its fields are private and every way to make one
+/// ([`NewEvent::from_json`], [`NewEvent::from_value`], [`EventDraft::validate`]) enforces every
+/// limit in [`crate::limits`], so no unchecked event reaches storage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub(crate) id: Option<EventId>,
+    pub(crate) occurred_at: DateTime<Utc>,
+    pub(crate) project: Project,
+    pub(crate) category: Category,
+    pub(crate) module: Module,
+    pub(crate) action: Action,
+    pub(crate) result: Outcome,
+    pub(crate) actor: Actor,
+    pub(crate) source_ip: Option<String>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) target: Target,
+    pub(crate) description: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) details: Map<String, Value>,
+    pub(crate) trace_id: Option<Identifier>,
+}
+
+impl NewEvent {
+    pub fn id(&self) -> Option<&EventId> {
+        self.id.as_ref()
+    }
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        self.occurred_at
+    }
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+    pub fn category(&self) -> &Category {
+        &self.category
+    }
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+    pub fn result(&self) -> Outcome {
+        self.result
+    }
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn source_ip(&self) -> Option<&str> {
+        self.source_ip.as_deref()
+    }
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    pub fn details(&self) -> &Map<String, Value> {
+        &self.details
+    }
+    pub fn trace_id(&self) -> Option<&Identifier> {
+        self.trace_id.as_ref()
+    }
+
+    /// Whether `stored` is this event, stored before: the same id and the same content. The
+    /// receive time and flag are the store's, not the sender's.
+    pub fn is_stored_as(&self, stored: &Event) -> bool {
+        self.id.as_deref() == Some(stored.id.as_str())
+            && self.occurred_at == stored.occurred_at
+            && *self.project == stored.project
+            && *self.category == stored.category
+            && *self.module == stored.module
+            && *self.action == stored.action
+            && self.result == stored.result
+            && self.actor == stored.actor
+            && self.source_ip == stored.source_ip
+            && self.user_agent == stored.user_agent
+            && self.target == stored.target
+            && self.description == stored.description
+            && self.error == stored.error
+            && self.details == stored.details
+            && self.trace_id.as_deref() == stored.trace_id.as_deref()
+    }
 }
 
 /// A stored event as readers see it.
@@ -121,14 +216,14 @@ pub struct Event {
     pub flagged: bool,
 }
 
-impl From<&Event> for NewEvent {
+impl From<&Event> for EventDraft {
     /// The event as it would be sent again, its id kept as the idempotency key.
-    fn from(e: &Event) -> NewEvent {
-        NewEvent {
+    fn from(e: &Event) -> EventDraft {
+        EventDraft {
             id: Some(e.id.clone()),
             occurred_at: e.occurred_at,
-            project: e.project.clone(),
-            category: e.category.clone(),
+            project: Some(e.project.clone()),
+            category: Some(e.category.clone()),
             module: e.module.clone(),
             action: e.action.clone(),
             result: e.result,

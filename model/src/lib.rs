@@ -6,6 +6,7 @@ mod access;
 mod cursor;
 mod event;
 mod filter;
+mod names;
 mod page;
 mod validate;
 
@@ -14,9 +15,10 @@ pub use access::{
     TRAIL_PROJECT, User,
 };
 pub use cursor::Cursor;
-pub use event::{Actor, ActorType, Event, NewEvent, Outcome, Target};
+pub use event::{Actor, ActorType, Event, EventDraft, NewEvent, Outcome, Target};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};
+pub use names::{Action, Category, EventId, Identifier, Module, Project};
 pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest};
 pub use validate::{EventError, limits};

@@ -5,7 +5,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::{Actor, ActorType, NewEvent, Outcome, Target};
+use crate::{
+    Action, Actor, ActorType, Category, Event, EventDraft, EventId, Identifier, Module, NewEvent,
+    Outcome, Project, Target,
+};
 
 /// The documented limits. README.md lists them; change both together.
 pub mod limits {
@@ -91,54 +94,13 @@ impl NewEvent {
     pub fn from_json(text: &str) -> Result<NewEvent, EventError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let raw: RawEvent = serde_path_to_error::deserialize(de).map_err(shape_error)?;
-        raw.validate()
+        raw.into_draft()?.validate()
     }
 
     /// Parses one event from an already-parsed JSON value (an element of an array body).
     pub fn from_value(value: Value) -> Result<NewEvent, EventError> {
         let raw: RawEvent = serde_path_to_error::deserialize(value).map_err(shape_error)?;
-        raw.validate()
-    }
-
-    /// Runs the same checks on an event built in code (demo data, imports).
-    pub fn validated(self) -> Result<NewEvent, EventError> {
-        let value = serde_json::to_value(RawFromNew(&self))
-            .map_err(|e| EventError::new("event", e.to_string()))?;
-        NewEvent::from_value(value)
-    }
-}
-
-/// Serialises a `NewEvent` in the wire shape so [`NewEvent::validated`] reuses the one parser.
-struct RawFromNew<'a>(&'a NewEvent);
-
-impl serde::Serialize for RawFromNew<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let e = self.0;
-        let mut v = serde_json::json!({
-            "occurred_at": e.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "project": e.project,
-            "category": e.category,
-            "module": e.module,
-            "action": e.action,
-            "result": e.result.as_str(),
-            "actor": e.actor,
-            "target": e.target,
-            "details": e.details,
-        });
-        let obj = v.as_object_mut().expect("literal object");
-        for (key, value) in [
-            ("id", &e.id),
-            ("source_ip", &e.source_ip),
-            ("user_agent", &e.user_agent),
-            ("description", &e.description),
-            ("error", &e.error),
-            ("trace_id", &e.trace_id),
-        ] {
-            if let Some(value) = value {
-                obj.insert(key.to_owned(), Value::String(value.clone()));
-            }
-        }
-        v.serialize(s)
+        raw.into_draft()?.validate()
     }
 }
 
@@ -156,39 +118,16 @@ fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> EventError
 }
 
 impl RawEvent {
-    fn validate(self) -> Result<NewEvent, EventError> {
-        let id = optional(self.id)
-            .map(|id| {
-                // Ids appear in URL paths: a leading letter or digit rules out `.` and `..`, and
-                // `export` is the export endpoint's own path segment.
-                let ok = id.len() <= limits::ID_MAX
-                    && id.starts_with(|c: char| c.is_ascii_alphanumeric())
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-                    && id != "export";
-                if ok {
-                    Ok(id)
-                } else {
-                    Err(EventError::new(
-                        "id",
-                        format!(
-                            "must be 1 to {} characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit, and not \"export\"",
-                            limits::ID_MAX
-                        ),
-                    ))
-                }
-            })
-            .transpose()?;
-        let occurred_at = parse_timestamp(&self.occurred_at)?;
-        let project = match optional(self.project) {
-            Some(p) => project(p)?,
-            None => "default".to_owned(),
-        };
-        let category = match optional(self.category) {
-            Some(c) => word("category", c)?,
-            None => "activity".to_owned(),
-        };
-        let module = identifier("module", self.module)?;
-        let action = word("action", self.action)?;
+    /// The wire's strings turned into the draft's types; the rules are the draft's.
+    fn into_draft(self) -> Result<EventDraft, EventError> {
+        let occurred_at = DateTime::parse_from_rfc3339(&self.occurred_at)
+            .map_err(|_| {
+                EventError::new(
+                    "occurred_at",
+                    "must be an RFC 3339 timestamp with a zone, e.g. 2026-11-23T10:15:00Z",
+                )
+            })?
+            .with_timezone(&Utc);
         let result = match optional(self.result) {
             Some(r) => Outcome::parse(&r)
                 .ok_or_else(|| EventError::new("result", "must be \"success\" or \"failure\""))?,
@@ -196,9 +135,9 @@ impl RawEvent {
         };
         let actor = match self.actor {
             Some(a) => Actor {
-                id: optional(a.id).map(|id| identifier("actor.id", id)).transpose()?,
-                name: opt_text("actor.name", a.name, limits::SHORT_MAX)?,
-                email: opt_text("actor.email", a.email, limits::EMAIL_MAX)?,
+                id: a.id,
+                name: a.name,
+                email: a.email,
                 kind: optional(a.kind)
                     .map(|k| {
                         ActorType::parse(&k).ok_or_else(|| {
@@ -212,6 +151,52 @@ impl RawEvent {
             },
             None => Actor::default(),
         };
+        let target = self
+            .target
+            .map(|t| Target { kind: t.kind, id: t.id, name: t.name })
+            .unwrap_or_default();
+        Ok(EventDraft {
+            id: self.id,
+            occurred_at,
+            project: self.project,
+            category: self.category,
+            module: self.module,
+            action: self.action,
+            result,
+            actor,
+            source_ip: self.source_ip,
+            user_agent: self.user_agent,
+            target,
+            description: self.description,
+            error: self.error,
+            details: self.details.unwrap_or_default(),
+            trace_id: self.trace_id,
+        })
+    }
+}
+
+impl EventDraft {
+    /// Checks every field against its rule and limit, naming the first one at fault.
+    pub fn validate(self) -> Result<NewEvent, EventError> {
+        let id = optional(self.id).map(|id| name("id", id, EventId::parse)).transpose()?;
+        let occurred_at = bounded(self.occurred_at)?;
+        let project =
+            name("project", optional(self.project).unwrap_or("default".into()), Project::parse)?;
+        let category = name(
+            "category",
+            optional(self.category).unwrap_or("activity".into()),
+            Category::parse,
+        )?;
+        let module = name("module", self.module, Module::parse)?;
+        let action = name("action", self.action, Action::parse)?;
+        let actor = Actor {
+            id: optional(self.actor.id)
+                .map(|id| name("actor.id", id, Identifier::parse).map(String::from))
+                .transpose()?,
+            name: opt_text("actor.name", self.actor.name, limits::SHORT_MAX)?,
+            email: opt_text("actor.email", self.actor.email, limits::EMAIL_MAX)?,
+            kind: self.actor.kind,
+        };
         let source_ip = optional(self.source_ip)
             .map(|ip| {
                 ip.parse::<std::net::IpAddr>()
@@ -219,16 +204,17 @@ impl RawEvent {
                     .map_err(|_| EventError::new("source_ip", "must be an IPv4 or IPv6 address"))
             })
             .transpose()?;
-        let target = match self.target {
-            Some(t) => Target {
-                kind: optional(t.kind).map(|k| identifier("target.type", k)).transpose()?,
-                id: optional(t.id).map(|id| identifier("target.id", id)).transpose()?,
-                name: opt_text("target.name", t.name, limits::TEXT_MAX)?,
-            },
-            None => Target::default(),
+        let target = Target {
+            kind: optional(self.target.kind)
+                .map(|k| name("target.type", k, Identifier::parse).map(String::from))
+                .transpose()?,
+            id: optional(self.target.id)
+                .map(|id| name("target.id", id, Identifier::parse).map(String::from))
+                .transpose()?,
+            name: opt_text("target.name", self.target.name, limits::TEXT_MAX)?,
         };
-        let details = self.details.unwrap_or_default();
-        let details_len = serde_json::to_string(&details).map(|s| s.len()).unwrap_or(usize::MAX);
+        let details_len =
+            serde_json::to_string(&self.details).map(|s| s.len()).unwrap_or(usize::MAX);
         if details_len > limits::DETAILS_MAX_BYTES {
             return Err(EventError::new(
                 "details",
@@ -242,7 +228,7 @@ impl RawEvent {
             category,
             module,
             action,
-            result,
+            result: self.result,
             actor,
             source_ip,
             user_agent: opt_text("user_agent", self.user_agent, limits::TEXT_MAX)?,
@@ -251,10 +237,30 @@ impl RawEvent {
             error: optional(self.error)
                 .map(|e| text("error", e, limits::ERROR_MAX, true))
                 .transpose()?,
-            details,
-            trace_id: optional(self.trace_id).map(|t| identifier("trace_id", t)).transpose()?,
+            details: self.details,
+            trace_id: optional(self.trace_id)
+                .map(|t| name("trace_id", t, Identifier::parse))
+                .transpose()?,
         })
     }
+}
+
+impl TryFrom<&Event> for NewEvent {
+    type Error = EventError;
+
+    /// A stored event checked again, as another store's events are before they are copied in.
+    fn try_from(event: &Event) -> Result<NewEvent, EventError> {
+        EventDraft::from(event).validate()
+    }
+}
+
+/// Parses a name with its type's rule, naming the field when it is refused.
+fn name<T>(
+    field: &str,
+    value: String,
+    parse: fn(String) -> Result<T, String>,
+) -> Result<T, EventError> {
+    parse(value).map_err(|message| EventError::new(field, message))
 }
 
 /// Earliest and latest accepted `occurred_at`: the storage sort key has room for these years.
@@ -265,78 +271,15 @@ fn timestamp_bounds() -> (DateTime<Utc>, DateTime<Utc>) {
     )
 }
 
-fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, EventError> {
-    let parsed = DateTime::parse_from_rfc3339(raw).map_err(|_| {
-        EventError::new(
-            "occurred_at",
-            "must be an RFC 3339 timestamp with a zone, e.g. 2026-11-23T10:15:00Z",
-        )
-    })?;
-    let utc = parsed.with_timezone(&Utc);
+/// `at` within the stored range, at the stored precision.
+fn bounded(at: DateTime<Utc>) -> Result<DateTime<Utc>, EventError> {
     // Stored precision is microseconds; finer digits are dropped, not rounded.
-    let utc = DateTime::from_timestamp_micros(utc.timestamp_micros()).unwrap_or(utc);
+    let at = DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at);
     let (min, max) = timestamp_bounds();
-    if utc < min || utc >= max {
+    if at < min || at >= max {
         return Err(EventError::new("occurred_at", "must be between 1970 and 2199"));
     }
-    Ok(utc)
-}
-
-/// Formatting characters that show as nothing, or reorder the text around them: two names
-/// that differ only in these look the same on screen (`audit\u{200B}rail`, a right-to-left
-/// override), so no identifier may hold them.
-pub(crate) fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'
-            | '\u{1160}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF0}'..='\u{FFF8}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E0FFF}'
-    )
-}
-
-/// A name events are filtered and grouped by (project, module, actor and target ids, trace
-/// id): no leading or trailing whitespace, no control, invisible or bidirectional formatting
-/// characters, so a name means what it shows.
-fn identifier(field: &str, value: String) -> Result<String, EventError> {
-    if value.trim().is_empty() {
-        return Err(EventError::new(field, "must not be empty"));
-    }
-    if value.trim() != value {
-        return Err(EventError::new(field, "must not start or end with whitespace"));
-    }
-    if value.chars().any(|c| c.is_control() || is_invisible(c)) {
-        return Err(EventError::new(
-            field,
-            "must not contain control, invisible or bidirectional formatting characters",
-        ));
-    }
-    text(field, value, limits::SHORT_MAX, false)
-}
-
-/// A project name; names that only look like the reserved `auditrail` are refused outright
-/// (ingest refuses `auditrail` itself for clients: only Auditrail writes its own trail).
-fn project(value: String) -> Result<String, EventError> {
-    let value = identifier("project", value)?;
-    if value != crate::TRAIL_PROJECT && value.to_lowercase() == crate::TRAIL_PROJECT {
-        return Err(EventError::new(
-            "project",
-            format!("{value:?} is too like the reserved project {}", crate::TRAIL_PROJECT),
-        ));
-    }
-    Ok(value)
+    Ok(at)
 }
 
 /// Empty strings mean "not given" for optional fields.
@@ -357,18 +300,6 @@ fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<Strin
         return Err(EventError::new(field, "must not contain control characters"));
     }
     Ok(value)
-}
-
-/// A lower-case word: `create`, `webhook_failure`.
-fn word(field: &str, value: String) -> Result<String, EventError> {
-    let ok = value.len() <= limits::SHORT_MAX
-        && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(value)
-    } else {
-        Err(EventError::new(field, "must be a lower-case word (a-z, 0-9, _), e.g. \"create\""))
-    }
 }
 
 #[cfg(test)]
@@ -484,8 +415,29 @@ mod tests {
     }
 
     #[test]
-    fn validated_round_trips_a_built_event() {
+    fn a_stored_event_validates_back_to_what_was_sent() {
         let e = NewEvent::from_json(MINIMAL).unwrap();
-        assert_eq!(e.clone().validated().unwrap(), e);
+        let stored = Event {
+            id: "x1".into(),
+            occurred_at: e.occurred_at,
+            received_at: e.occurred_at,
+            project: e.project.to_string(),
+            category: e.category.to_string(),
+            module: e.module.to_string(),
+            action: e.action.to_string(),
+            result: e.result,
+            actor: e.actor.clone(),
+            source_ip: None,
+            user_agent: None,
+            target: e.target.clone(),
+            description: None,
+            error: None,
+            details: e.details.clone(),
+            trace_id: None,
+            flagged: true,
+        };
+        let again = NewEvent::try_from(&stored).unwrap();
+        assert!(again.is_stored_as(&stored));
+        assert!(!e.is_stored_as(&stored), "no id was sent, so it is not that stored event");
     }
 }

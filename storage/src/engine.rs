@@ -81,19 +81,20 @@ pub(crate) struct FacetTally(pub HashMap<(&'static str, String, String), (i64, i
 
 impl FacetTally {
     pub fn add(&mut self, e: &NewEvent) {
-        let seen = e.occurred_at.timestamp_micros();
-        let actor = e.actor.email.as_ref().or(e.actor.name.as_ref()).or(e.actor.id.as_ref());
+        let seen = e.occurred_at().timestamp_micros();
+        let actor = e.actor();
+        let actor = actor.email.as_deref().or(actor.name.as_deref()).or(actor.id.as_deref());
         let values = [
-            ("project", Some(&e.project)),
-            ("category", Some(&e.category)),
-            ("module", Some(&e.module)),
-            ("action", Some(&e.action)),
+            ("project", Some(e.project().as_str())),
+            ("category", Some(e.category().as_str())),
+            ("module", Some(e.module().as_str())),
+            ("action", Some(e.action().as_str())),
             ("actor", actor),
         ];
         for (kind, value) in values {
             if let Some(value) = value {
-                let entry =
-                    self.0.entry((kind, e.project.clone(), value.clone())).or_insert((0, seen));
+                let key = (kind, e.project().to_string(), value.to_owned());
+                let entry = self.0.entry(key).or_insert((0, seen));
                 entry.0 += 1;
                 entry.1 = entry.1.max(seen);
             }
@@ -117,10 +118,10 @@ impl SearchDoc {
             parts.iter().filter_map(|p| p.as_deref()).collect::<Vec<_>>().join(" ")
         };
         SearchDoc {
-            description: e.description.clone().unwrap_or_default(),
-            error: e.error.clone().unwrap_or_default(),
-            target: join([&e.target.kind, &e.target.id, &e.target.name]),
-            actor: join([&e.actor.id, &e.actor.name, &e.actor.email]),
+            description: e.description().unwrap_or_default().to_owned(),
+            error: e.error().unwrap_or_default().to_owned(),
+            target: join([&e.target().kind, &e.target().id, &e.target().name]),
+            actor: join([&e.actor().id, &e.actor().name, &e.actor().email]),
             details: fresh.details.clone(),
         }
     }
@@ -282,13 +283,14 @@ async fn insert_in(
                 // the same answer; with other content (another project's, say) it is refused,
                 // and the refusal says nothing about the event that holds it.
                 let index = chunk_index * INSERT_CHUNK + i;
-                if let Some(id) = event.id.as_deref() {
-                    let first = match stored.get(id) {
-                        Some(stored) => Some(NewEvent::from(stored)),
-                        None => in_request.get(id).map(|e| (*e).clone()),
+                if let Some(id) = event.id().map(|id| id.as_str()) {
+                    let same = match (stored.get(id), in_request.get(id)) {
+                        (Some(stored), _) => Some(event.is_stored_as(stored)),
+                        (None, Some(first)) => Some(*first == event),
+                        (None, None) => None,
                     };
-                    if let Some(first) = first {
-                        if first != *event {
+                    if let Some(same) = same {
+                        if !same {
                             return Err(StorageError::Conflict(format!(
                                 "item {index}: id {id:?} is taken by a different event; an \
                                  event sent again must be identical"
@@ -299,9 +301,9 @@ async fn insert_in(
                     }
                     in_request.insert(id, event);
                 }
-                let id = event.id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string());
+                let id = event.id().map_or_else(|| ulid::Ulid::new().to_string(), |id| id.to_string());
                 ids.push(id.clone());
-                let details = serde_json::Value::Object(event.details.clone()).to_string();
+                let details = serde_json::Value::Object(event.details().clone()).to_string();
                 let received_at = received.micros(index);
                 fresh.push(Fresh { id, event, details, received_at });
             }
@@ -337,14 +339,14 @@ async fn stored_with_ids(
     tx: &mut Transaction<'static, $db>,
     chunk: &[NewEvent],
 ) -> Result<HashMap<String, Event>, StorageError> {
-    let wanted: Vec<&String> = chunk.iter().filter_map(|e| e.id.as_ref()).collect();
+    let wanted: Vec<&str> = chunk.iter().filter_map(|e| e.id().map(|id| id.as_str())).collect();
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
     let mut buf = SqlBuf::new(placeholder);
     buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e WHERE e.sort_key IN (SELECT sort_key FROM ");
     buf.push(ID_TABLE).push(" WHERE id IN ");
-    buf.bind_list(wanted.into_iter().cloned().map(Arg::Text));
+    buf.bind_list(wanted.into_iter().map(|id| Arg::Text(id.to_owned())));
     buf.push(")");
     let rows: Vec<EventRow> = query_as(buf)?.fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(Event::from).map(|e| (e.id.clone(), e)).collect())
@@ -360,7 +362,7 @@ async fn allocate_keys<'a>(
     tx: &mut Transaction<'static, $db>,
     events: impl Iterator<Item = &'a NewEvent>,
 ) -> Result<Vec<i64>, StorageError> {
-    let bases: Vec<i64> = events.map(|e| sort_key::base(e.occurred_at)).collect();
+    let bases: Vec<i64> = events.map(|e| sort_key::base(e.occurred_at())).collect();
     let distinct: Vec<i64> = bases.iter().copied().collect::<HashSet<_>>().into_iter().collect();
     let mut buf = SqlBuf::new(placeholder);
     buf.push("WITH b(base) AS (VALUES ");
@@ -425,7 +427,7 @@ async fn insert_rows(
          action, result, actor_id, actor_name, actor_email, actor_type, source_ip, user_agent, \
          target_type, target_id, target_name, description, error, details, trace_id) VALUES ",
     );
-    let opt = |s: &Option<String>| s.clone().map_or(Arg::Null, Arg::Text);
+    let opt = |s: Option<&str>| s.map_or(Arg::Null, |s| Arg::Text(s.to_owned()));
     for (i, (fresh, key)) in events.iter().zip(keys).enumerate() {
         let e = fresh.event;
         if i > 0 {
@@ -434,26 +436,26 @@ async fn insert_rows(
         buf.push("(").bind(Arg::Int(*key));
         let values = [
             Arg::Text(fresh.id.clone()),
-            Arg::Int(e.occurred_at.timestamp_micros()),
+            Arg::Int(e.occurred_at().timestamp_micros()),
             Arg::Int(fresh.received_at),
-            Arg::Text(e.project.clone()),
-            Arg::Text(e.category.clone()),
-            Arg::Text(e.module.clone()),
-            Arg::Text(e.action.clone()),
-            Arg::Text(e.result.as_str().to_owned()),
-            opt(&e.actor.id),
-            opt(&e.actor.name),
-            opt(&e.actor.email),
-            e.actor.kind.map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
-            opt(&e.source_ip),
-            opt(&e.user_agent),
-            opt(&e.target.kind),
-            opt(&e.target.id),
-            opt(&e.target.name),
-            opt(&e.description),
-            opt(&e.error),
+            Arg::Text(e.project().to_string()),
+            Arg::Text(e.category().to_string()),
+            Arg::Text(e.module().to_string()),
+            Arg::Text(e.action().to_string()),
+            Arg::Text(e.result().as_str().to_owned()),
+            opt(e.actor().id.as_deref()),
+            opt(e.actor().name.as_deref()),
+            opt(e.actor().email.as_deref()),
+            e.actor().kind.map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
+            opt(e.source_ip()),
+            opt(e.user_agent()),
+            opt(e.target().kind.as_deref()),
+            opt(e.target().id.as_deref()),
+            opt(e.target().name.as_deref()),
+            opt(e.description()),
+            opt(e.error()),
             Arg::Text(fresh.details.clone()),
-            opt(&e.trace_id),
+            opt(e.trace_id().map(|t| t.as_str())),
         ];
         for v in values {
             buf.push(", ").bind(v);

@@ -70,7 +70,14 @@ impl Store {
     pub async fn import_events(&self, events: &[Event]) -> Result<(), StorageError> {
         // No months cap: the command line copies what another store already holds, however
         // sparse its history.
-        let new: Vec<NewEvent> = events.iter().map(NewEvent::from).collect();
+        // Checked again: the rules may have tightened since the other store took them in.
+        let new = events
+            .iter()
+            .map(|e| {
+                NewEvent::try_from(e)
+                    .map_err(|why| StorageError::Invalid(format!("event {}: {why}", e.id)))
+            })
+            .collect::<Result<Vec<NewEvent>, StorageError>>()?;
         let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
         on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
         for event in events.iter().filter(|e| e.flagged) {
@@ -334,7 +341,7 @@ fn check_months(events: &[NewEvent]) -> Result<(), StorageError> {
     use chrono::Datelike;
     let mut months = std::collections::HashSet::new();
     for (i, event) in events.iter().enumerate() {
-        months.insert((event.occurred_at.year(), event.occurred_at.month()));
+        months.insert((event.occurred_at().year(), event.occurred_at().month()));
         if months.len() > MONTHS_PER_REQUEST_MAX {
             return Err(StorageError::Invalid(format!(
                 "item {i}: the events span more than {MONTHS_PER_REQUEST_MAX} calendar months; \

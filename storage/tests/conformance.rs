@@ -46,6 +46,7 @@ conformance!(
     keyword_search_pages_newest_first,
     time_presets_use_the_time_zone,
     client_ids_are_idempotent,
+    imported_events_keep_their_ids_and_are_checked_again,
     facets_list_distinct_values,
     flags_are_set_filtered_and_cleared,
     events_survive_reopening_the_database,
@@ -112,19 +113,19 @@ async fn round_trips_every_field(db: TestDb) {
     let ids = db.store.insert_events(std::slice::from_ref(&full)).await.unwrap();
     assert_eq!(ids, ["evt-1"]);
     let got = db.store.get_event("evt-1", &EVERYTHING).await.unwrap().expect("stored");
-    assert_eq!(got.occurred_at, full.occurred_at);
+    assert_eq!(got.occurred_at, full.occurred_at());
     assert_eq!(got.project, "shop");
     assert_eq!(got.category, "access");
     assert_eq!(got.result, Outcome::Failure);
-    assert_eq!(got.actor, full.actor);
-    assert_eq!(got.target, full.target);
+    assert_eq!(&got.actor, full.actor());
+    assert_eq!(&got.target, full.target());
     assert_eq!(got.source_ip.as_deref(), Some("10.0.0.1"));
     assert_eq!(got.user_agent.as_deref(), Some("Mozilla/5.0"));
     assert_eq!(got.error.as_deref(), Some("bad password\nsecond line"));
-    assert_eq!(got.details, full.details);
+    assert_eq!(&got.details, full.details());
     assert_eq!(got.trace_id.as_deref(), Some("tr-9"));
     assert!(!got.flagged);
-    assert!(got.received_at > full.occurred_at);
+    assert!(got.received_at > full.occurred_at());
     assert!(db.store.get_event("nope", &EVERYTHING).await.unwrap().is_none());
 }
 
@@ -158,8 +159,10 @@ async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
 /// events were then given again, failing the whole batch.
 async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
     let same = event(10, json!({}));
-    let mut next = same.clone();
-    next.occurred_at += Duration::microseconds(1);
+    let next = event(
+        10,
+        json!({"occurred_at": (same.occurred_at() + Duration::microseconds(1)).to_rfc3339()}),
+    );
     let mut batch = vec![same.clone(); 1100];
     batch.extend(std::iter::repeat_n(next, 5));
     db.store.insert_events(&batch).await.unwrap();
@@ -382,6 +385,29 @@ async fn client_ids_are_idempotent(db: TestDb) {
     assert_eq!(list_ids(&db.store, "").await.len(), 2, "nothing of the refused requests");
     let stored = db.store.get_event("same", &EVERYTHING).await.unwrap().unwrap();
     assert_eq!(stored.description.as_deref(), Some("first"));
+}
+
+/// Events copied from another store keep id, receive time and flag, and pass the same rules as
+/// ingest: a store filled under older, looser rules cannot bring in a look-alike project.
+async fn imported_events_keep_their_ids_and_are_checked_again(db: TestDb) {
+    let source = event(1, json!({"id": "copied"}));
+    db.store.insert_events(std::slice::from_ref(&source)).await.unwrap();
+    let mut copied = db.store.get_event("copied", &EVERYTHING).await.unwrap().unwrap();
+    copied.flagged = true;
+    let other = match db.store {
+        Store::Sqlite(_) => sqlite().await,
+        Store::Postgres(_) => postgres().await,
+    };
+    other.store.import_events(std::slice::from_ref(&copied)).await.unwrap();
+    let got = other.store.get_event("copied", &EVERYTHING).await.unwrap().unwrap();
+    assert_eq!(got, copied, "id, receive time and flag kept");
+
+    let mut look_alike = copied.clone();
+    look_alike.id = "look-alike".into();
+    look_alike.project = "Auditrail".into();
+    let err = other.store.import_events(&[look_alike]).await.unwrap_err().to_string();
+    assert!(err.contains("look-alike") && err.contains("project"), "{err}");
+    assert!(other.store.get_event("look-alike", &EVERYTHING).await.unwrap().is_none());
 }
 
 async fn facets_list_distinct_values(db: TestDb) {

@@ -49,15 +49,15 @@ pub async fn ingest(
 /// project holds the audit trail of the audit log itself.
 fn check_projects(auth: &Authenticated, events: &[NewEvent]) -> Result<(), ApiError> {
     for (i, event) in events.iter().enumerate() {
-        if event.project == TRAIL_PROJECT {
+        let project = event.project().as_str();
+        if project == TRAIL_PROJECT {
             return Err(ApiError::Forbidden(format!(
                 "item {i}: project {TRAIL_PROJECT} is reserved for Auditrail's own audit trail"
             )));
         }
-        if !auth.writes_to(&event.project) {
+        if !auth.writes_to(project) {
             return Err(ApiError::Forbidden(format!(
-                "item {i}: this API key may not write to project {:?}",
-                event.project
+                "item {i}: this API key may not write to project {project:?}"
             )));
         }
     }
