@@ -34,6 +34,8 @@ pub mod limits {
     pub const FILTER_QUERY_MAX: usize = 8 * 1024;
     /// Distinct values of one filter key (`project=a&project=b…`).
     pub const FILTER_VALUES_MAX: usize = 100;
+    /// Values in one facet dropdown: the most recently seen stay.
+    pub const FACET_VALUES_MAX: usize = 1000;
 }
 
 /// Why an event was refused, naming the field (dotted path) when there is one.

@@ -3,9 +3,9 @@
 //! type); each dialect module supplies what differs: placeholders, how a write transaction
 //! starts, the keyword index, and a few statements.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use auditrail_model::{Cursor, Event, EventPage, FacetValue, Facets, NewEvent};
+use auditrail_model::{Cursor, Event, EventPage, FacetValue, Facets, NewEvent, limits};
 use chrono::{DateTime, Utc};
 
 use crate::row::EventRow;
@@ -22,33 +22,39 @@ pub(crate) fn page_from_rows(mut rows: Vec<EventRow>, limit: u32) -> EventPage {
     EventPage { events: rows.into_iter().map(Event::from).collect(), next_cursor }
 }
 
-/// Caps each dropdown so a million distinct actors cannot bloat the page; the most recently
-/// seen values stay.
-const FACET_MAX: usize = 1000;
+/// The facet kinds, in the order [`Facets`] lists them.
+pub(crate) const FACET_KINDS: [&str; 5] = ["project", "category", "module", "action", "actor"];
 
-pub(crate) fn facets_from_rows(rows: Vec<(String, String, i64, i64)>) -> Facets {
-    let mut facets = Facets::default();
-    let mut by_kind: HashMap<String, Vec<(String, i64, i64)>> = HashMap::new();
-    for (kind, value, count, last_seen) in rows {
-        by_kind.entry(kind).or_default().push((value, count, last_seen));
-    }
-    for (kind, mut values) in by_kind {
-        let list = match kind.as_str() {
-            "project" => &mut facets.projects,
-            "category" => &mut facets.categories,
-            "module" => &mut facets.modules,
-            "action" => &mut facets.actions,
-            "actor" => &mut facets.actors,
-            _ => continue,
-        };
-        if values.len() > FACET_MAX {
-            values.sort_by_key(|(_, _, seen)| std::cmp::Reverse(*seen));
-            values.truncate(FACET_MAX);
+/// Index entries read to find [`limits::FACET_VALUES_MAX`] distinct recent values: a value seen
+/// in many projects has one entry per project.
+pub(crate) const FACET_ENTRIES_READ: i64 = 4 * limits::FACET_VALUES_MAX as i64;
+
+/// Puts counted values of `kind` into their dropdown, sorted by value.
+pub(crate) fn fill_facet(facets: &mut Facets, kind: &str, mut values: Vec<FacetValue>) {
+    let list = match kind {
+        "project" => &mut facets.projects,
+        "category" => &mut facets.categories,
+        "module" => &mut facets.modules,
+        "action" => &mut facets.actions,
+        _ => &mut facets.actors,
+    };
+    values.sort_by(|a, b| a.value.cmp(&b.value));
+    *list = values;
+}
+
+/// The first [`limits::FACET_VALUES_MAX`] distinct values, in the order read (newest first).
+pub(crate) fn distinct_recent(values: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut recent = Vec::new();
+    for value in values {
+        if recent.len() == limits::FACET_VALUES_MAX {
+            break;
         }
-        values.sort_by(|a, b| a.0.cmp(&b.0));
-        list.extend(values.into_iter().map(|(value, count, _)| FacetValue { value, count }));
+        if seen.insert(value.clone()) {
+            recent.push(value);
+        }
     }
-    facets
+    recent
 }
 
 /// An event to be stored, with its id settled and its details serialised once.
@@ -137,14 +143,15 @@ macro_rules! store_engine {
         use std::collections::{HashMap, HashSet};
 
         use auditrail_model::{
-            Event, EventPage, Facets, Narrowed, NewEvent, PageRequest, TimeWindow,
+            Event, EventPage, FacetValue, Facets, Narrowed, NewEvent, PageRequest, TimeWindow,
         };
         use chrono::{DateTime, Utc};
         use sqlx::query::{Query, QueryAs};
         use sqlx::{Arguments, AssertSqlSafe, Transaction};
 
         use crate::engine::{
-            FacetTally, Fresh, INSERT_CHUNK, Received, SearchDoc, facets_from_rows,
+            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, Received, SearchDoc,
+            distinct_recent, fill_facet,
             page_from_rows,
         };
         use crate::query::{Arg, EVENT_COLUMNS, SqlBuf, push_conditions};
@@ -221,20 +228,42 @@ macro_rules! store_engine {
         Ok(row.map(Event::from))
     }
 
+    /// Per kind, the most recently seen values in the reader's projects with exact counts: two
+    /// indexed queries of bounded size, however many values were ever stored.
     pub async fn facets(&self, narrowed: &Narrowed) -> Result<Facets, StorageError> {
-        let projects = &narrowed.filter.project;
-        let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT kind, value, CAST(SUM(event_count) AS BIGINT), MAX(last_seen) FROM facet_values WHERE 1 = 1");
-        if !projects.is_empty() {
-            buf.push(" AND project IN ");
-            buf.bind_list(projects.iter().cloned().map(Arg::Text));
+        let in_scope = |buf: &mut SqlBuf| {
+            let projects = &narrowed.filter.project;
+            if !projects.is_empty() {
+                buf.push(" AND project IN ");
+                buf.bind_list(projects.iter().cloned().map(Arg::Text));
+            }
+            if narrowed.hide_trail {
+                buf.push(" AND project <> ")
+                    .bind(Arg::Text(auditrail_model::TRAIL_PROJECT.to_owned()));
+            }
+        };
+        let mut facets = Facets::default();
+        for kind in FACET_KINDS {
+            let mut buf = SqlBuf::new(placeholder);
+            buf.push("SELECT value FROM facet_values WHERE kind = ").bind(Arg::Text(kind.to_owned()));
+            in_scope(&mut buf);
+            buf.push(" ORDER BY last_seen DESC LIMIT ").bind(Arg::Int(FACET_ENTRIES_READ));
+            let entries: Vec<(String,)> = query_as(buf)?.fetch_all(&self.pool).await?;
+            let recent = distinct_recent(entries.into_iter().map(|(value,)| value).collect());
+            if recent.is_empty() {
+                continue;
+            }
+            let mut buf = SqlBuf::new(placeholder);
+            buf.push("SELECT value, CAST(SUM(event_count) AS BIGINT) FROM facet_values WHERE kind = ")
+                .bind(Arg::Text(kind.to_owned()));
+            buf.push(" AND value IN ").bind_list(recent.into_iter().map(Arg::Text));
+            in_scope(&mut buf);
+            buf.push(" GROUP BY value");
+            let counted: Vec<(String, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
+            let values = counted.into_iter().map(|(value, count)| FacetValue { value, count });
+            fill_facet(&mut facets, kind, values.collect());
         }
-        if narrowed.hide_trail {
-            buf.push(" AND project <> ").bind(Arg::Text(auditrail_model::TRAIL_PROJECT.to_owned()));
-        }
-        buf.push(" GROUP BY kind, value ORDER BY kind, value");
-        let rows: Vec<(String, String, i64, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
-        Ok(facets_from_rows(rows))
+        Ok(facets)
     }
 
     pub async fn set_flag(

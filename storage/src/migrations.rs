@@ -11,20 +11,22 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// Version, description (the file name's words), SQL.
 type Step = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: [Step; 5] = [
+pub(crate) const SQLITE: [Step; 6] = [
     (1, "events", include_str!("../migrations/sqlite/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/sqlite/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/sqlite/0003_accounts.sql")),
     (4, "server secrets", include_str!("../migrations/sqlite/0004_server_secrets.sql")),
     (5, "sign in failures", include_str!("../migrations/sqlite/0005_sign_in_failures.sql")),
+    (6, "facet indexes", include_str!("../migrations/sqlite/0006_facet_indexes.sql")),
 ];
 
-pub(crate) const POSTGRES: [Step; 5] = [
+pub(crate) const POSTGRES: [Step; 6] = [
     (1, "events", include_str!("../migrations/postgres/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/postgres/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/postgres/0003_accounts.sql")),
     (4, "server secrets", include_str!("../migrations/postgres/0004_server_secrets.sql")),
     (5, "sign in failures", include_str!("../migrations/postgres/0005_sign_in_failures.sql")),
+    (6, "facet indexes", include_str!("../migrations/postgres/0006_facet_indexes.sql")),
 ];
 
 pub(crate) fn migrator(steps: &[Step]) -> Migrator {

@@ -48,6 +48,7 @@ conformance!(
     client_ids_are_idempotent,
     imported_events_keep_their_ids_and_are_checked_again,
     facets_list_distinct_values,
+    facets_keep_the_most_recent_values_with_exact_counts,
     flags_are_set_filtered_and_cleared,
     events_survive_reopening_the_database,
     api_keys_are_found_by_secret_only,
@@ -433,6 +434,37 @@ async fn facets_list_distinct_values(db: TestDb) {
     assert_eq!(values(&all.actors), [("alice@example.com".into(), 2), ("cron".into(), 1)]);
     let shop = db.store.facets(&filter("project=shop"), &EVERYTHING).await.unwrap();
     assert_eq!(values(&shop.modules), [("Campaigns".into(), 1), ("Login".into(), 1)]);
+}
+
+/// Facets read a bounded number of index entries, then count the values they chose exactly: a
+/// value's entries in other projects count even when they are too old to be read first.
+async fn facets_keep_the_most_recent_values_with_exact_counts(db: TestDb) {
+    let max = auditrail_model::limits::FACET_VALUES_MAX;
+    let mut events = Vec::new();
+    // Five rounds, one project each, every actor once per round: the newest round alone holds
+    // every actor, the oldest round's entries lie beyond what is read first.
+    for round in 0..5 {
+        for i in 0..max {
+            let minutes_ago = 1 + round * 2 * max + i;
+            let extra = json!({
+                "project": format!("p{round}"),
+                "actor": {"email": format!("a{i}@example.com")},
+            });
+            events.push(event(minutes_ago as i64, extra));
+        }
+    }
+    let oldest = json!({"project": "p4", "actor": {"email": "oldest@example.com"}});
+    events.push(event(20 * max as i64, oldest));
+    db.store.insert_events(&events).await.unwrap();
+
+    let facets = db.store.facets(&Filter::default(), &EVERYTHING).await.unwrap();
+    assert_eq!(facets.actors.len(), max, "at most {max} values");
+    assert!(facets.actors.iter().all(|f| f.value != "oldest@example.com"), "least recent left out");
+    assert!(facets.actors.iter().all(|f| f.count == 5), "counted in every project");
+    let p4 = db.store.facets(&filter("project=p4"), &EVERYTHING).await.unwrap();
+    assert_eq!(p4.actors.len(), max);
+    assert!(p4.actors.iter().all(|f| f.count == 1), "counted in the filter's project only");
+    assert_eq!(facets.projects.len(), 5);
 }
 
 async fn flags_are_set_filtered_and_cleared(db: TestDb) {
