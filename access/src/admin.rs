@@ -147,10 +147,11 @@ impl Changer {
         Ok(users)
     }
 
-    /// The API keys this changer may manage: those within their projects.
+    /// The API keys this changer may manage: those within their projects, and keys that read
+    /// the access trail only for those who may read it.
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, AdminError> {
         let mut keys = self.store.list_api_keys().await?;
-        keys.retain(|k| self.reach.projects.covers(&k.projects));
+        keys.retain(|k| self.reach.check_key_projects(&k.projects).is_ok());
         Ok(keys)
     }
 
@@ -268,7 +269,7 @@ impl Changer {
         let key = self.store.list_api_keys().await?.into_iter().find(|k| k.id == id && !k.revoked);
         let key = key.ok_or(AdminError::NotFound("no active API key with this id"))?;
         self.reach.check_permissions(&ApiKey::permissions(&key.scopes))?;
-        self.reach.check_projects(&key.projects)?;
+        self.reach.check_key_projects(&key.projects)?;
         let entry = Entry::new(Kind::Activity, "api_keys", "revoke", "Revoked API key").target(
             "api_key",
             &key.id,

@@ -113,8 +113,11 @@ pub async fn list(
 pub async fn open(store: &Store, reader: &Reader, id: &str) -> Result<Option<Event>, ReadError> {
     let event = store.get_event(id, &reader.scope).await?;
     if let Some(event) = &event {
+        // The record names the event, not its text: trail readers limited to some projects
+        // must not read other projects' events through the trail.
         let entry = Entry::new(Kind::Access, "events", "view_details", "Viewed event details")
-            .target("event", &event.id, event.description.as_deref());
+            .target("event", &event.id, None)
+            .detail("project", event.project.as_str());
         reader.record(store, entry).await?;
     }
     Ok(event)
@@ -147,7 +150,8 @@ pub async fn flag(
     let (action, description) =
         if flagged { ("flag", "Flagged event") } else { ("unflag", "Cleared flag") };
     let entry = Entry::new(Kind::Activity, "events", action, description)
-        .target("event", &event.id, event.description.as_deref())
+        .target("event", &event.id, None)
+        .detail("project", event.project.as_str())
         .detail("note", note);
     let record = audit::event(&reader.actor, &reader.client, entry)?;
     Ok(store.set_flag(id, flagged, &reader.scope, &[record]).await?)

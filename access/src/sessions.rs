@@ -91,7 +91,10 @@ pub async fn change_password(
     let record = audit::event(&audit::user_actor(&creds.user), client, entry)?;
     store.set_password(&creds.user.id, &password::hash(new).await?, &[record]).await?;
     // The browser that made the change stays signed in; the new session is part of the change.
-    let token = store.create_session(&creds.user.id, SESSION_TTL, &[]).await?;
+    let entry =
+        Entry::new(Kind::Access, "sessions", "sign_in", "Signed in again after a password change");
+    let record = audit::event(&audit::user_actor(&creds.user), client, entry)?;
+    let token = store.create_session(&creds.user.id, SESSION_TTL, &[record]).await?;
     Ok(token)
 }
 
@@ -168,10 +171,36 @@ fn unknown_account() -> Actor {
 }
 
 /// The domain of a typed email, the most of it that is kept, so that a sweep over one
-/// organisation's addresses still shows; nothing when the text is not shaped like an email.
+/// organisation's addresses still shows; nothing unless it is shaped like a host name
+/// (`P@ssw0rd2024` typed into the email box keeps nothing of the password).
 fn domain_of(typed: &str) -> Option<String> {
     let email = User::normalise_email(typed).ok()?;
-    email.split_once('@').map(|(_, domain)| domain.to_owned())
+    let (_, domain) = email.rsplit_once('@')?;
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    });
+    let tld_ok =
+        domain.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_lowercase()));
+    (domain.contains('.') && domain.len() <= 253 && labels_ok && tld_ok).then(|| domain.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain_of;
+
+    #[test]
+    fn only_a_host_name_is_kept_of_a_typed_email() {
+        assert_eq!(domain_of("Someone@Example.COM ").as_deref(), Some("example.com"));
+        assert_eq!(domain_of("x@mail.acme-corp.co.uk").as_deref(), Some("mail.acme-corp.co.uk"));
+        for typed in
+            ["P@ssw0rd2024", "hunter2@secret", "a@b.c0m", "a@exa_mple.com", "a@-x.com", "nothing"]
+        {
+            assert_eq!(domain_of(typed), None, "{typed}");
+        }
+    }
 }
 
 /// The account a session token belongs to, if the session is live. An expired session is

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Filter;
 use crate::validate::limits;
+use crate::{Filter, FilterError};
 
 /// The project Auditrail writes its own access trail to: sign-ins, searches, detail views,
 /// exports and changes to access. Nobody else writes to it, and only people who manage users or
@@ -211,6 +211,9 @@ pub struct ReadScope {
     pub projects: Projects,
     /// Whether [`TRAIL_PROJECT`] is readable (when `projects` allows it at all).
     pub trail: bool,
+    /// Whether the fields behind the drawer (details, error, user agent, target, trace id)
+    /// may be read, and so searched.
+    pub details: bool,
 }
 
 /// A filter narrowed to a [`ReadScope`].
@@ -219,29 +222,50 @@ pub struct Narrowed {
     pub filter: Filter,
     /// The filter spans every project, and the access trail must still be left out.
     pub hide_trail: bool,
+    /// A keyword matches only the listed columns (description and actor): matching the
+    /// fields behind the drawer would tell a reader without `logs.view_details` what they hold.
+    pub listed_only: bool,
 }
 
 impl ReadScope {
     /// Every project and the trail: the command line, run by whoever holds the database.
     pub fn everything() -> ReadScope {
-        ReadScope { projects: Projects::All, trail: true }
+        ReadScope { projects: Projects::All, trail: true, details: true }
     }
 
     pub fn allows(&self, project: &str) -> bool {
         self.projects.allows(project) && (self.trail || project != TRAIL_PROJECT)
     }
 
+    /// Refuses filters on the fields behind the drawer to a reader who may not see them: a
+    /// match would tell what those fields hold, one guess at a time.
+    pub fn check(&self, filter: &Filter) -> Result<(), FilterError> {
+        if self.details {
+            return Ok(());
+        }
+        for (param, values) in [("target", &filter.target), ("trace_id", &filter.trace_id)] {
+            if !values.is_empty() {
+                return Err(FilterError::new(
+                    param,
+                    "filtering by a field behind the details view needs logs.view_details",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The filter narrowed to what may be read; `None` when nothing readable is left.
     pub fn narrow(&self, filter: &Filter) -> Option<Narrowed> {
         let mut filter = self.projects.narrow(filter)?;
+        let listed_only = !self.details;
         if self.trail {
-            return Some(Narrowed { filter, hide_trail: false });
+            return Some(Narrowed { filter, hide_trail: false, listed_only });
         }
         if filter.project.is_empty() {
-            return Some(Narrowed { filter, hide_trail: true });
+            return Some(Narrowed { filter, hide_trail: true, listed_only });
         }
         filter.project.retain(|p| p != TRAIL_PROJECT);
-        (!filter.project.is_empty()).then_some(Narrowed { filter, hide_trail: false })
+        (!filter.project.is_empty()).then_some(Narrowed { filter, hide_trail: false, listed_only })
     }
 }
 
@@ -327,7 +351,9 @@ impl ApiKey {
     /// [`TRAIL_PROJECT`]. A key for every project reads every other project.
     pub fn read_scope(&self) -> ReadScope {
         let trail = matches!(&self.projects, Projects::Only(names) if names.iter().any(|p| p == TRAIL_PROJECT));
-        ReadScope { projects: self.projects.clone(), trail }
+        // `read` keys list and open whole events (README says so); `export` alone lists the
+        // table's columns.
+        ReadScope { projects: self.projects.clone(), trail, details: self.allows(Scope::Read) }
     }
 }
 
@@ -374,6 +400,7 @@ impl Account {
         ReadScope {
             projects: self.user.projects.clone(),
             trail: Permission::read_trail(&self.permissions),
+            details: self.can(Permission::LogsViewDetails),
         }
     }
 }
@@ -431,7 +458,7 @@ mod tests {
         let everything = Filter::default();
         let (trail_only, _) = Filter::from_query("project=auditrail").unwrap();
         let (mixed, _) = Filter::from_query("project=auditrail&project=shop").unwrap();
-        let viewer = ReadScope { projects: Projects::All, trail: false };
+        let viewer = ReadScope { projects: Projects::All, trail: false, details: false };
         assert!(viewer.narrow(&everything).unwrap().hide_trail);
         assert_eq!(viewer.narrow(&trail_only), None);
         let narrowed = viewer.narrow(&mixed).unwrap();

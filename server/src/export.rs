@@ -76,6 +76,11 @@ pub fn prepare(exporter: Exporter, raw_query: Option<&str>) -> Result<Export, Ap
     let format = Format::parse(query.get("format"))?;
     let now = Utc::now();
     query.filter.time_window(now).map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+    exporter
+        .reader
+        .scope
+        .check(&query.filter)
+        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
     let zone = query.filter.zone().map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
     let filename =
         format!("auditrail-events-{}.{}", now.format("%Y%m%dT%H%M%SZ"), format.extension());

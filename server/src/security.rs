@@ -164,6 +164,8 @@ where
 pub fn too_many_requests(error: GovernorError) -> Response {
     match error {
         GovernorError::TooManyRequests { wait_time, .. } => {
+            // The limiter rounds down to whole seconds; "0" would tell a flood to go on.
+            let wait_time = wait_time.max(1);
             let mut response = ApiError::TooManyRequests(wait_time).into_response();
             if let Ok(v) = HeaderValue::from_str(&wait_time.to_string()) {
                 response.headers_mut().insert("retry-after", v);

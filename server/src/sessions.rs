@@ -5,7 +5,7 @@ use auditrail_access::sessions::{self, PasswordChangeError, SESSION_TTL, SignInE
 use auditrail_access::{Client, SignedInVisitor, Visitor};
 use auditrail_storage::Store;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
@@ -77,11 +77,15 @@ fn signed_out(request: &Request, reads: bool) -> Response {
     Redirect::to(&format!("/sign-in?next={next}")).into_response()
 }
 
-/// Whether the browser says another site started this request (`Sec-Fetch-Site`). With the
-/// session cookie riding along (`SameSite=Lax` lets top-level links carry it), such a page load
-/// or download would be recorded as the victim's: a search, a detail view, an export.
+/// Whether the browser says another site started this request (`Sec-Fetch-Site`), a sibling
+/// subdomain (`same-site`) included. With the session cookie riding along (`SameSite=Lax` lets
+/// top-level links carry it, and sibling subdomains send it always), such a page load or
+/// download would be recorded as the victim's: a search, a detail view, an export.
 fn cross_site(headers: &HeaderMap) -> bool {
-    headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    headers.get("sec-fetch-site").is_some_and(|v| {
+        v.as_bytes().eq_ignore_ascii_case(b"cross-site")
+            || v.as_bytes().eq_ignore_ascii_case(b"same-site")
+    })
 }
 
 /// A link followed from another site gets a page that asks before going on (the same link,
@@ -98,12 +102,18 @@ fn refuse_cross_site(request: &Request) -> Response {
     let href = escape_html(local_path(target));
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>Auditrail</title></head><body><h1>You followed a link from another site</h1>\
-         <p>Opening Auditrail pages is recorded in its audit trail, so it only opens them for \
-         you.</p><p><a href=\"{href}\" data-testid=\"continue\">Continue to Auditrail</a></p>\
-         </body></html>"
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <link rel=\"stylesheet\" href=\"/pkg/auditrail.css\"><title>Auditrail</title></head>\
+         <body><main><section class=\"sign-in\"><h1>Auditrail</h1>\
+         <p>You followed a link from another site. Searches, opened events and exports are \
+         recorded in your name, so Auditrail opens them only when you ask from Auditrail \
+         itself.</p><p><a class=\"button primary\" href=\"{href}\" data-testid=\"continue\">\
+         Continue to Auditrail</a></p></section></main></body></html>"
     );
-    (StatusCode::FORBIDDEN, [(CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+    // Its own policy: the default one would block the stylesheet.
+    let policy = "default-src 'none'; style-src 'self'; frame-ancestors 'none'";
+    let headers = [(CONTENT_TYPE, "text/html; charset=utf-8"), (CONTENT_SECURITY_POLICY, policy)];
+    (StatusCode::FORBIDDEN, headers, page).into_response()
 }
 
 fn escape_html(text: &str) -> String {

@@ -148,6 +148,16 @@ async fn a_viewer_gets_the_table_columns_and_nothing_behind_the_drawer(app: Test
     assert_eq!(row["id"], id.as_str());
     assert_eq!(row["user"], "Alice");
     assert!(!body(&listed).contains(SECRET));
+    // Nor can a search ask what the hidden fields hold.
+    let searched = app.call("events", &[("query", &format!("q={SECRET}"))], &viewer).await;
+    assert_eq!(searched.json()["events"], json!([]), "{}", body(&searched));
+    let searched = app.call("events", &[("query", "q=saved+campaign")], &viewer).await;
+    assert_eq!(ids(&searched), [id.clone()], "the listed columns are searched");
+    for hidden in [format!("target={SECRET}"), format!("trace_id={SECRET}")] {
+        let refused = app.call("events", &[("query", &hidden)], &viewer).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{hidden}");
+        assert!(body(&refused).contains("logs.view_details"), "{}", body(&refused));
+    }
 
     // The server-rendered page carries the same list in its source.
     let page = app.page("/", &viewer).await;
@@ -173,10 +183,19 @@ async fn a_viewer_gets_the_table_columns_and_nothing_behind_the_drawer(app: Test
     let csv = app.get_as(&export_only, "/api/v1/events/export?format=csv").await;
     assert_eq!(parse_csv(&csv.body)[0].len(), 8);
     assert!(!body(&csv).contains(SECRET));
+    let searched =
+        app.get_as(&export_only, &format!("/api/v1/events/export?format=csv&q={SECRET}")).await;
+    assert_eq!(parse_csv(&searched.body).len(), 0, "no rows: {}", body(&searched));
+    let by_target = app
+        .get_as(&export_only, &format!("/api/v1/events/export?format=csv&target={SECRET}"))
+        .await;
+    assert_eq!(by_target.status, StatusCode::BAD_REQUEST);
     let full = app.key(&[Scope::Read, Scope::Export], "").await;
     let csv = app.get_as(&full, "/api/v1/events/export?format=csv").await;
     assert!(parse_csv(&csv.body)[0].len() > 8);
     assert!(body(&csv).contains(SECRET));
+    let searched = app.get_as(&full, &format!("/api/v1/events/export?format=csv&q={SECRET}")).await;
+    assert_eq!(parse_csv(&searched.body).len(), 1, "a `read` key searches every field");
 }
 
 async fn the_access_trail_is_only_for_those_who_manage_users_or_settings(app: TestApp) {
@@ -638,28 +657,36 @@ async fn a_change_and_its_record_commit_together(app: TestApp) {
 
 async fn another_sites_links_and_downloads_are_not_served(app: TestApp) {
     let cookie = app.session("aud@example.com", "auditor", Projects::All).await;
-    let from_elsewhere = |uri: &str, mode: &str| {
+    let from_site = |site: &str, uri: &str, mode: &str| {
         Request::get(uri)
             .header(header::COOKIE, &cookie)
-            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-site", site)
             .header("sec-fetch-mode", mode)
             .body(Body::empty())
             .unwrap()
     };
     let lists = || async { app.trail().await.iter().filter(|e| e.action == "list").count() };
     let before = lists().await;
-    let link = app.send(from_elsewhere("/?q=secret", "navigate")).await;
+    let link = app.send(from_site("cross-site", "/?q=secret", "navigate")).await;
     assert_eq!(link.status, StatusCode::FORBIDDEN);
     assert!(
         body(&link).contains("Continue to Auditrail")
             && body(&link).contains("href=\"/?q=secret\"")
     );
-    let download = app.send(from_elsewhere("/export?format=csv", "no-cors")).await;
-    assert_eq!(download.status, StatusCode::FORBIDDEN);
+    for site in ["cross-site", "same-site"] {
+        // `same-site`: a sibling subdomain under a shared parent domain, where the cookie
+        // rides along too.
+        let download = app.send(from_site(site, "/export?format=csv", "no-cors")).await;
+        assert_eq!(download.status, StatusCode::FORBIDDEN, "{site}");
+    }
     assert_eq!(lists().await, before, "nothing was read as the victim");
     assert!(app.trail().await.iter().all(|e| e.action != "export"));
     // The same page from this site, or typed in, is served.
     assert_eq!(app.page("/?q=secret", &cookie).await.status, StatusCode::OK);
+    for site in ["same-origin", "none"] {
+        let page = app.send(from_site(site, "/?q=secret", "navigate")).await;
+        assert_eq!(page.status, StatusCode::OK, "{site}");
+    }
     let signin = Request::get("/sign-in").header("sec-fetch-site", "cross-site");
     assert_eq!(app.send(signin.body(Body::empty()).unwrap()).await.status, StatusCode::OK);
 }

@@ -41,8 +41,14 @@ pub(crate) type UserRow = (String, String, String, Option<String>, Option<i64>);
 /// A stored project list. Written only through `Projects::to_list`; one that does not parse
 /// (edited by hand, say) refuses the request rather than falling back to every project.
 pub(crate) fn stored_projects(whose: &str, raw: Option<&str>) -> Result<Projects, StorageError> {
-    Projects::parse(raw.unwrap_or_default())
-        .map_err(|e| StorageError::Unreadable(format!("the project list of {whose}: {e}")))
+    let unreadable =
+        |why: String| StorageError::Unreadable(format!("the project list of {whose}: {why}"));
+    // Only NULL means every project: a blank list was not written by the app.
+    let Some(raw) = raw else { return Ok(Projects::All) };
+    match Projects::parse(raw).map_err(|e| unreadable(e.to_string()))? {
+        Projects::All => Err(unreadable("blank".into())),
+        only => Ok(only),
+    }
 }
 
 pub(crate) fn stored_permissions(whose: &str, raw: &str) -> Result<Vec<Permission>, StorageError> {

@@ -208,7 +208,7 @@ macro_rules! store_engine {
             buf.push(" FROM events e WHERE 1 = 1");
             "e.sort_key"
         } else {
-            push_keyword_source(&mut buf, &terms)
+            push_keyword_source(&mut buf, &terms, narrowed.listed_only)
         };
         push_conditions(&mut buf, narrowed, window, key);
         if let Some(after) = page.cursor {

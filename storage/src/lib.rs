@@ -96,6 +96,7 @@ impl Store {
         page: PageRequest,
         now: DateTime<Utc>,
     ) -> Result<EventPage, StorageError> {
+        scope.check(filter)?;
         let window = filter.time_window(now)?;
         let Some(narrowed) = scope.narrow(filter) else {
             return Ok(EventPage { events: Vec::new(), next_cursor: None });

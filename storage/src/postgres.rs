@@ -25,12 +25,23 @@ async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, St
 }
 
 /// GIN finds the matching events; the sort by key then takes the newest page.
-fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm]) -> &'static str {
+/// `listed_only` checks each match again against the listed columns only. The index holds one
+/// document per event, so this runs on the rows the page walk reads; the SQL splits words as
+/// [`words`] does (runs of letters and digits, lower-cased).
+fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm], listed_only: bool) -> &'static str {
     buf.push(
         " FROM event_search s JOIN events e ON e.sort_key = s.sort_key \
          WHERE s.doc @@ to_tsquery('simple', ",
     );
     buf.bind(Arg::Text(ts_query(terms))).push(")");
+    if listed_only {
+        buf.push(
+            " AND to_tsvector('simple', regexp_replace(lower(concat_ws(' ', e.description, \
+             e.actor_id, e.actor_name, e.actor_email)), '[^[:alnum:]]+', ' ', 'g')) \
+             @@ to_tsquery('simple', ",
+        );
+        buf.bind(Arg::Text(ts_query(terms))).push(")");
+    }
     "e.sort_key"
 }
 

@@ -32,9 +32,15 @@ async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, 
 
 /// With a keyword, the FTS5 table drives the walk: it yields rowids (= sort keys) newest-first
 /// and the query stops after one page instead of collecting every match.
-fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm]) -> &'static str {
+/// `listed_only` keeps the match to the listed columns with an FTS5 column filter.
+fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm], listed_only: bool) -> &'static str {
     buf.push(" FROM events_fts f JOIN events e ON e.sort_key = f.rowid WHERE events_fts MATCH ");
-    buf.bind(Arg::Text(fts_query(terms)));
+    let query = fts_query(terms);
+    buf.bind(Arg::Text(if listed_only {
+        format!("{{description actor}} : ({query})")
+    } else {
+        query
+    }));
     "f.rowid"
 }
 

@@ -54,6 +54,7 @@ conformance!(
     api_keys_are_found_by_secret_only,
     a_project_scope_hides_other_projects_everywhere,
     the_access_trail_is_hidden_without_the_trail_scope,
+    without_details_a_keyword_matches_the_listed_columns_only,
     unreadable_stored_limits_refuse_rather_than_widen,
     users_sign_in_data_and_sessions,
     failed_sign_ins_lock_the_account,
@@ -63,7 +64,7 @@ conformance!(
 /// No project limit.
 const ALL: Projects = Projects::All;
 /// Everything may be read, the access trail included.
-const EVERYTHING: ReadScope = ReadScope { projects: Projects::All, trail: true };
+const EVERYTHING: ReadScope = ReadScope { projects: Projects::All, trail: true, details: true };
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc)
@@ -531,7 +532,11 @@ async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
         event(3, json!({"id": "b1", "project": "billing"})),
     ];
     db.store.insert_events(&events).await.unwrap();
-    let scope = ReadScope { projects: Projects::parse("shop,billing").unwrap(), trail: true };
+    let scope = ReadScope {
+        projects: Projects::parse("shop,billing").unwrap(),
+        trail: true,
+        details: true,
+    };
     let page = PageRequest { cursor: None, limit: 50 };
     let ids =
         |p: auditrail_model::EventPage| p.events.into_iter().map(|e| e.id).collect::<Vec<_>>();
@@ -569,7 +574,7 @@ async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
         event(2, json!({"id": "t1", "project": TRAIL_PROJECT, "description": "Searched campaign"})),
     ];
     db.store.insert_events(&events).await.unwrap();
-    let viewer = ReadScope { projects: Projects::All, trail: false };
+    let viewer = ReadScope { projects: Projects::All, trail: false, details: true };
     let page = PageRequest { cursor: None, limit: 50 };
     let ids =
         |p: auditrail_model::EventPage| p.events.into_iter().map(|e| e.id).collect::<Vec<_>>();
@@ -590,8 +595,44 @@ async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
     assert!(facets.actions.iter().all(|a| a.count == 1), "trail values are not counted");
 
     assert_eq!(listed("", EVERYTHING).await, ["s1", "t1"]);
-    let limited = ReadScope { projects: Projects::parse("shop").unwrap(), trail: true };
+    let limited =
+        ReadScope { projects: Projects::parse("shop").unwrap(), trail: true, details: true };
     assert!(listed("project=auditrail", limited).await.is_empty(), "projects still apply");
+}
+
+/// A search is a question about the text: matching the fields behind the drawer would tell a
+/// reader without `logs.view_details` what they hold, one guess at a time.
+async fn without_details_a_keyword_matches_the_listed_columns_only(db: TestDb) {
+    let hidden = json!({
+        "id": "h1",
+        "description": "Visible words",
+        "actor": {"name": "Alice Example", "email": "alice@example.com"},
+        "error": "hiddenerror",
+        "user_agent": "hiddenagent",
+        "target": {"type": "doc", "id": "hiddentarget"},
+        "details": {"k": "hiddendetail"},
+    });
+    db.store.insert_events(&[event(1, hidden)]).await.unwrap();
+    let page = PageRequest { cursor: None, limit: 50 };
+    let found = |query: &'static str, details: bool| {
+        let store = db.store.clone();
+        let scope = ReadScope { projects: Projects::All, trail: false, details };
+        async move {
+            let page = store.list_events(&filter(query), &scope, page, now()).await.unwrap();
+            !page.events.is_empty()
+        }
+    };
+    for listed in
+        ["q=visible", "q=visible+words", "q=alice", "q=example.com", "q=vis*", "q=alice+visible"]
+    {
+        assert!(found(listed, false).await, "{listed}");
+    }
+    for behind in
+        ["q=hiddenerror", "q=hiddentarget", "q=hiddendetail", "q=hidden*", "q=visible+hiddendetail"]
+    {
+        assert!(!found(behind, false).await, "{behind} without details");
+        assert!(found(behind, true).await, "{behind} with details");
+    }
 }
 
 /// Stored project, permission and scope lists are written only by the app; one changed by hand
@@ -617,6 +658,12 @@ async fn unreadable_stored_limits_refuse_rather_than_widen(db: TestDb) {
     assert!(store.session(&token).await.is_err(), "a session of that user is refused");
     assert!(store.user(&user.id).await.is_err());
     assert!(store.find_api_key(&key.secret).await.is_err(), "so is the key");
+    for blank in ["", " , "] {
+        db.execute(&format!("UPDATE users SET projects = '{blank}'")).await;
+        db.execute(&format!("UPDATE api_keys SET projects = '{blank}'")).await;
+        assert!(store.user(&user.id).await.is_err(), "{blank:?} is not every project");
+        assert!(store.find_api_key(&key.secret).await.is_err(), "{blank:?} for a key");
+    }
 
     db.execute("UPDATE roles SET permissions = 'logs.view,logs.everything' WHERE name = 'viewer'")
         .await;
