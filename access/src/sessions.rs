@@ -187,22 +187,6 @@ fn domain_of(typed: &str) -> Option<String> {
     (domain.contains('.') && domain.len() <= 253 && labels_ok && tld_ok).then(|| domain.to_owned())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::domain_of;
-
-    #[test]
-    fn only_a_host_name_is_kept_of_a_typed_email() {
-        assert_eq!(domain_of("Someone@Example.COM ").as_deref(), Some("example.com"));
-        assert_eq!(domain_of("x@mail.acme-corp.co.uk").as_deref(), Some("mail.acme-corp.co.uk"));
-        for typed in
-            ["P@ssw0rd2024", "hunter2@secret", "a@b.c0m", "a@exa_mple.com", "a@-x.com", "nothing"]
-        {
-            assert_eq!(domain_of(typed), None, "{typed}");
-        }
-    }
-}
-
 /// The account a session token belongs to, if the session is live. An expired session is
 /// ended and its expiry recorded (once, even with several servers).
 pub async fn account_for(
@@ -241,4 +225,20 @@ pub async fn sign_out(
     let record = audit::event(&audit::user_actor(&account.user), client, entry)?;
     store.end_session(token, &[record]).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain_of;
+
+    #[test]
+    fn only_a_host_name_is_kept_of_a_typed_email() {
+        assert_eq!(domain_of("Someone@Example.COM ").as_deref(), Some("example.com"));
+        assert_eq!(domain_of("x@mail.acme-corp.co.uk").as_deref(), Some("mail.acme-corp.co.uk"));
+        for typed in
+            ["P@ssw0rd2024", "hunter2@secret", "a@b.c0m", "a@exa_mple.com", "a@-x.com", "nothing"]
+        {
+            assert_eq!(domain_of(typed), None, "{typed}");
+        }
+    }
 }
