@@ -88,7 +88,7 @@ name_type!(
     Project,
     |value| {
         identifier(value)?;
-        if value != crate::TRAIL_PROJECT && value.to_lowercase() == crate::TRAIL_PROJECT {
+        if value != crate::TRAIL_PROJECT && skeleton(value) == crate::TRAIL_PROJECT {
             return Err(format!("{value:?} is too like the reserved project {}", crate::TRAIL_PROJECT));
         }
         Ok(())
@@ -118,6 +118,31 @@ name_type!(
     Identifier,
     identifier
 );
+
+/// How a name reads on screen, for comparing it with the reserved project: lower-cased, with
+/// full-width forms and the Cyrillic and Greek letters that are drawn like Latin ones mapped to
+/// those (`аuditrail` with a Cyrillic `а`, `ａｕｄｉｔｒａｉｌ`), and `1`/`I`/`|` read as `l`.
+fn skeleton(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            // Full-width ASCII: the same letters, wider.
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'а' | 'ɑ' | 'α' => 'a',
+            'υ' | 'ս' | 'ʋ' => 'u',
+            'ԁ' | 'ɗ' => 'd',
+            'і' | 'ı' | 'ι' | 'ɩ' | 'ί' | 'ï' | 'ì' | 'í' => 'i',
+            'τ' | 'т' => 't',
+            'г' | 'ɼ' => 'r',
+            'ӏ' | '1' | '|' | 'ℓ' | 'ł' => 'l',
+            other => other,
+        })
+        .collect()
+}
 
 /// Formatting characters that show as nothing, or reorder the text around them: two names
 /// that differ only in these look the same on screen (`audit\u{200B}rail`, a right-to-left
@@ -188,7 +213,17 @@ mod tests {
 
     #[test]
     fn project_refuses_look_alikes_of_the_trail() {
-        for bad in ["Auditrail", "AUDITRAIL", "auditrail ", "audit\u{200B}rail"] {
+        for bad in [
+            "Auditrail",
+            "AUDITRAIL",
+            "auditrail ",
+            "audit\u{200B}rail",
+            "\u{0430}uditrail",
+            "aud\u{0456}trail",
+            "\u{FF41}\u{FF55}\u{FF44}\u{FF49}\u{FF54}\u{FF52}\u{FF41}\u{FF49}\u{FF4C}",
+            "auditrai1",
+            "AUDITRAIl",
+        ] {
             assert!(Project::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Project::parse(crate::TRAIL_PROJECT).is_ok());

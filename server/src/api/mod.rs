@@ -24,7 +24,9 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
         .route(
             "/events",
             get(events::list)
-                .post(ingest::ingest.layer(per_key).layer(per_network))
+                // The key's limit comes first: requests it refuses do not count against the
+                // network, so one flooding key cannot starve the other clients behind it.
+                .post(ingest::ingest.layer(per_network).layer(per_key))
                 .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
         )
         .route("/events/export", get(events::export))
