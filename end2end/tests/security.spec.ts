@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { hydrated, PASSWORD, post, signIn } from "./support";
+import { hydrated, live, PASSWORD, post, signIn } from "./support";
 
 test("a viewer's page holds the table's columns only, and not the access trail", async ({ page, request }) => {
   const marker = `hidden${Date.now().toString(36)}`;
@@ -62,7 +62,7 @@ test("a link from another site asks first, and opens the page only from Auditrai
   await elsewhere.screenshot({ path: "test-results/cross-site-link.png" });
 
   await elsewhere.getByTestId("continue").click();
-  await hydrated(elsewhere);
+  await live(elsewhere);
   await expect(elsewhere).toHaveURL(new RegExp(`q=${marker}$`));
   await expect(elsewhere.getByTestId("empty")).toBeVisible();
 });
