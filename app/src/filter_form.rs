@@ -128,7 +128,7 @@ fn FilterFields(facets: Facets) -> impl IntoView {
             </label>
             <label>
                 "IP address"
-                <input type="search" name="ip" placeholder="IPv4 or IPv6" data-testid="f-ip" value=first(&initial.ip)
+                <input type="search" name="ip" placeholder="IP address or host" data-testid="f-ip" value=first(&initial.ip)
                     prop:value=move || draft.with(|f| first(&f.ip))
                     on:input=move |ev| draft.update(|f| f.ip = one(event_target_value(&ev)))/>
             </label>

@@ -289,10 +289,10 @@ impl Filter {
                 self.q = Some(value.to_owned());
             }
             "ip" => {
-                let ip = value
-                    .parse::<std::net::IpAddr>()
-                    .map_err(|_| FilterError::new(key, "must be an IPv4 or IPv6 address"))?;
-                self.ip.push(ip.to_string());
+                // Stored the same way: IP addresses in their standard form, names as written.
+                let address =
+                    crate::source_address(value).map_err(|why| FilterError::new(key, why))?;
+                self.ip.push(address);
             }
             _ => {
                 if too_long(limits::TEXT_MAX) {
@@ -511,7 +511,7 @@ mod tests {
             ("range=2w", "range"),
             ("result=ok", "result"),
             ("from=last+tuesday", "from"),
-            ("ip=example.com", "ip"),
+            ("ip=a%01b", "ip"),
             ("flagged=perhaps", "flagged"),
             ("q=%21%21%21", "q"),
             ("range=1d&from=2026-01-01T00:00", "range"),

@@ -19,6 +19,6 @@ pub use event::{Actor, ActorType, Event, EventDraft, NewEvent, Outcome, Target};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};
-pub use names::{Action, Category, EventId, Identifier, Module, Project};
+pub use names::{Action, Category, EventId, Identifier, Module, Project, source_address};
 pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest};
 pub use validate::{EventError, limits};

@@ -108,15 +108,17 @@ name_type!(
 );
 
 name_type!(
-    /// What was done: `create`, `login`.
+    /// What was done, in the source system's own words and kept verbatim: `create`,
+    /// `user.session.start`, `GetObject`, `Microsoft.Insights/actionGroups/delete`, `DELETE_ROLE`.
     Action,
-    word
+    identifier
 );
 
 name_type!(
-    /// An actor id, target type or id, or trace id.
+    /// An actor id, target type or id, or trace id. These run longer than names: an AWS ARN
+    /// or an Azure resource id is often past 200 characters.
     Identifier,
-    identifier
+    |value| bounded_identifier(value, limits::REFERENCE_MAX)
 );
 
 /// How a name reads on screen, for comparing it with the reserved project: lower-cased, with
@@ -172,6 +174,11 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// A name that means what it shows: not empty, no leading or trailing whitespace, no control,
 /// invisible or bidirectional formatting characters, at most [`limits::SHORT_MAX`] characters.
 fn identifier(value: &str) -> Result<(), String> {
+    bounded_identifier(value, limits::SHORT_MAX)
+}
+
+/// [`identifier`]'s rule with its own length limit.
+fn bounded_identifier(value: &str, max: usize) -> Result<(), String> {
     if value.trim().is_empty() {
         return Err("must not be empty".into());
     }
@@ -183,10 +190,21 @@ fn identifier(value: &str) -> Result<(), String> {
             "must not contain control, invisible or bidirectional formatting characters".into()
         );
     }
-    if value.chars().count() > limits::SHORT_MAX {
-        return Err(format!("must be at most {} characters", limits::SHORT_MAX));
+    if value.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
     }
     Ok(())
+}
+
+/// Where a request came from: an IP address, stored in its standard text form, or what some
+/// systems write instead, kept as written (`ec2.amazonaws.com` for a call an AWS service made,
+/// `AWS Internal`) under the identifier rule, so the value stays visible and filterable.
+pub fn source_address(value: &str) -> Result<String, String> {
+    if let Ok(ip) = value.parse::<std::net::IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    identifier(value).map_err(|why| format!("must be an IP address or a host name: it {why}"))?;
+    Ok(value.to_owned())
 }
 
 /// A lower-case word: `create`, `webhook_failure`.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     Action, Actor, ActorType, Category, Event, EventDraft, EventId, Identifier, Module, NewEvent,
-    Outcome, Project, Target,
+    Outcome, Project, Target, source_address,
 };
 
 /// The documented limits. README.md lists them; change both together.
@@ -18,14 +18,19 @@ pub mod limits {
     pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
     /// Client-supplied ids: 1..=64 of `A-Z a-z 0-9 . _ : -`.
     pub const ID_MAX: usize = 64;
-    /// project, category, module, action, actor id/name, target type/id, trace_id.
+    /// project, category, module, action, actor name.
     pub const SHORT_MAX: usize = 200;
+    /// actor id, target type and id, trace_id: AWS ARNs and Azure resource ids run long.
+    pub const REFERENCE_MAX: usize = 2048;
     pub const EMAIL_MAX: usize = 320;
-    /// description, target name, user agent.
+    /// description, target name.
     pub const TEXT_MAX: usize = 1_000;
+    /// Browsers stay well under this; SDKs and bots that list their whole stack do not.
+    pub const USER_AGENT_MAX: usize = 4_096;
     pub const ERROR_MAX: usize = 10_000;
-    /// `details`, measured as compact JSON.
-    pub const DETAILS_MAX_BYTES: usize = 64 * 1024;
+    /// `details`, measured as compact JSON: room for a whole CloudTrail record (at most
+    /// 256 KB each), the largest of the imported formats.
+    pub const DETAILS_MAX_BYTES: usize = 256 * 1024;
     /// Keyword searches longer than this are refused.
     pub const QUERY_MAX: usize = 200;
     /// Whitespace-separated terms in one keyword search.
@@ -200,11 +205,7 @@ impl EventDraft {
             kind: self.actor.kind,
         };
         let source_ip = optional(self.source_ip)
-            .map(|ip| {
-                ip.parse::<std::net::IpAddr>()
-                    .map(|ip| ip.to_string())
-                    .map_err(|_| EventError::new("source_ip", "must be an IPv4 or IPv6 address"))
-            })
+            .map(|ip| source_address(&ip).map_err(|why| EventError::new("source_ip", why)))
             .transpose()?;
         let target = Target {
             kind: optional(self.target.kind)
@@ -233,7 +234,7 @@ impl EventDraft {
             result: self.result,
             actor,
             source_ip,
-            user_agent: opt_text("user_agent", self.user_agent, limits::TEXT_MAX)?,
+            user_agent: opt_text("user_agent", self.user_agent, limits::USER_AGENT_MAX)?,
             target,
             description: opt_text("description", self.description, limits::TEXT_MAX)?,
             error: optional(self.error)
@@ -350,9 +351,9 @@ mod tests {
         let cases = [
             (r#""occurred_at":"yesterday""#, "occurred_at"),
             (r#""occurred_at":"2300-01-01T00:00:00Z""#, "occurred_at"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","action":"Delete""#, "action"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","action":" Delete""#, "action"),
             (r#""occurred_at":"2026-11-23T10:15:00Z","result":"maybe""#, "result"),
-            (r#""occurred_at":"2026-11-23T10:15:00Z","source_ip":"300.1.1.1""#, "source_ip"),
+            (r#""occurred_at":"2026-11-23T10:15:00Z","source_ip":"10.0.0.1 ""#, "source_ip"),
             (r#""occurred_at":"2026-11-23T10:15:00Z","id":"has space""#, "id"),
             (r#""occurred_at":"2026-11-23T10:15:00Z","id":"..""#, "id"),
             (r#""occurred_at":"2026-11-23T10:15:00Z","id":"export""#, "id"),
@@ -386,7 +387,9 @@ mod tests {
             };
             NewEvent::from_json(&json.to_string())
         };
-        for field in ["project", "module", "actor.id", "target.id", "target.type", "trace_id"] {
+        for field in
+            ["project", "module", "action", "actor.id", "target.id", "target.type", "trace_id"]
+        {
             for bad in
                 [" shop", "shop ", "sh\u{200B}op", "shop\u{202E}", "\u{FEFF}shop", "sh\u{2066}op"]
             {
@@ -405,6 +408,31 @@ mod tests {
             "the trail's own name parses; ingest refuses it"
         );
         assert!(with("project", "auditrails").is_ok());
+    }
+
+    #[test]
+    fn source_names_are_kept_as_the_source_wrote_them() {
+        let with = |action: &str, ip: &str| {
+            let json = serde_json::json!({
+                "occurred_at": "2026-11-23T10:15:00Z", "module": "s3", "action": action,
+                "source_ip": ip,
+            });
+            NewEvent::from_json(&json.to_string())
+        };
+        for action in [
+            "GetObject",
+            "user.session.start",
+            "Microsoft.Insights/actionGroups/delete",
+            "DELETE_ROLE",
+            "v1.compute.instances.insert",
+        ] {
+            assert_eq!(with(action, "10.0.0.1").unwrap().action().as_str(), action);
+        }
+        for host in ["ec2.amazonaws.com", "AWS Internal"] {
+            assert_eq!(with("a", host).unwrap().source_ip(), Some(host), "kept, visible");
+        }
+        assert_eq!(with("a", "2001:DB8::1").unwrap().source_ip(), Some("2001:db8::1"));
+        assert_eq!(with("a", "ec2\u{200B}.amazonaws.com").unwrap_err().field, "source_ip");
     }
 
     #[test]

@@ -94,7 +94,6 @@ pub(crate) fn push_conditions(
         (&["e.actor_id", "e.actor_name", "e.actor_email"][..], &filter.actor),
         (&["e.project"][..], &filter.project),
         (&["e.module"][..], &filter.module),
-        (&["e.action"][..], &filter.action),
         (&["e.category"][..], &filter.category),
         (&["e.result"][..], &results),
         (&["e.source_ip"][..], &filter.ip),
@@ -105,9 +104,37 @@ pub(crate) fn push_conditions(
             buf.any_in(columns, values);
         }
     }
+    if !filter.action.is_empty() {
+        push_actions(buf, &filter.action);
+    }
     match filter.flagged {
         Some(true) => buf.push(" AND e.id IN (SELECT event_id FROM event_flags)"),
         Some(false) => buf.push(" AND e.id NOT IN (SELECT event_id FROM event_flags)"),
         None => buf,
     };
+}
+
+/// ` AND (…)` for the `action` filter: exact names, and for a value ending in `.*` every name
+/// that starts with what comes before the `*` (`user.session.*`). Compared by characters on
+/// both backends, case and all, so no `LIKE` wildcard or collation can widen it.
+fn push_actions(buf: &mut SqlBuf, actions: &[String]) {
+    let (prefixes, exact): (Vec<&String>, Vec<&String>) =
+        actions.iter().partition(|a| a.ends_with(".*"));
+    buf.push(" AND (");
+    if !exact.is_empty() {
+        buf.push("e.action IN ").bind_list(exact.into_iter().cloned().map(Arg::Text));
+        if !prefixes.is_empty() {
+            buf.push(" OR ");
+        }
+    }
+    for (i, prefix) in prefixes.into_iter().enumerate() {
+        if i > 0 {
+            buf.push(" OR ");
+        }
+        let stem = &prefix[..prefix.len() - 1];
+        let length = i64::try_from(stem.chars().count()).unwrap_or(i64::MAX);
+        buf.push("substr(e.action, 1, CAST(").bind(Arg::Int(length)).push(" AS INTEGER)) = ");
+        buf.bind(Arg::Text(stem.to_owned()));
+    }
+    buf.push(")");
 }

@@ -42,6 +42,7 @@ conformance!(
     events_of_any_month_and_year_are_stored,
     each_filter_narrows_the_list,
     several_values_are_or_and_filters_are_and,
+    actions_are_kept_verbatim_and_match_exactly_or_by_dotted_prefix,
     keyword_search_matches_every_text_field,
     keyword_search_pages_newest_first,
     time_presets_use_the_time_zone,
@@ -267,6 +268,44 @@ async fn several_values_are_or_and_filters_are_and(db: TestDb) {
     db.store.insert_events(&events).await.unwrap();
     assert_eq!(list_ids(&db.store, "project=p1&project=p2").await, ["a", "b", "d"]);
     assert_eq!(list_ids(&db.store, "project=p1&project=p2&action=create").await, ["a", "b"]);
+}
+
+/// Source systems' own action names, case and punctuation included, are stored as sent; a
+/// filter matches them exactly, or by a dotted prefix ending in `.*`, never by `LIKE` rules.
+async fn actions_are_kept_verbatim_and_match_exactly_or_by_dotted_prefix(db: TestDb) {
+    let actions = [
+        "user.session.start",
+        "user.session.end",
+        "user.sessions.list",
+        "GetObject",
+        "getobject",
+        "Microsoft.Insights/actionGroups/delete",
+        "DELETE_ROLE",
+        "user_session_start",
+    ];
+    let events: Vec<NewEvent> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| event(i as i64 + 1, json!({"id": format!("e{i}"), "action": a})))
+        .collect();
+    db.store.insert_events(&events).await.unwrap();
+    let stored = db.store.get_event("e5", &EVERYTHING).await.unwrap().unwrap();
+    assert_eq!(stored.action, "Microsoft.Insights/actionGroups/delete");
+
+    let cases: [(&str, &[&str]); 7] = [
+        ("action=GetObject", &["e3"]),
+        ("action=user.session.*", &["e0", "e1"]),
+        ("action=user.session.*&action=GetObject", &["e0", "e1", "e3"]),
+        ("action=user.*", &["e0", "e1", "e2"]),
+        ("action=user.%25", &[]),
+        ("action=user_session_%25", &[]),
+        ("action=Microsoft.Insights/actionGroups/delete", &["e5"]),
+    ];
+    for (query, want) in cases {
+        let mut got = list_ids(&db.store, query).await;
+        got.sort();
+        assert_eq!(got, want, "{query}");
+    }
 }
 
 async fn keyword_search_matches_every_text_field(db: TestDb) {
