@@ -4,6 +4,7 @@
 pub mod api;
 pub mod bench;
 pub mod client_addr;
+pub mod copy;
 pub mod demo;
 pub mod error;
 pub mod export;

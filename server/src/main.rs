@@ -12,7 +12,7 @@ use auditrail_model::Scope;
 use auditrail_model::{Filter, PageRequest, Projects, ReadScope};
 use auditrail_server::client_addr::{self, ProxyHeader, TrustedProxies};
 use auditrail_server::security::IngestLimit;
-use auditrail_server::{bench, demo, export, first_admin, import, web};
+use auditrail_server::{bench, copy, demo, export, first_admin, import, web};
 use auditrail_storage::Store;
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
@@ -101,7 +101,7 @@ enum Command {
         db: DatabaseArg,
     },
     /// Copy every event from one database to another (SQLite ⇄ Postgres); safe to run again
-    Import {
+    Copy {
         /// Database to read: sqlite://PATH or postgres://…
         #[arg(long)]
         from: String,
@@ -111,6 +111,22 @@ enum Command {
         /// Events per transaction
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
         batch: u32,
+    },
+    /// Import audit logs exported from another system; importing the same records again
+    /// stores nothing new
+    Import {
+        /// The source system's log format
+        #[arg(long, value_enum)]
+        format: import::Format,
+        /// The project to import into; by default the format's (aws, okta, github,
+        /// google-workspace, azure, gcp)
+        #[arg(long)]
+        project: Option<String>,
+        /// Files of JSON Lines, JSON documents or CloudTrail `{"Records": […]}`; gzip is read too
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
     },
     /// Export events matching a filter to standard output
     Export {
@@ -307,11 +323,30 @@ async fn main() -> anyhow::Result<()> {
             println!("Wrote {written} demo events.");
             Ok(())
         }
-        Command::Import { from, to, batch } => {
+        Command::Copy { from, to, batch } => {
             let source = Store::open(&from).await.context("opening --from")?;
             let target = Store::open(&to).await.context("opening --to")?;
-            let read = import::copy_all(&source, &target, batch).await?;
+            let read = copy::copy_all(&source, &target, batch).await?;
             println!("Copied {read} events (events already there were left as they were).");
+            Ok(())
+        }
+        Command::Import { format, project, files, db } => {
+            let project = project.unwrap_or_else(|| format.default_project().to_owned());
+            let project = auditrail_model::Project::parse(project)
+                .map_err(|why| anyhow::anyhow!("--project: {why}"))?;
+            anyhow::ensure!(
+                project.as_str() != auditrail_model::TRAIL_PROJECT,
+                "--project: {} is reserved for Auditrail's own audit trail",
+                auditrail_model::TRAIL_PROJECT
+            );
+            let store = db.open().await?;
+            let summary = import::import_files(&store, format, &project, &files).await?;
+            println!("{summary}");
+            anyhow::ensure!(
+                summary.refused == 0,
+                "{} records or events were refused",
+                summary.refused
+            );
             Ok(())
         }
         Command::Migrate { db } => {

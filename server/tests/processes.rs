@@ -206,8 +206,8 @@ async fn import_copies_everything_both_ways_and_can_run_again() {
     assert_eq!(original.len(), 2500);
 
     let postgres = testing::postgres().await;
-    run(&["import", "--from", &sqlite.url, "--to", &postgres.url, "--batch", "300"]);
-    run(&["import", "--from", &sqlite.url, "--to", &postgres.url]);
+    run(&["copy", "--from", &sqlite.url, "--to", &postgres.url, "--batch", "300"]);
+    run(&["copy", "--from", &sqlite.url, "--to", &postgres.url]);
     assert_eq!(
         all_events(&postgres.store).await,
         original,
@@ -215,6 +215,6 @@ async fn import_copies_everything_both_ways_and_can_run_again() {
     );
 
     let back = testing::sqlite().await;
-    run(&["import", "--from", &postgres.url, "--to", &back.url]);
+    run(&["copy", "--from", &postgres.url, "--to", &back.url]);
     assert_eq!(all_events(&back.store).await, original);
 }

@@ -22,6 +22,14 @@ pub(crate) fn page_from_rows(mut rows: Vec<EventRow>, limit: u32) -> EventPage {
     EventPage { events: rows.into_iter().map(Event::from).collect(), next_cursor }
 }
 
+/// What one insert did: every event's id in input order, and how many were stored now (the
+/// rest were there already, sent before under the same id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inserted {
+    pub ids: Vec<String>,
+    pub new: usize,
+}
+
 /// The facet kinds, in the order [`Facets`] lists them.
 pub(crate) const FACET_KINDS: [&str; 5] = ["project", "category", "module", "action", "actor"];
 
@@ -150,7 +158,8 @@ macro_rules! store_engine {
         use sqlx::{Arguments, AssertSqlSafe, Transaction};
 
         use crate::engine::{
-            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, Received, SearchDoc,
+            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, Inserted, Received,
+            SearchDoc,
             distinct_recent, fill_facet,
             page_from_rows,
         };
@@ -188,11 +197,11 @@ macro_rules! store_engine {
         &self,
         events: &[NewEvent],
         received: Received<'_>,
-    ) -> Result<Vec<String>, StorageError> {
+    ) -> Result<Inserted, StorageError> {
         let mut tx = begin_write(&self.writer).await?;
-        let ids = insert_in(&mut tx, events, received).await?;
+        let inserted = insert_in(&mut tx, events, received).await?;
         tx.commit().await?;
-        Ok(ids)
+        Ok(inserted)
     }
 
     pub async fn list_events(
@@ -300,10 +309,11 @@ async fn insert_in(
     tx: &mut Transaction<'static, $db>,
     events: &[NewEvent],
     received: Received<'_>,
-) -> Result<Vec<String>, StorageError> {
+) -> Result<Inserted, StorageError> {
         let mut ids = Vec::with_capacity(events.len());
         let mut in_request: HashMap<&str, &NewEvent> = HashMap::new();
         let mut facets = FacetTally::default();
+        let mut new = 0;
         for (chunk_index, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
             let stored = stored_with_ids(tx, chunk).await?;
             let mut fresh = Vec::with_capacity(chunk.len());
@@ -336,6 +346,7 @@ async fn insert_in(
                 let received_at = received.micros(index);
                 fresh.push(Fresh { id, event, details, received_at });
             }
+            new += fresh.len();
             if fresh.is_empty() {
                 continue;
             }
@@ -348,7 +359,7 @@ async fn insert_in(
             }
         }
     write_facets(facets, tx).await?;
-    Ok(ids)
+    Ok(Inserted { ids, new })
 }
 
 /// Writes a change's audit records in the change's own transaction: both commit, or neither

@@ -24,6 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 
 pub use accounts::{Credentials, Session, SignInAttempt};
 pub use api_keys::NewApiKey;
+pub use engine::Inserted;
 pub use error::StorageError;
 
 /// Makes the same call on whichever backend the store is.
@@ -59,7 +60,7 @@ impl Store {
     /// Stores events atomically: either all are durably committed or none is. Returns the ids in
     /// input order; an event whose client id already exists is not stored again.
     #[tracing::instrument(skip_all, fields(count = events.len()))]
-    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<String>, StorageError> {
+    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<Inserted, StorageError> {
         check_months(events)?;
         on_backend!(self, s => s.insert_events(events, engine::Received::Now(Utc::now())).await)
     }

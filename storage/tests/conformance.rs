@@ -113,7 +113,7 @@ async fn round_trips_every_field(db: TestDb) {
             "trace_id": "tr-9",
         }),
     );
-    let ids = db.store.insert_events(std::slice::from_ref(&full)).await.unwrap();
+    let ids = db.store.insert_events(std::slice::from_ref(&full)).await.unwrap().ids;
     assert_eq!(ids, ["evt-1"]);
     let got = db.store.get_event("evt-1", &EVERYTHING).await.unwrap().expect("stored");
     assert_eq!(got.occurred_at, full.occurred_at());
@@ -200,7 +200,7 @@ async fn one_request_spans_a_bounded_number_of_months(db: TestDb) {
     assert!(err.contains(&format!("item {limit}")) && err.contains("months"), "{err}");
     assert!(list_ids(&db.store, "").await.is_empty(), "nothing stored");
     let some: Vec<NewEvent> = (0..12).map(month).collect();
-    assert_eq!(db.store.insert_events(&some).await.unwrap().len(), 12);
+    assert_eq!(db.store.insert_events(&some).await.unwrap().ids.len(), 12);
 }
 
 /// Postgres partitions events by month: a month nobody prepared (long past, far future) must
@@ -216,7 +216,7 @@ async fn events_of_any_month_and_year_are_stored(db: TestDb) {
         at("2031-06-30T23:59:59.999999Z"),
         at("2031-07-01T00:00:00Z"),
     ];
-    let ids = db.store.insert_events(&events).await.unwrap();
+    let ids = db.store.insert_events(&events).await.unwrap().ids;
     for id in &ids {
         assert!(db.store.get_event(id, &EVERYTHING).await.unwrap().is_some());
     }
@@ -401,9 +401,12 @@ async fn time_presets_use_the_time_zone(db: TestDb) {
 
 async fn client_ids_are_idempotent(db: TestDb) {
     let first = event(1, json!({"id": "same", "description": "first"}));
-    let ids = db.store.insert_events(&[first.clone(), first.clone()]).await.unwrap();
-    assert_eq!(ids, ["same", "same"], "the same event twice in one request is one event");
-    let ids = db.store.insert_events(&[first.clone(), event(2, json!({}))]).await.unwrap();
+    let inserted = db.store.insert_events(&[first.clone(), first.clone()]).await.unwrap();
+    assert_eq!(inserted.ids, ["same", "same"], "the same event twice in one request is one event");
+    assert_eq!(inserted.new, 1);
+    let inserted = db.store.insert_events(&[first.clone(), event(2, json!({}))]).await.unwrap();
+    assert_eq!(inserted.new, 1, "only the second is new");
+    let ids = inserted.ids;
     assert_eq!(ids[0], "same", "sent again identical: the same answer");
     assert_eq!(ids[1].len(), 26, "server-assigned ULID");
     assert_eq!(list_ids(&db.store, "").await.len(), 2);

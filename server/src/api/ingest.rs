@@ -25,7 +25,20 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Stored>), ApiError> {
     auth.require(Scope::Ingest)?;
-    let body = body.map_err(|rejection| {
+    let body = body_bytes(body)?;
+    let ndjson = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
+    let events = if ndjson { parse_ndjson(&body)? } else { parse_json(&body)? };
+    check_projects(&auth, &events)?;
+    let ids = store.insert_events(&events).await?.ids;
+    Ok((StatusCode::CREATED, Json(Stored { ids })))
+}
+
+/// The request body, or the error every write endpoint gives for it.
+pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(format!(
                 "request body exceeds {} bytes",
@@ -34,32 +47,26 @@ pub async fn ingest(
         } else {
             ApiError::BadRequest(rejection.body_text())
         }
-    })?;
-    let ndjson = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
-    let events = if ndjson { parse_ndjson(&body)? } else { parse_json(&body)? };
-    check_projects(&auth, &events)?;
-    let ids = store.insert_events(&events).await?;
-    Ok((StatusCode::CREATED, Json(Stored { ids })))
+    })
 }
 
 /// A key writes only to its own projects, and nobody writes as Auditrail: the `auditrail`
 /// project holds the audit trail of the audit log itself.
 fn check_projects(auth: &Authenticated, events: &[NewEvent]) -> Result<(), ApiError> {
     for (i, event) in events.iter().enumerate() {
-        let project = event.project().as_str();
-        if project == TRAIL_PROJECT {
-            return Err(ApiError::Forbidden(format!(
-                "item {i}: project {TRAIL_PROJECT} is reserved for Auditrail's own audit trail"
-            )));
-        }
-        if !auth.writes_to(project) {
-            return Err(ApiError::Forbidden(format!(
-                "item {i}: this API key may not write to project {project:?}"
-            )));
-        }
+        check_project(auth, event.project().as_str())
+            .map_err(|why| ApiError::Forbidden(format!("item {i}: {why}")))?;
+    }
+    Ok(())
+}
+
+/// Why this key may not write to `project`, if it may not.
+pub(super) fn check_project(auth: &Authenticated, project: &str) -> Result<(), String> {
+    if project == TRAIL_PROJECT {
+        return Err(format!("project {TRAIL_PROJECT} is reserved for Auditrail's own audit trail"));
+    }
+    if !auth.writes_to(project) {
+        return Err(format!("this API key may not write to project {project:?}"));
     }
     Ok(())
 }

@@ -2,13 +2,14 @@
 
 mod auth;
 mod events;
+mod import;
 mod ingest;
 
 use auditrail_model::{Filter, PageRequest};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use tower_governor::GovernorLayer;
 
 use crate::error::ApiError;
@@ -26,7 +27,13 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
             get(events::list)
                 // The key's limit comes first: requests it refuses do not count against the
                 // network, so one flooding key cannot starve the other clients behind it.
-                .post(ingest::ingest.layer(per_network).layer(per_key))
+                .post(ingest::ingest.layer(per_network.clone()).layer(per_key.clone()))
+                .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
+        )
+        // Imports write like ingest: the same limits, counted in the same budgets.
+        .route(
+            "/import",
+            post(import::import.layer(per_network).layer(per_key))
                 .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
         )
         .route("/events/export", get(events::export))

@@ -1,4 +1,4 @@
-//! `auditrail import`: copies every event from one database to another, either direction
+//! `auditrail copy`: copies every event from one database to another, either direction
 //! between SQLite and Postgres. Reads keyset pages, so memory stays constant; ids are kept, so
 //! running it again (after an interruption, say) copies nothing twice.
 

@@ -1,0 +1,67 @@
+//! AWS CloudTrail records (`eventVersion` 1.0x), as in the files CloudTrail delivers to S3 and
+//! in CloudTrail Lake exports.
+
+use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use serde_json::Value;
+
+use super::{Mapped, first_text, instant, required, text};
+
+pub(super) fn map(r: &Value) -> Result<Mapped, String> {
+    let action = required(r, &["eventName"])?;
+    let error_code = text(r, &["errorCode"]);
+    // A failed console sign-in has no error code; it says so in its response.
+    let sign_in_failed =
+        text(r, &["responseElements", "ConsoleLogin"]).as_deref() == Some("Failure");
+    let failed = error_code.is_some() || sign_in_failed;
+    let error = match (error_code, text(r, &["errorMessage"])) {
+        (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+        (code, message) => code.or(message),
+    };
+    let sign_in = text(r, &["eventType"]).as_deref() == Some("AwsConsoleSignIn");
+    let identity_type = text(r, &["userIdentity", "type"]);
+    let actor = Actor {
+        id: first_text(
+            r,
+            &[
+                &["userIdentity", "arn"],
+                &["userIdentity", "principalId"],
+                &["userIdentity", "invokedBy"],
+            ],
+        ),
+        name: first_text(
+            r,
+            &[
+                &["userIdentity", "userName"],
+                &["userIdentity", "sessionContext", "sessionIssuer", "userName"],
+                &["userIdentity", "invokedBy"],
+            ],
+        ),
+        email: None,
+        kind: identity_type.as_deref().map(|t| match t {
+            "AWSService" | "AWSAccount" => ActorType::System,
+            _ => ActorType::User,
+        }),
+    };
+    let resource = r.get("resources").and_then(|rs| rs.get(0));
+    let target = match resource {
+        Some(res) => Target { kind: text(res, &["type"]), id: text(res, &["ARN"]), name: None },
+        None => Target::default(),
+    };
+    Ok(Mapped {
+        source_id: text(r, &["eventID"]),
+        draft: EventDraft {
+            occurred_at: instant(r, &["eventTime"])?,
+            category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
+            module: required(r, &["eventSource"])?,
+            action,
+            result: if failed { Outcome::Failure } else { Outcome::Success },
+            actor,
+            source_ip: text(r, &["sourceIPAddress"]),
+            user_agent: text(r, &["userAgent"]),
+            target,
+            error,
+            trace_id: text(r, &["requestID"]),
+            ..EventDraft::default()
+        },
+    })
+}

@@ -1,0 +1,56 @@
+//! GitHub organization and enterprise audit log events, as the REST API, the web export and
+//! audit log streaming write them.
+
+use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use serde_json::Value;
+
+use super::{Mapped, first_segment, instant, required, text};
+
+pub(super) fn map(r: &Value) -> Result<Mapped, String> {
+    let action = required(r, &["action"])?;
+    let occurred_at = instant(r, &["@timestamp"]).or_else(|_| instant(r, &["created_at"]))?;
+    let sign_in = action.contains("login") || action.starts_with("oauth_authorization.");
+    let failed = action.contains("fail");
+    let login = text(r, &["actor"]);
+    let actor = Actor {
+        id: text(r, &["actor_id"]).or_else(|| login.clone()),
+        name: login.clone(),
+        email: None,
+        kind: login
+            .as_deref()
+            .map(|l| if l.ends_with("[bot]") { ActorType::System } else { ActorType::User }),
+    };
+    // What the action was about, most specific first.
+    let target = [
+        ("repository", "repo"),
+        ("team", "team"),
+        ("user", "user"),
+        ("organization", "org"),
+        ("enterprise", "business"),
+    ]
+    .into_iter()
+    .find_map(|(kind, key)| {
+        text(r, &[key]).map(|name| Target {
+            kind: Some(kind.to_owned()),
+            id: Some(name),
+            name: None,
+        })
+    })
+    .unwrap_or_default();
+    Ok(Mapped {
+        source_id: text(r, &["_document_id"]),
+        draft: EventDraft {
+            occurred_at,
+            category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
+            module: first_segment(&action),
+            action,
+            result: if failed { Outcome::Failure } else { Outcome::Success },
+            actor,
+            source_ip: text(r, &["actor_ip"]),
+            user_agent: text(r, &["user_agent"]),
+            target,
+            trace_id: text(r, &["request_id"]),
+            ..EventDraft::default()
+        },
+    })
+}

@@ -1,0 +1,50 @@
+//! Okta System Log events (`/api/v1/logs`, and log streams).
+
+use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use serde_json::Value;
+
+use super::{Mapped, first_segment, instant, required, text};
+
+pub(super) fn map(r: &Value) -> Result<Mapped, String> {
+    let action = required(r, &["eventType"])?;
+    let sign_in = ["user.session.", "user.authentication.", "user.mfa."]
+        .iter()
+        .any(|p| action.starts_with(p));
+    let outcome = text(r, &["outcome", "result"]);
+    // SUCCESS and ALLOW worked; FAILURE, DENY, CHALLENGE … did not (or not yet).
+    let failed = outcome.as_deref().is_some_and(|o| !matches!(o, "SUCCESS" | "ALLOW"));
+    let alternate = text(r, &["actor", "alternateId"]);
+    let actor = Actor {
+        id: text(r, &["actor", "id"]),
+        name: text(r, &["actor", "displayName"]),
+        email: alternate.filter(|a| a.contains('@')),
+        kind: text(r, &["actor", "type"])
+            .map(|t| if t == "User" { ActorType::User } else { ActorType::System }),
+    };
+    let target = match r.get("target").and_then(|t| t.get(0)) {
+        Some(t) => Target {
+            kind: text(t, &["type"]),
+            id: text(t, &["id"]),
+            name: text(t, &["displayName"]).or_else(|| text(t, &["alternateId"])),
+        },
+        None => Target::default(),
+    };
+    Ok(Mapped {
+        source_id: text(r, &["uuid"]),
+        draft: EventDraft {
+            occurred_at: instant(r, &["published"])?,
+            category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
+            module: first_segment(&action),
+            action,
+            result: if failed { Outcome::Failure } else { Outcome::Success },
+            actor,
+            source_ip: text(r, &["client", "ipAddress"]),
+            user_agent: text(r, &["client", "userAgent", "rawUserAgent"]),
+            target,
+            description: text(r, &["displayMessage"]),
+            error: if failed { text(r, &["outcome", "reason"]).or(outcome) } else { None },
+            trace_id: text(r, &["transaction", "id"]),
+            ..EventDraft::default()
+        },
+    })
+}
