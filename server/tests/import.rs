@@ -57,12 +57,12 @@ fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
 /// (read, stored, refused, a word of the first reason) for each fixture.
 fn expected(format: Format) -> (u64, u64, u64, &'static str) {
     match format {
-        Format::Cloudtrail => (5, 4, 1, "no eventTime"),
-        Format::Okta => (4, 3, 1, "not an RFC 3339 time"),
-        Format::Github => (4, 4, 0, ""),
-        Format::GoogleWorkspace => (4, 4, 1, "no events"),
+        Format::Cloudtrail => (6, 5, 1, "no eventTime"),
+        Format::Okta => (5, 4, 1, "not an RFC 3339 time"),
+        Format::Github => (6, 6, 0, ""),
+        Format::GoogleWorkspace => (5, 5, 1, "no events"),
         Format::AzureActivity => (3, 3, 0, ""),
-        Format::GcpAudit => (3, 2, 1, "no protoPayload.methodName"),
+        Format::GcpAudit => (4, 3, 1, "no protoPayload.methodName"),
     }
 }
 
@@ -130,7 +130,7 @@ async fn every_format_imports_field_by_field_and_twice_stores_nothing_new(app: T
         Some("ec2.amazonaws.com"),
         "a service name stays visible"
     );
-    let sign_in = one(store, "aws", "ConsoleLogin").await;
+    let sign_in = events(store, "aws", "action=ConsoleLogin&ip=203.0.113.10").await.remove(0);
     assert_eq!((sign_in.category.as_str(), sign_in.result), ("access", Outcome::Failure));
     assert_eq!(sign_in.error.as_deref(), Some("Failed authentication"));
     assert_eq!(
@@ -138,6 +138,9 @@ async fn every_format_imports_field_by_field_and_twice_stores_nothing_new(app: T
         Some("AIDAJ45Q7YFFAREXAMPLE"),
         "no ARN: the principal id"
     );
+    let unknown = events(store, "aws", "action=ConsoleLogin&ip=192.0.2.44").await.remove(0);
+    assert_eq!((unknown.category.as_str(), unknown.result), ("access", Outcome::Failure));
+    assert_eq!(unknown.actor.name, None, "AWS's stand-in for an unknown user name is no name");
 
     // Okta: zones, failures with reasons, clients that are not people, several targets.
     let start = one(store, "okta", "user.session.start").await;
@@ -160,6 +163,8 @@ async fn every_format_imports_field_by_field_and_twice_stores_nothing_new(app: T
     assert_eq!(group.source_ip, None);
     assert_eq!(group.target.id.as_deref(), Some("00u1qw2e3r4t5y6u7i8o"));
     assert_eq!(group.details["target"][1]["displayName"], "Finance");
+    let challenged = one(store, "okta", "policy.evaluate_sign_on").await;
+    assert_eq!((challenged.result, challenged.error), (Outcome::Success, None), "CHALLENGE");
 
     // GitHub: millisecond times, bots, the most specific target, no actor at all.
     let created = one(store, "github", "repo.create").await;
@@ -177,6 +182,10 @@ async fn every_format_imports_field_by_field_and_twice_stores_nothing_new(app: T
         (removed.target.kind.as_deref(), removed.target.id.as_deref()),
         (Some("user"), Some("hubot"))
     );
+    let sso = one(store, "github", "org.sso_response").await;
+    assert_eq!(sso.category, "access");
+    let zip = one(store, "github", "repo.download_zip").await;
+    assert_eq!(zip.actor.kind, Some(ActorType::ApiKey), "a personal access token acted");
     let secret = one(store, "github", "org.update_actions_secret").await;
     assert_eq!(secret.actor.id, None);
     assert_eq!(secret.target.id.as_deref(), Some("octo-org"));
@@ -194,6 +203,9 @@ async fn every_format_imports_field_by_field_and_twice_stores_nothing_new(app: T
         assert_eq!(admin.target.id.as_deref(), Some("bob@example.com"));
         assert_eq!(admin.details["events"].as_array().unwrap().len(), 2);
     }
+    let saml = one(store, "google-workspace", "login_success").await;
+    assert_eq!((saml.module.as_str(), saml.category.as_str()), ("saml", "access"));
+    assert_eq!(saml.actor.kind, Some(ActorType::User), "no caller type, but an email");
     let download = one(store, "google-workspace", "download").await;
     assert_eq!(download.occurred_at, at("2026-03-01T10:17:00.5Z"));
     assert_eq!(download.actor.kind, Some(ActorType::System));
@@ -243,14 +255,16 @@ async fn every_format_imports_field_by_field_and_twice_stores_nothing_new(app: T
     assert_eq!(list.occurred_at, at("2026-03-01T10:16:00.5Z"));
     assert_eq!(
         (list.category.as_str(), list.result, list.error.as_deref()),
-        ("access", Outcome::Failure, Some("PERMISSION_DENIED"))
+        ("activity", Outcome::Failure, Some("PERMISSION_DENIED"))
     );
     assert_eq!(list.actor.kind, Some(ActorType::System));
     assert_eq!(list.source_ip.as_deref(), Some("private"));
+    let login = one(store, "gcp", "google.login.LoginService.loginFailure").await;
+    assert_eq!((login.category.as_str(), login.result), ("access", Outcome::Failure));
 
     // The usual filters and keyword search find imported events.
     assert_eq!(events(store, "okta", "action=user.*").await.len(), 2);
-    assert_eq!(events(store, "aws", "result=failure").await.len(), 2);
+    assert_eq!(events(store, "aws", "result=failure").await.len(), 3);
     assert_eq!(events(store, "aws", "ip=ec2.amazonaws.com").await.len(), 1);
     assert_eq!(events(store, "gcp", "q=salaries").await.len(), 1, "details are searched");
     assert_eq!(events(store, "azure", "actor=bob%40contoso.com").await.len(), 1);
@@ -275,18 +289,18 @@ async fn imports_over_http_keep_the_key_to_its_projects(app: TestApp) {
     let summary = reply.json();
     assert_eq!(
         (summary["read"].as_u64(), summary["stored"].as_u64(), summary["refused"].as_u64()),
-        (Some(4), Some(3), Some(1))
+        (Some(5), Some(4), Some(1))
     );
     assert!(summary["reasons"][0].as_str().unwrap().starts_with("line 4: "), "{summary}");
     let again = app.send(post(&app.key, "format=okta&project=identity", body.clone())).await.json();
-    assert_eq!((again["stored"].as_u64(), again["already"].as_u64()), (Some(0), Some(3)));
+    assert_eq!((again["stored"].as_u64(), again["already"].as_u64()), (Some(0), Some(4)));
     let listed = app.list("project=identity&action=user.session.*").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["details"]["uuid"], "dc9fd3c0-598c-11ef-8478-2b7584bf8d5a");
 
     // Imported into another project, the same records are other events.
     let other = app.send(post(&app.key, "format=okta", body.clone())).await.json();
-    assert_eq!(other["stored"].as_u64(), Some(3));
+    assert_eq!(other["stored"].as_u64(), Some(4));
 
     let limited = app.db.store.create_api_key(
         "limited",

@@ -9,15 +9,22 @@ use super::{Mapped, first_text, instant, required, text};
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let action = required(r, &["eventName"])?;
     let error_code = text(r, &["errorCode"]);
-    // A failed console sign-in has no error code; it says so in its response.
-    let sign_in_failed =
-        text(r, &["responseElements", "ConsoleLogin"]).as_deref() == Some("Failure");
+    // AWS spells the type both `AwsConsoleSignIn` and `AwsConsoleSignin`.
+    let sign_in = text(r, &["eventType"])
+        .is_some_and(|t| t.eq_ignore_ascii_case("AwsConsoleSignIn"))
+        || text(r, &["eventSource"]).as_deref() == Some("signin.amazonaws.com");
+    // A failed console sign-in has no error code: its response says so (`"ConsoleLogin":
+    // "Failure"`, `"CheckMfa": …`) and an error message says why.
+    let sign_in_failed = sign_in
+        && (text(r, &["errorMessage"]).is_some()
+            || r.get("responseElements")
+                .and_then(Value::as_object)
+                .is_some_and(|response| response.values().any(|v| v == "Failure")));
     let failed = error_code.is_some() || sign_in_failed;
     let error = match (error_code, text(r, &["errorMessage"])) {
         (Some(code), Some(message)) => Some(format!("{code}: {message}")),
         (code, message) => code.or(message),
     };
-    let sign_in = text(r, &["eventType"]).as_deref() == Some("AwsConsoleSignIn");
     let identity_type = text(r, &["userIdentity", "type"]);
     let actor = Actor {
         id: first_text(
@@ -28,6 +35,7 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
                 &["userIdentity", "invokedBy"],
             ],
         ),
+        // A sign-in with an unknown user name is logged with this stand-in, not the name typed.
         name: first_text(
             r,
             &[
@@ -35,12 +43,13 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
                 &["userIdentity", "sessionContext", "sessionIssuer", "userName"],
                 &["userIdentity", "invokedBy"],
             ],
-        ),
+        )
+        .filter(|name| name != "HIDDEN_DUE_TO_SECURITY_REASONS"),
         email: None,
-        kind: identity_type.as_deref().map(|t| match t {
-            "AWSService" | "AWSAccount" => ActorType::System,
-            _ => ActorType::User,
-        }),
+        // `AWSAccount` is another account's principal, not a service.
+        kind: identity_type
+            .as_deref()
+            .map(|t| if t == "AWSService" { ActorType::System } else { ActorType::User }),
     };
     let resource = r.get("resources").and_then(|rs| rs.get(0));
     let target = match resource {

@@ -9,10 +9,13 @@ use super::{Mapped, first_text, instant, required, text};
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let payload = r.get("protoPayload").ok_or("no protoPayload")?;
     let action = required(r, &["protoPayload", "methodName"])?;
-    // A google.rpc.Status: code 0 (or none) is OK.
+    let service = required(r, &["protoPayload", "serviceName"])?;
+    // A google.rpc.Status: code 0 (or none) is OK. Workspace sign-ins sent to Cloud Logging say
+    // how they went in the method's name instead (`…loginFailure`, `…suspiciousLogin`).
     let code =
         payload.get("status").and_then(|s| s.get("code")).and_then(Value::as_i64).unwrap_or(0);
-    let failed = code != 0;
+    let failed = code != 0
+        || ["Failure", "Blocked", "suspiciousLogin"].iter().any(|end| action.ends_with(end));
     let email = text(payload, &["authenticationInfo", "principalEmail"]);
     let actor = Actor {
         id: text(payload, &["authenticationInfo", "principalSubject"]).or_else(|| email.clone()),
@@ -22,15 +25,21 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
         }),
         email,
     };
+    // Sign-ins only: Data Access logs record reads of data, which are activity here.
+    let access = service == "login.googleapis.com" || action.starts_with("google.login.");
     let log_name = text(r, &["logName"]).unwrap_or_default();
-    let access = log_name.ends_with("data_access") || action.contains("Login");
+    let timestamp = text(r, &["timestamp"]).unwrap_or_default();
+    let error = failed.then(|| {
+        text(payload, &["status", "message"])
+            .unwrap_or_else(|| if code != 0 { format!("status {code}") } else { action.clone() })
+    });
     Ok(Mapped {
-        // insertId is unique within its log and timestamp.
-        source_id: text(r, &["insertId"]).map(|id| format!("{log_name}/{id}")),
+        // Entries of one log with the same timestamp and insertId are one entry.
+        source_id: text(r, &["insertId"]).map(|id| format!("{log_name}/{timestamp}/{id}")),
         draft: EventDraft {
             occurred_at: instant(r, &["timestamp"])?,
             category: Some(if access { "access" } else { "activity" }.to_owned()),
-            module: required(r, &["protoPayload", "serviceName"])?,
+            module: service,
             result: if failed { Outcome::Failure } else { Outcome::Success },
             actor,
             source_ip: text(payload, &["requestMetadata", "callerIp"]),
@@ -40,9 +49,7 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
                 id: text(payload, &["resourceName"]),
                 name: None,
             },
-            error: failed.then(|| {
-                text(payload, &["status", "message"]).unwrap_or_else(|| format!("status {code}"))
-            }),
+            error,
             trace_id: first_text(r, &[&["operation", "id"], &["trace"]]),
             action,
             ..EventDraft::default()

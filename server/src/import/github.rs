@@ -9,16 +9,15 @@ use super::{Mapped, first_segment, instant, required, text};
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let action = required(r, &["action"])?;
     let occurred_at = instant(r, &["@timestamp"]).or_else(|_| instant(r, &["created_at"]))?;
-    let sign_in = action.contains("login") || action.starts_with("oauth_authorization.");
+    let sign_in = matches!(action.as_str(), "user.login" | "user.failed_login")
+        || action.ends_with(".sso_response");
     let failed = action.contains("fail");
     let login = text(r, &["actor"]);
     let actor = Actor {
         id: text(r, &["actor_id"]).or_else(|| login.clone()),
         name: login.clone(),
         email: None,
-        kind: login
-            .as_deref()
-            .map(|l| if l.ends_with("[bot]") { ActorType::System } else { ActorType::User }),
+        kind: login.as_deref().map(|login| actor_type(r, login)),
     };
     // What the action was about, most specific first.
     let target = [
@@ -53,4 +52,20 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
             ..EventDraft::default()
         },
     })
+}
+
+/// Bots are the system; a token acting (a personal access token, an OAuth or GitHub App token)
+/// is a key; anyone else a person.
+fn actor_type(r: &Value, login: &str) -> ActorType {
+    let bot = login.ends_with("[bot]") || r.get("actor_is_bot") == Some(&Value::Bool(true));
+    let token = ["programmatic_access_type", "token_id", "hashed_token"]
+        .iter()
+        .any(|key| text(r, &[key]).is_some());
+    if bot {
+        ActorType::System
+    } else if token {
+        ActorType::ApiKey
+    } else {
+        ActorType::User
+    }
 }

@@ -9,7 +9,15 @@ use super::{Mapped, instant, required, text};
 pub(super) fn map(r: &Value) -> Result<Vec<Mapped>, String> {
     let occurred_at = instant(r, &["id", "time"])?;
     let application = required(r, &["id", "applicationName"])?;
-    let qualifier = text(r, &["id", "uniqueQualifier"]);
+    // An activity is named by customer, application, time and unique qualifier; without a
+    // qualifier its content stands in. Each event adds its place in the activity.
+    let activity = match text(r, &["id", "uniqueQualifier"]) {
+        Some(qualifier) => {
+            let customer = text(r, &["id", "customerId"]).unwrap_or_default();
+            format!("{customer}/{application}/{}/{qualifier}", occurred_at.to_rfc3339())
+        }
+        None => r.to_string(),
+    };
     let events = match r.get("events") {
         Some(Value::Array(events)) if !events.is_empty() => events,
         _ => return Err("no events".into()),
@@ -18,25 +26,24 @@ pub(super) fn map(r: &Value) -> Result<Vec<Mapped>, String> {
         id: text(r, &["actor", "profileId"]).or_else(|| text(r, &["actor", "key"])),
         name: None,
         email: text(r, &["actor", "email"]),
-        kind: text(r, &["actor", "callerType"])
-            .map(|t| if t == "USER" { ActorType::User } else { ActorType::System }),
+        kind: actor_type(r),
     };
     events
         .iter()
         .enumerate()
         .map(|(i, event)| {
             let action = required(event, &["name"])?;
-            let failed = action.contains("failure") || action.contains("fail");
+            // login_failure, suspicious_login (blocked), risky_sensitive_action_blocked …
+            let failed = action.contains("fail")
+                || action.contains("blocked")
+                || action.starts_with("suspicious_");
+            let sign_in = matches!(application.as_str(), "login" | "saml")
+                || text(event, &["type"]).as_deref() == Some("login");
             Ok(Mapped {
-                // The Reports API names an activity by its time and unique qualifier.
-                source_id: qualifier
-                    .as_ref()
-                    .map(|q| format!("{}/{q}/{i}", occurred_at.to_rfc3339())),
+                source_id: Some(format!("{activity}/{i}")),
                 draft: EventDraft {
                     occurred_at,
-                    category: Some(
-                        if application == "login" { "access" } else { "activity" }.to_owned(),
-                    ),
+                    category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
                     module: application.clone(),
                     result: if failed { Outcome::Failure } else { Outcome::Success },
                     actor: actor.clone(),
@@ -51,24 +58,39 @@ pub(super) fn map(r: &Value) -> Result<Vec<Mapped>, String> {
         .collect()
 }
 
-/// The parameter value named `name` (`value`, or a number or boolean form).
+/// `USER` is a person; `KEY` an OAuth client or robot account, with `SYSTEM` as its key when
+/// Google itself acted. With no caller type, an email or profile means a person.
+fn actor_type(r: &Value) -> Option<ActorType> {
+    match text(r, &["actor", "callerType"]).as_deref() {
+        Some("USER") => Some(ActorType::User),
+        Some("KEY") if text(r, &["actor", "key"]).as_deref() == Some("SYSTEM") => {
+            Some(ActorType::System)
+        }
+        Some("KEY") => Some(ActorType::ApiKey),
+        Some(_) => Some(ActorType::System),
+        None => (text(r, &["actor", "email"]).is_some()
+            || text(r, &["actor", "profileId"]).is_some())
+        .then_some(ActorType::User),
+    }
+}
+
+/// The parameter value named `name`: `value`, a number or boolean form, or a list's first.
 fn parameter(event: &Value, name: &str) -> Option<String> {
     let params = event.get("parameters")?.as_array()?;
     let param = params.iter().find(|p| p.get("name").and_then(Value::as_str) == Some(name))?;
-    text(param, &["value"])
-        .or_else(|| text(param, &["intValue"]))
-        .or_else(|| text(param, &["boolValue"]))
+    ["value", "intValue", "boolValue"].iter().find_map(|key| text(param, &[key])).or_else(|| {
+        ["multiValue", "multiIntValue"]
+            .iter()
+            .find_map(|key| param.get(key).and_then(|list| list.get(0)).and_then(|v| text(v, &[])))
+    })
 }
 
 /// The documented parameters that name what an event touched: a Drive item, a user, a group.
 fn target(event: &Value) -> Target {
     if let Some(id) = parameter(event, "doc_id") {
         let name = parameter(event, "doc_title");
-        return Target {
-            kind: parameter(event, "doc_type").or(Some("document".into())),
-            id: Some(id),
-            name,
-        };
+        let kind = parameter(event, "doc_type").or(Some("document".into()));
+        return Target { kind, id: Some(id), name };
     }
     for (param, kind) in
         [("USER_EMAIL", "user"), ("GROUP_EMAIL", "group"), ("affected_email_address", "user")]

@@ -11,8 +11,8 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
         .iter()
         .any(|p| action.starts_with(p));
     let outcome = text(r, &["outcome", "result"]);
-    // SUCCESS and ALLOW worked; FAILURE, DENY, CHALLENGE … did not (or not yet).
-    let failed = outcome.as_deref().is_some_and(|o| !matches!(o, "SUCCESS" | "ALLOW"));
+    // Of SUCCESS, FAILURE, SKIPPED, ALLOW, DENY, CHALLENGE and UNKNOWN, two say it did not work.
+    let failed = outcome.as_deref().is_some_and(|o| matches!(o, "FAILURE" | "DENY"));
     let alternate = text(r, &["actor", "alternateId"]);
     let actor = Actor {
         id: text(r, &["actor", "id"]),
