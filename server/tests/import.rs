@@ -298,6 +298,21 @@ async fn imports_over_http_keep_the_key_to_its_projects(app: TestApp) {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["details"]["uuid"], "dc9fd3c0-598c-11ef-8478-2b7584bf8d5a");
 
+    // A record changed since it was imported keeps its id: refused, naming the event, while
+    // the rest of the batch is counted as there already.
+    let okta = std::fs::read_to_string(fixture(Format::Okta)).unwrap();
+    let changed = okta.replacen("User login to Okta", "User login to Okta (edited)", 1);
+    let reply =
+        app.send(post(&app.key, "format=okta&project=identity", changed.into_bytes())).await;
+    let summary = reply.json();
+    assert_eq!(
+        (summary["stored"].as_u64(), summary["already"].as_u64(), summary["refused"].as_u64()),
+        (Some(0), Some(3), Some(2)),
+        "{summary}"
+    );
+    let reasons = summary["reasons"].to_string();
+    assert!(reasons.contains("event okta-") && reasons.contains("different event"), "{reasons}");
+
     // Imported into another project, the same records are other events.
     let other = app.send(post(&app.key, "format=okta", body.clone())).await.json();
     assert_eq!(other["stored"].as_u64(), Some(4));

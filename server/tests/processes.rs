@@ -197,7 +197,7 @@ fn run(args: &[&str]) {
 }
 
 #[tokio::test]
-async fn import_copies_everything_both_ways_and_can_run_again() {
+async fn copy_copies_everything_both_ways_and_can_run_again() {
     let sqlite = testing::sqlite().await;
     run(&["demo", "--events", "2500", "--database", &sqlite.url]);
     let flagged = all_events(&sqlite.store).await[7].id.clone();
@@ -217,4 +217,38 @@ async fn import_copies_everything_both_ways_and_can_run_again() {
     let back = testing::sqlite().await;
     run(&["copy", "--from", &postgres.url, "--to", &back.url]);
     assert_eq!(all_events(&back.store).await, original);
+}
+
+/// `auditrail import` as a person runs it: a summary at the end, the refused records named,
+/// exit status 1 when anything was refused, and nothing new the second time.
+#[tokio::test]
+async fn import_command_summarises_and_can_run_again() {
+    let db = testing::sqlite().await;
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import/cloudtrail.json");
+    let import = || {
+        Command::new(BIN)
+            .args(["import", "--format", "cloudtrail", fixture, "--database", &db.url])
+            .output()
+            .unwrap()
+    };
+    let first = import();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(first.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Read 6 records: 5 events stored, 0 already there, 1 refused."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cloudtrail.json: line 1: no eventTime"), "{stdout}");
+    let again = String::from_utf8_lossy(&import().stdout).into_owned();
+    assert!(again.contains("0 events stored, 5 already there, 1 refused"), "{again}");
+    let stored = all_events(&db.store).await;
+    assert_eq!(stored.len(), 5);
+    assert!(stored.iter().all(|e| e.project == "aws" && e.id.starts_with("cloudtrail-")));
+
+    let missing = Command::new(BIN)
+        .args(["import", "--format", "okta", "/nonexistent.jsonl", "--database", &db.url])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent.jsonl"));
 }
