@@ -158,8 +158,8 @@ fn EventRow(event: ListedEvent) -> impl IntoView {
             </td>
             <td>{event.user.unwrap_or_else(|| "—".to_owned())}</td>
             <td>{event.project}</td>
-            <td>{event.module}</td>
-            <td>{event.action}</td>
+            <td class="name">{event.module}</td>
+            <td class="name">{event.action}</td>
             <td>
                 <span class=if failed { "badge failure" } else { "badge success" }>
                     {event.result.as_str()}

@@ -20,6 +20,8 @@ pub struct Record {
 }
 
 /// The records in `input`, in order; an `Err` names a line that could not be read as JSON.
+/// Memory stays at one record's size: a `Records` wrapper, however large, is read element by
+/// element.
 pub fn records<'a>(
     input: impl Read + Send + 'a,
 ) -> impl Iterator<Item = Result<Record, String>> + Send + 'a {
@@ -32,9 +34,11 @@ pub fn records<'a>(
     };
     Records {
         reader,
-        line: 0,
-        document: String::new(),
+        line: 1,
+        document: Vec::new(),
         start: 0,
+        carry: VecDeque::new(),
+        in_array: false,
         pending: VecDeque::new(),
         done: false,
     }
@@ -42,11 +46,16 @@ pub fn records<'a>(
 
 struct Records<'a> {
     reader: Box<dyn BufRead + Send + 'a>,
-    /// Lines read so far.
+    /// The line the next unread byte is on.
     line: usize,
-    /// The document being read, which may span lines.
-    document: String,
+    /// The document being read line by line, which may span lines.
+    document: Vec<u8>,
+    /// The line `document` (or the wrapper being read) started on.
     start: usize,
+    /// Bytes read but not yet used, read again before the reader's.
+    carry: VecDeque<u8>,
+    /// Inside a `Records` wrapper's array, taking one element at a time.
+    in_array: bool,
     pending: VecDeque<Record>,
     done: bool,
 }
@@ -62,32 +71,46 @@ impl Iterator for Records<'_> {
             if self.done {
                 return None;
             }
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
+            if self.in_array {
+                match self.next_element() {
+                    Some(item) => return Some(item),
+                    None => continue,
+                }
+            }
+            let mut line = Vec::new();
+            match self.read_line(&mut line) {
                 Ok(0) => {
                     self.done = true;
-                    if !self.document.trim().is_empty() {
+                    if !self.document.trim_ascii().is_empty() {
                         self.document.clear();
-                        return Some(Err(format!(
-                            "line {}: the JSON document is cut short",
-                            self.start
-                        )));
+                        let start = self.start;
+                        return Some(Err(format!("line {start}: the JSON document is cut short")));
                     }
                     return None;
                 }
-                Ok(_) => self.line += 1,
+                Ok(_) => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(format!("line {}: cannot be read: {e}", self.line + 1)));
+                    return Some(Err(format!("line {}: cannot be read: {e}", self.line)));
                 }
             }
+            let number = self.line;
+            self.line += 1;
             if self.document.is_empty() {
-                if line.trim().is_empty() {
+                if line.trim_ascii().is_empty() {
                     continue;
                 }
-                self.start = self.line;
+                self.start = number;
             }
-            self.document.push_str(&line);
+            self.document.extend_from_slice(&line);
+            if let Some(offset) = wrapper_start(&self.document) {
+                // From here the array is read element by element.
+                let before = &self.document[..offset];
+                self.line = self.start + before.iter().filter(|b| **b == b'\n').count();
+                self.carry = self.document.drain(..).skip(offset).collect();
+                self.in_array = true;
+                continue;
+            }
             if let Some(err) = self.parse() {
                 return Some(Err(err));
             }
@@ -100,28 +123,37 @@ impl Records<'_> {
     /// more lines; broken, it is reported, and the line just read is tried on its own, so one
     /// broken line costs only itself.
     fn parse(&mut self) -> Option<String> {
-        match serde_json::from_str::<Value>(&self.document) {
+        match serde_json::from_slice::<Value>(&self.document) {
             Ok(value) => {
                 self.document.clear();
-                self.open_up(value);
+                let line = self.start;
+                let items = match value {
+                    Value::Array(items) => items,
+                    other => vec![other],
+                };
+                self.pending.extend(items.into_iter().map(|value| Record { line, value }));
                 None
             }
             Err(e) if e.is_eof() && self.document.len() <= DOCUMENT_MAX_BYTES => None,
             Err(e) => {
+                let start = self.start;
                 let error = if e.is_eof() {
-                    format!(
-                        "line {}: a JSON document larger than {DOCUMENT_MAX_BYTES} bytes",
-                        self.start
-                    )
+                    format!("line {start}: a JSON document larger than {DOCUMENT_MAX_BYTES} bytes")
                 } else {
-                    format!("line {}: not JSON: {e}", self.start)
+                    format!("line {start}: not JSON: {e}")
                 };
-                let last = self.document.lines().last().unwrap_or_default().to_owned();
-                let spanned = self.start != self.line;
+                let last_line = self.line - 1;
+                let last = self
+                    .document
+                    .trim_ascii_end()
+                    .rsplit(|b| *b == b'\n')
+                    .next()
+                    .unwrap_or_default()
+                    .to_vec();
                 self.document.clear();
-                if spanned && !last.trim().is_empty() {
-                    self.start = self.line;
-                    self.document = last + "\n";
+                if start != last_line && !last.trim_ascii().is_empty() {
+                    self.start = last_line;
+                    self.document = last;
                     if let Some(again) = self.parse() {
                         return Some(format!("{error}; {again}"));
                     }
@@ -131,26 +163,151 @@ impl Records<'_> {
         }
     }
 
-    fn open_up(&mut self, value: Value) {
-        let line = self.start;
-        let items = match value {
-            Value::Array(items) => items,
-            Value::Object(mut object) if is_wrapper(&object) => {
-                match ["Records", "records"].into_iter().find_map(|k| object.remove(k)) {
-                    Some(Value::Array(items)) => items,
-                    _ => Vec::new(),
+    /// The next line, the bytes left over from a wrapper first.
+    fn read_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+        while let Some(b) = self.carry.pop_front() {
+            line.push(b);
+            if b == b'\n' {
+                return Ok(line.len());
+            }
+        }
+        self.reader.read_until(b'\n', line)?;
+        Ok(line.len())
+    }
+
+    fn next_byte(&mut self) -> Result<Option<u8>, String> {
+        let byte = match self.carry.pop_front() {
+            Some(b) => Some(b),
+            None => {
+                let buf = self
+                    .reader
+                    .fill_buf()
+                    .map_err(|e| format!("line {}: cannot be read: {e}", self.line))?;
+                let b = buf.first().copied();
+                if b.is_some() {
+                    self.reader.consume(1);
+                }
+                b
+            }
+        };
+        if byte == Some(b'\n') {
+            self.line += 1;
+        }
+        Ok(byte)
+    }
+
+    /// The next element of the wrapper's array; `None` once the array and its object close.
+    fn next_element(&mut self) -> Option<Result<Record, String>> {
+        let fail = |this: &mut Self, why: String| {
+            this.done = true;
+            Some(Err(why))
+        };
+        let cut_short = |start: usize| format!("line {start}: the Records array is cut short");
+        let first = loop {
+            match self.next_byte() {
+                Err(e) => return fail(self, e),
+                Ok(None) => return fail(self, cut_short(self.start)),
+                Ok(Some(b)) if b.is_ascii_whitespace() || b == b',' => continue,
+                Ok(Some(b)) => break b,
+            }
+        };
+        if first == b']' {
+            // The wrapper's own closing brace ends it; anything else after the array is not a
+            // wrapper's, and not a record either.
+            loop {
+                match self.next_byte() {
+                    Err(e) => return fail(self, e),
+                    Ok(None) => return fail(self, cut_short(self.start)),
+                    Ok(Some(b'}')) => break,
+                    Ok(Some(b)) if b.is_ascii_whitespace() => continue,
+                    Ok(Some(_)) => {
+                        let start = self.start;
+                        return fail(self, format!("line {start}: more than a Records array"));
+                    }
                 }
             }
-            other => vec![other],
+            self.in_array = false;
+            return None;
+        }
+        let line = self.line;
+        let mut element = vec![first];
+        let (mut depth, mut in_string, mut escaped) = match first {
+            b'{' | b'[' => (1usize, false, false),
+            b'"' => (0, true, false),
+            _ => (0, false, false),
         };
-        self.pending.extend(items.into_iter().map(|value| Record { line, value }));
+        let scalar = depth == 0 && !in_string;
+        loop {
+            if !scalar && depth == 0 && !in_string {
+                break;
+            }
+            let b = match self.next_byte() {
+                Err(e) => return fail(self, e),
+                Ok(None) => return fail(self, cut_short(line)),
+                Ok(Some(b)) => b,
+            };
+            if element.len() > DOCUMENT_MAX_BYTES {
+                return fail(
+                    self,
+                    format!("line {line}: a record larger than {DOCUMENT_MAX_BYTES} bytes"),
+                );
+            }
+            if scalar {
+                if b == b',' || b == b']' || b.is_ascii_whitespace() {
+                    self.carry.push_front(b);
+                    if b == b'\n' {
+                        self.line -= 1;
+                    }
+                    break;
+                }
+            } else if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => depth -= 1,
+                    _ => {}
+                }
+            }
+            element.push(b);
+        }
+        Some(
+            serde_json::from_slice(&element)
+                .map(|value| Record { line, value })
+                .map_err(|e| format!("line {line}: not JSON: {e}")),
+        )
     }
 }
 
-/// `{"Records": […]}` or `{"records": […]}` and nothing else.
-fn is_wrapper(object: &serde_json::Map<String, Value>) -> bool {
-    object.len() == 1
-        && ["Records", "records"].iter().any(|k| matches!(object.get(*k), Some(Value::Array(_))))
+/// Where the elements of a `{"Records": [` (or `"records"`) wrapper begin in `document`, if it
+/// starts like one.
+fn wrapper_start(document: &[u8]) -> Option<usize> {
+    let skip = |at: usize| {
+        at + document
+            .get(at..)
+            .map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_whitespace()).count())
+    };
+    let mut at = skip(0);
+    if document.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip(at + 1);
+    let key = document.get(at..at + 9)?;
+    if key != b"\"Records\"" && key != b"\"records\"" {
+        return None;
+    }
+    at = skip(at + 9);
+    if document.get(at) != Some(&b':') {
+        return None;
+    }
+    at = skip(at + 1);
+    (document.get(at) == Some(&b'[')).then_some(at + 1)
 }
 
 #[cfg(test)]
@@ -197,6 +354,27 @@ mod tests {
         gz.write_all(b"{\"Records\":[{\"a\":1}]}").unwrap();
         let got = all(&gz.finish().unwrap());
         assert_eq!(got, [Ok(Record { line: 1, value: serde_json::json!({"a": 1}) })]);
+    }
+
+    #[test]
+    fn a_pretty_wrapper_is_read_element_by_element_with_lines() {
+        let text = b"{\n  \"Records\": [\n    {\"a\": \"x,]}\\\"\"},\n    {\"b\": [1, {\"c\": 2}]},\n    7,\n    {broken}\n  ]\n}\n{\"after\": 1}\n";
+        let got: Vec<Result<(usize, Value), String>> =
+            all(text).into_iter().map(|r| r.map(|r| (r.line, r.value))).collect();
+        assert_eq!(got[0], Ok((3, serde_json::json!({"a": "x,]}\""}))));
+        assert_eq!(got[1], Ok((4, serde_json::json!({"b": [1, {"c": 2}]}))));
+        assert_eq!(got[2], Ok((5, serde_json::json!(7))));
+        assert!(got[3].as_ref().unwrap_err().starts_with("line 6: not JSON"), "{:?}", got[3]);
+        assert_eq!(got[4], Ok((9, serde_json::json!({"after": 1}))));
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn a_wrapper_cut_short_is_reported() {
+        let got = all(b"{\"Records\":[{\"a\":1},{\"b\":");
+        assert_eq!(got[0], Ok(Record { line: 1, value: serde_json::json!({"a": 1}) }));
+        assert_eq!(got[1], Err("line 1: the Records array is cut short".to_owned()));
+        assert_eq!(got.len(), 2);
     }
 
     #[test]
