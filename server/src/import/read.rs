@@ -77,6 +77,9 @@ impl Iterator for Records<'_> {
                     None => continue,
                 }
             }
+            if self.document.is_empty() && self.carry.is_empty() && self.wrapper_ahead() {
+                continue;
+            }
             let mut line = Vec::new();
             match self.read_line(&mut line) {
                 Ok(0) => {
@@ -161,6 +164,20 @@ impl Records<'_> {
                 Some(error)
             }
         }
+    }
+
+    /// Whether the reader's next bytes open a wrapper (`{"Records": [`, all on one line as
+    /// CloudTrail writes it); if so they are taken, and the array is read element by element
+    /// without first reading the whole line.
+    fn wrapper_ahead(&mut self) -> bool {
+        let Ok(ahead) = self.reader.fill_buf() else { return false };
+        let Some(offset) = wrapper_start(ahead) else { return false };
+        let newlines = ahead[..offset].iter().filter(|b| **b == b'\n').count();
+        self.reader.consume(offset);
+        self.line += newlines;
+        self.start = self.line;
+        self.in_array = true;
+        true
     }
 
     /// The next line, the bytes left over from a wrapper first.
@@ -367,6 +384,35 @@ mod tests {
         assert!(got[3].as_ref().unwrap_err().starts_with("line 6: not JSON"), "{:?}", got[3]);
         assert_eq!(got[4], Ok((9, serde_json::json!({"after": 1}))));
         assert_eq!(got.len(), 5);
+    }
+
+    /// Counts what was read from it.
+    struct Counted<'a>(&'a [u8], std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_one_line_wrapper_is_not_read_whole_before_its_first_record() {
+        let record = br#"{"eventName":"GetObject","padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#;
+        let mut text = b"{\"Records\":[".to_vec();
+        for _ in 0..100_000 {
+            text.extend_from_slice(record);
+            text.push(b',');
+        }
+        text.extend_from_slice(record);
+        text.extend_from_slice(b"]}");
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut records = records(Counted(&text, read.clone()));
+        assert!(records.next().unwrap().is_ok());
+        let so_far = read.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(so_far < 64 * 1024, "read {so_far} of {} bytes for the first record", text.len());
+        assert_eq!(records.count(), 100_000);
     }
 
     #[test]
