@@ -2,10 +2,10 @@
 //! `operationName.value`, `eventDataId`), and a diagnostic setting's export to storage or Event
 //! Hubs (`time`, `operationName` as text, `resultType`).
 
-use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use auditrail_model::{Actor, ActorType, EventDraft, Target};
 use serde_json::Value;
 
-use super::{Mapped, first_text, instant, text};
+use super::{Mapped, category, first_text, instant, outcome, text};
 
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let action = first_text(
@@ -51,9 +51,9 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
         source_id: first_text(r, &[&["eventDataId"], &["properties", "eventDataId"]]),
         draft: EventDraft {
             occurred_at,
-            category: Some("activity".to_owned()),
+            category: category(false),
             module,
-            result: if failed { Outcome::Failure } else { Outcome::Success },
+            result: outcome(failed),
             actor,
             source_ip: first_text(r, &[&["httpRequest", "clientIpAddress"], &["callerIpAddress"]]),
             target: Target {

@@ -1,10 +1,10 @@
 //! AWS CloudTrail records (`eventVersion` 1.0x), as in the files CloudTrail delivers to S3 and
 //! in CloudTrail Lake exports.
 
-use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use auditrail_model::{Actor, ActorType, EventDraft, Target};
 use serde_json::Value;
 
-use super::{Mapped, first_text, instant, required, text};
+use super::{Mapped, category, first_text, instant, outcome, required, text};
 
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let action = required(r, &["eventName"])?;
@@ -60,10 +60,10 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
         source_id: text(r, &["eventID"]),
         draft: EventDraft {
             occurred_at: instant(r, &["eventTime"])?,
-            category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
+            category: category(sign_in),
             module: required(r, &["eventSource"])?,
             action,
-            result: if failed { Outcome::Failure } else { Outcome::Success },
+            result: outcome(failed),
             actor,
             source_ip: text(r, &["sourceIPAddress"]),
             user_agent: text(r, &["userAgent"]),

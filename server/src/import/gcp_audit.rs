@@ -1,10 +1,10 @@
 //! Google Cloud audit log entries: a `LogEntry` whose `protoPayload` is an `AuditLog`, as
 //! Cloud Logging exports and `gcloud logging read --format=json` write them.
 
-use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use auditrail_model::{Actor, ActorType, EventDraft, Target};
 use serde_json::Value;
 
-use super::{Mapped, first_text, instant, required, text};
+use super::{Mapped, category, first_text, instant, outcome, required, text};
 
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let payload = r.get("protoPayload").ok_or("no protoPayload")?;
@@ -38,9 +38,9 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
         source_id: text(r, &["insertId"]).map(|id| format!("{log_name}/{timestamp}/{id}")),
         draft: EventDraft {
             occurred_at: instant(r, &["timestamp"])?,
-            category: Some(if access { "access" } else { "activity" }.to_owned()),
+            category: category(access),
             module: service,
-            result: if failed { Outcome::Failure } else { Outcome::Success },
+            result: outcome(failed),
             actor,
             source_ip: text(payload, &["requestMetadata", "callerIp"]),
             user_agent: text(payload, &["requestMetadata", "callerSuppliedUserAgent"]),

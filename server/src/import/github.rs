@@ -1,10 +1,10 @@
 //! GitHub organization and enterprise audit log events, as the REST API, the web export and
 //! audit log streaming write them.
 
-use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use auditrail_model::{Actor, ActorType, EventDraft, Target};
 use serde_json::Value;
 
-use super::{Mapped, first_segment, instant, required, text};
+use super::{Mapped, category, first_segment, instant, outcome, required, text};
 
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let action = required(r, &["action"])?;
@@ -40,10 +40,10 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
         source_id: text(r, &["_document_id"]),
         draft: EventDraft {
             occurred_at,
-            category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
+            category: category(sign_in),
             module: first_segment(&action),
             action,
-            result: if failed { Outcome::Failure } else { Outcome::Success },
+            result: outcome(failed),
             actor,
             source_ip: text(r, &["actor_ip"]),
             user_agent: text(r, &["user_agent"]),

@@ -1,10 +1,10 @@
 //! Google Workspace activities from the Admin SDK Reports API (`activities.list`). One
 //! activity may hold several events; each becomes an event of its own.
 
-use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use auditrail_model::{Actor, ActorType, EventDraft, Target};
 use serde_json::Value;
 
-use super::{Mapped, instant, required, text};
+use super::{Mapped, category, instant, outcome, required, text};
 
 pub(super) fn map(r: &Value) -> Result<Vec<Mapped>, String> {
     let occurred_at = instant(r, &["id", "time"])?;
@@ -43,9 +43,9 @@ pub(super) fn map(r: &Value) -> Result<Vec<Mapped>, String> {
                 source_id: Some(format!("{activity}/{i}")),
                 draft: EventDraft {
                     occurred_at,
-                    category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
+                    category: category(sign_in),
                     module: application.clone(),
-                    result: if failed { Outcome::Failure } else { Outcome::Success },
+                    result: outcome(failed),
                     actor: actor.clone(),
                     source_ip: text(r, &["ipAddress"]),
                     target: target(event),

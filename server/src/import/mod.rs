@@ -14,7 +14,7 @@ mod okta;
 mod read;
 mod run;
 
-use auditrail_model::EventDraft;
+use auditrail_model::{EventDraft, Outcome};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -133,6 +133,15 @@ fn instant(record: &Value, path: &[&str]) -> Result<DateTime<Utc>, String> {
             .ok_or_else(|| format!("{field}: {n} is not a time in milliseconds")),
         _ => Err(format!("no {field}")),
     }
+}
+
+/// Our category for an imported event: sign-ins are `access`, everything else `activity`.
+fn category(sign_in: bool) -> Option<String> {
+    Some(if sign_in { "access" } else { "activity" }.to_owned())
+}
+
+fn outcome(failed: bool) -> Outcome {
+    if failed { Outcome::Failure } else { Outcome::Success }
 }
 
 /// The leading part of a dotted name: `repo` of `repo.create`.

@@ -1,18 +1,18 @@
 //! Okta System Log events (`/api/v1/logs`, and log streams).
 
-use auditrail_model::{Actor, ActorType, EventDraft, Outcome, Target};
+use auditrail_model::{Actor, ActorType, EventDraft, Target};
 use serde_json::Value;
 
-use super::{Mapped, first_segment, instant, required, text};
+use super::{Mapped, category, first_segment, instant, outcome, required, text};
 
 pub(super) fn map(r: &Value) -> Result<Mapped, String> {
     let action = required(r, &["eventType"])?;
     let sign_in = ["user.session.", "user.authentication.", "user.mfa."]
         .iter()
         .any(|p| action.starts_with(p));
-    let outcome = text(r, &["outcome", "result"]);
+    let result = text(r, &["outcome", "result"]);
     // Of SUCCESS, FAILURE, SKIPPED, ALLOW, DENY, CHALLENGE and UNKNOWN, two say it did not work.
-    let failed = outcome.as_deref().is_some_and(|o| matches!(o, "FAILURE" | "DENY"));
+    let failed = result.as_deref().is_some_and(|o| matches!(o, "FAILURE" | "DENY"));
     let alternate = text(r, &["actor", "alternateId"]);
     let actor = Actor {
         id: text(r, &["actor", "id"]),
@@ -33,16 +33,16 @@ pub(super) fn map(r: &Value) -> Result<Mapped, String> {
         source_id: text(r, &["uuid"]),
         draft: EventDraft {
             occurred_at: instant(r, &["published"])?,
-            category: Some(if sign_in { "access" } else { "activity" }.to_owned()),
+            category: category(sign_in),
             module: first_segment(&action),
             action,
-            result: if failed { Outcome::Failure } else { Outcome::Success },
+            result: outcome(failed),
             actor,
             source_ip: text(r, &["client", "ipAddress"]),
             user_agent: text(r, &["client", "userAgent", "rawUserAgent"]),
             target,
             description: text(r, &["displayMessage"]),
-            error: if failed { text(r, &["outcome", "reason"]).or(outcome) } else { None },
+            error: if failed { text(r, &["outcome", "reason"]).or(result) } else { None },
             trace_id: text(r, &["transaction", "id"]),
             ..EventDraft::default()
         },
