@@ -36,22 +36,27 @@ pub fn EventsPage() -> impl IntoView {
     let may_export = can(use_account(), auditrail_model::Permission::LogsExport);
     // With an unreadable filter there is nothing to export: no button rather than a file of
     // everything. Without the export permission, no button either.
-    let export_href = move || {
-        filter_query(&query.get()).filter(|_| may_export()).map(|filters| {
-            if filters.is_empty() {
-                "/export?format=csv".to_owned()
-            } else {
-                format!("/export?format=csv&{filters}")
-            }
-        })
+    let export_filters = move || filter_query(&query.get()).filter(|_| may_export());
+    let export_link = move |filters: &str, format: &'static str, label: &'static str| {
+        let href = if filters.is_empty() {
+            format!("/export?format={format}")
+        } else {
+            format!("/export?format={format}&{filters}")
+        };
+        let testid = format!("export-{format}");
+        view! { <a class="button" href=href download data-testid=testid>{label}</a> }
     };
     view! {
         <section class="events-page">
             <FilterForm facets/>
             <div class="toolbar">
                 <Transition fallback=|| ()>
-                    {move || export_href().map(|href| view! {
-                        <a class="button" href=href download data-testid="export-csv">"Export CSV"</a>
+                    {move || export_filters().map(|filters| view! {
+                        <span class="export-menu">
+                            {export_link(&filters, "csv", "Export CSV")}
+                            {export_link(&filters, "xlsx", "Excel")}
+                            {export_link(&filters, "jsonl", "JSON Lines")}
+                        </span>
                     })}
                 </Transition>
             </div>

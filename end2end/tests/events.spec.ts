@@ -95,12 +95,18 @@ test("filter, open the drawer, export exactly the filtered list", async ({ page,
     page.waitForEvent("download"),
     page.getByTestId("export-csv").click(),
   ]);
-  expect(download.suggestedFilename()).toMatch(/^auditrail-events-.*\.csv$/);
+  expect(download.suggestedFilename()).toMatch(/^auditrail-[a-z0-9+_.-]+-(start|\d{8}T\d{4})-\d{8}T\d{4}\.csv$/);
   const csv = parseCsv(readFileSync(await download.path(), "utf8"));
   expect(csv[0].slice(0, 8)).toEqual(["Time", "User", "Project", "Module", "Action", "Result", "Description", "IP"]);
   expect(csv.length).toBe(2);
   expect(csv[1][csv[0].indexOf("Event ID")]).toBe(id);
   expect(csv[1][csv[0].indexOf("Error")]).toBe("Password expired for e2e");
+  const [workbook] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("export-xlsx").click(),
+  ]);
+  expect(workbook.suggestedFilename()).toMatch(/\.xlsx$/);
+  expect(readFileSync(await workbook.path()).subarray(0, 2).toString()).toBe("PK");
 
   // Back reopens the drawer, then the filtered list, then the unfiltered one; forward returns.
   await page.goBack();

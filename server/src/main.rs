@@ -130,7 +130,7 @@ enum Command {
     },
     /// Export events matching a filter to standard output
     Export {
-        /// csv or jsonl
+        /// csv, jsonl or xlsx (binary: redirect it to a file)
         #[arg(long, default_value = "csv")]
         format: String,
         /// Filters in query-string form, as in the API and page URL: 'range=7d&project=shop'

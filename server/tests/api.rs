@@ -21,7 +21,7 @@ backend_tests!(
     requests_without_a_valid_key_get_401,
     unknown_event_unknown_parameter_and_bad_filter_are_clear_errors,
     cursor_pages_through_everything_once,
-    csv_export_equals_the_filtered_list_and_neutralises_formulas,
+    every_export_format_equals_the_filtered_list_and_neutralises_formulas,
     facets_and_flags,
 );
 
@@ -242,7 +242,7 @@ async fn cursor_pages_through_everything_once(app: TestApp) {
     assert_eq!(unique.len(), 7);
 }
 
-async fn csv_export_equals_the_filtered_list_and_neutralises_formulas(app: TestApp) {
+async fn every_export_format_equals_the_filtered_list_and_neutralises_formulas(app: TestApp) {
     let mut events: Vec<Value> = (0..2500).map(|i| sample(i % 600)).collect();
     events[10]["project"] = json!("other");
     events[20]["description"] = json!("=HYPERLINK(\"http://evil.test\",\"click\")");
@@ -282,7 +282,39 @@ async fn csv_export_equals_the_filtered_list_and_neutralises_formulas(app: TestA
     assert!(rows.iter().any(|r| r[1] == "'@admin"));
 
     let jsonl = app.get(&format!("/api/v1/events/export?format=jsonl&{query}")).await;
-    assert_eq!(std::str::from_utf8(&jsonl.body).unwrap().lines().count(), 2499);
+    let jsonl_ids: Vec<String> = std::str::from_utf8(&jsonl.body)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(jsonl_ids, listed, "JSON Lines: same rows, same order");
+
+    // XLSX: the same rows; formula-looking text is a string cell, not a formula, and needs no
+    // apostrophe; times are date-time cells.
+    let xlsx = app.get(&format!("/api/v1/events/export?format=xlsx&{query}")).await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert_eq!(
+        xlsx.headers[header::CONTENT_TYPE],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let disposition = xlsx.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(
+        disposition.contains("auditrail-shop-") && disposition.ends_with(".xlsx\""),
+        "{disposition}"
+    );
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.body.to_vec())).unwrap();
+    use calamine::Reader;
+    let sheet = book.worksheet_range("Events").unwrap();
+    let cells: Vec<Vec<calamine::Data>> = sheet.rows().map(<[_]>::to_vec).collect();
+    assert_eq!(cells[0][0], calamine::Data::String("Time (UTC)".into()));
+    let xlsx_ids: Vec<String> = cells[1..].iter().map(|r| r[9].to_string()).collect();
+    assert_eq!(xlsx_ids, listed, "XLSX: same rows, same order");
+    assert!(cells[1..].iter().all(|r| matches!(r[0], calamine::Data::DateTime(_))));
+    let hyperlink = calamine::Data::String("=HYPERLINK(\"http://evil.test\",\"click\")".into());
+    assert!(cells.iter().any(|r| r[6] == hyperlink), "a string cell, as written");
+    let formulas = book.worksheet_formula("Events").unwrap();
+    assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no formula anywhere");
 
     let bad = app.get("/api/v1/events/export?format=pdf").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);

@@ -209,6 +209,7 @@ macro_rules! store_engine {
         narrowed: &Narrowed,
         window: TimeWindow,
         page: PageRequest,
+        as_of: Option<DateTime<Utc>>,
     ) -> Result<EventPage, StorageError> {
         let terms = narrowed.filter.search_terms();
         let mut buf = SqlBuf::new(placeholder);
@@ -220,6 +221,9 @@ macro_rules! store_engine {
             push_keyword_source(&mut buf, &terms, narrowed.listed_only)
         };
         push_conditions(&mut buf, narrowed, window, key);
+        if let Some(as_of) = as_of {
+            buf.push(" AND e.received_at <= ").bind(Arg::Int(as_of.timestamp_micros()));
+        }
         if let Some(after) = page.cursor {
             buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(after.key));
         }

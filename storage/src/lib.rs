@@ -97,12 +97,36 @@ impl Store {
         page: PageRequest,
         now: DateTime<Utc>,
     ) -> Result<EventPage, StorageError> {
+        self.list(filter, scope, page, now, None).await
+    }
+
+    /// [`Store::list_events`] as the store stood at `now`: events received later are left out,
+    /// whatever their time, so every page of an export belongs to the same snapshot.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_events_as_of(
+        &self,
+        filter: &Filter,
+        scope: &ReadScope,
+        page: PageRequest,
+        now: DateTime<Utc>,
+    ) -> Result<EventPage, StorageError> {
+        self.list(filter, scope, page, now, Some(now)).await
+    }
+
+    async fn list(
+        &self,
+        filter: &Filter,
+        scope: &ReadScope,
+        page: PageRequest,
+        now: DateTime<Utc>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<EventPage, StorageError> {
         scope.check(filter)?;
         let window = filter.time_window(now)?;
         let Some(narrowed) = scope.narrow(filter) else {
             return Ok(EventPage { events: Vec::new(), next_cursor: None });
         };
-        on_backend!(self, s => s.list_events(&narrowed, window, page).await)
+        on_backend!(self, s => s.list_events(&narrowed, window, page, as_of).await)
     }
 
     /// The event with this id, unless `scope` excludes its project: to someone who may not

@@ -1,0 +1,373 @@
+//! Streamed exports of a filtered list: CSV and XLSX for spreadsheets, JSON Lines for pipelines.
+//! Rows are read page by page through the same keyset listing the table uses, as the store stood
+//! when the export started, so memory stays constant and the file holds exactly the rows the
+//! same filter listed then; without `logs.view_details` it holds the table's columns only. Exports by people and keys are recorded in the audit trail when they
+//! start, and again with the number of rows sent when they finish or stop.
+
+use auditrail_access::audit::{Entry, Kind};
+use auditrail_access::reading::Reader;
+mod columns;
+mod xlsx;
+
+use auditrail_model::{Event, Filter, ListedEvent, PageRequest, TimeWindow};
+use auditrail_storage::Store;
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
+use tokio::io::AsyncReadExt;
+
+pub use columns::{COLUMNS, neutralise};
+use columns::{Column, LISTED_COLUMNS, csv_writer};
+
+use crate::api::ParsedQuery;
+use crate::error::ApiError;
+
+/// Rows per database round trip: large enough that round trips don't dominate, small enough
+/// that a page is a few hundred kilobytes in memory.
+const PAGE: u32 = 1000;
+
+#[derive(Clone, Copy)]
+enum Format {
+    Csv,
+    JsonLines,
+    Xlsx,
+}
+
+impl Format {
+    fn parse(raw: Option<&str>) -> Result<Format, ApiError> {
+        match raw.unwrap_or("csv") {
+            "csv" => Ok(Format::Csv),
+            "jsonl" => Ok(Format::JsonLines),
+            "xlsx" => Ok(Format::Xlsx),
+            other => Err(ApiError::BadRequest(format!(
+                "format: {other:?} is not supported; use csv, jsonl or xlsx"
+            ))),
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::JsonLines => "application/x-ndjson",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::JsonLines => "jsonl",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// Who exports, and whether the export is recorded (not for the CLI, run by whoever holds the
+/// database).
+pub struct Exporter {
+    pub store: Store,
+    pub reader: Reader,
+    pub recorded: bool,
+}
+
+/// A validated export, ready to stream.
+pub struct Export {
+    pub filename: String,
+    format: Format,
+    zone: Tz,
+    state: ExportState,
+}
+
+/// Validates an export query: a bad filter is an error now, not a broken file later.
+pub fn prepare(exporter: Exporter, raw_query: Option<&str>) -> Result<Export, ApiError> {
+    let query = ParsedQuery::parse(raw_query, &["format"])?;
+    let format = Format::parse(query.get("format"))?;
+    let now = Utc::now();
+    let window =
+        query.filter.time_window(now).map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+    exporter
+        .reader
+        .scope
+        .check(&query.filter)
+        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+    let zone = query.filter.zone().map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+    let filename = filename(&query.filter, window, now, zone, format.extension());
+    let record = exporter.recorded.then(|| ExportRecord {
+        store: exporter.store.clone(),
+        reader: exporter.reader.clone(),
+        filter: query.filter.to_query(),
+        format,
+        rows: 0,
+        finished: false,
+    });
+    let state = ExportState {
+        store: exporter.store,
+        reader: exporter.reader,
+        filter: query.filter,
+        now,
+        next: Some(PageRequest { cursor: None, limit: PAGE }),
+        header_sent: false,
+        record,
+    };
+    Ok(Export { filename, format, zone, state })
+}
+
+impl Export {
+    /// The encoded file: CSV and JSON Lines one chunk per page of events; XLSX once the
+    /// workbook is complete, as a zip cannot be sent before its end is written.
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+        match self.format {
+            Format::Xlsx => workbook(self.state, self.zone).boxed(),
+            text => rows(self.state, text, self.zone).boxed(),
+        }
+    }
+}
+
+/// `auditrail-<projects or all>-<from>-<to>.<ext>`: what the file holds, read off its name.
+/// Times are the filter's window in its zone; an open start is `start`, an open end the moment
+/// the export began.
+fn filename(
+    filter: &Filter,
+    window: TimeWindow,
+    now: DateTime<Utc>,
+    zone: Tz,
+    ext: &str,
+) -> String {
+    let safe = |name: &str| -> String {
+        name.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .take(40)
+            .collect()
+    };
+    let projects = match filter.project.as_slice() {
+        [] => "all".to_owned(),
+        some => {
+            let mut names: Vec<String> = some.iter().take(3).map(|p| safe(p)).collect();
+            if some.len() > 3 {
+                names.push("more".to_owned());
+            }
+            names.join("+")
+        }
+    };
+    let at = |t: DateTime<Utc>| t.with_timezone(&zone).format("%Y%m%dT%H%M").to_string();
+    let from = window.from.map_or_else(|| "start".to_owned(), at);
+    let to = at(window.to.unwrap_or(now));
+    format!("auditrail-{projects}-{from}-{to}.{ext}")
+}
+
+/// Answers an export request with a streamed attachment. The export is recorded as started
+/// before the first byte goes out, so a download that is never finished is on record too.
+pub async fn respond(exporter: Exporter, raw_query: Option<&str>) -> Result<Response, ApiError> {
+    let export = prepare(exporter, raw_query)?;
+    if let Some(record) = &export.state.record {
+        record.reader.record(&record.store, record.started()).await?;
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, export.format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", export.filename)),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Body::from_stream(export.into_stream()),
+    )
+        .into_response())
+}
+
+/// The audit events of one export: one when it starts, and one when the last row has gone out
+/// or, if the download stops early, when the stream is dropped.
+struct ExportRecord {
+    store: Store,
+    reader: Reader,
+    filter: String,
+    format: Format,
+    rows: u64,
+    finished: bool,
+}
+
+impl ExportRecord {
+    fn started(&self) -> Entry {
+        Entry::new(Kind::Access, "events", "export", "Started an export")
+            .detail("filter", self.filter.clone())
+            .detail("format", self.format.extension())
+            .detail("stage", "started")
+    }
+
+    fn ended(&self, complete: bool) -> Entry {
+        let events = if self.rows == 1 { "event" } else { "events" };
+        let description = if complete {
+            format!("Exported {} {events}", self.rows)
+        } else {
+            format!("Export stopped after {} {events}", self.rows)
+        };
+        let entry = Entry::new(Kind::Access, "events", "export", &description)
+            .detail("filter", self.filter.clone())
+            .detail("format", self.format.extension())
+            .detail("stage", if complete { "finished" } else { "stopped" })
+            .detail("rows", self.rows)
+            .detail("complete", complete);
+        if complete { entry } else { entry.failed() }
+    }
+}
+
+impl Drop for ExportRecord {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let (store, reader) = (self.store.clone(), self.reader.clone());
+        let entry = self.ended(false);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = reader.record(&store, entry).await {
+                    tracing::error!(error = ?e, "could not record a stopped export");
+                }
+            });
+        }
+    }
+}
+
+struct ExportState {
+    store: Store,
+    reader: Reader,
+    filter: Filter,
+    now: DateTime<Utc>,
+    next: Option<PageRequest>,
+    header_sent: bool,
+    record: Option<ExportRecord>,
+}
+
+/// The columns a reader gets: without details, the table's only.
+fn columns(state: &ExportState) -> &'static [Column] {
+    if state.reader.details { &COLUMNS[..] } else { &COLUMNS[..LISTED_COLUMNS] }
+}
+
+/// The next page of the export's snapshot, or `None` after the last, when the export's end is
+/// recorded (before the stream ends: a download whose record failed fails too).
+async fn next_page(state: &mut ExportState) -> Result<Option<Vec<Event>>, std::io::Error> {
+    let Some(request) = state.next else {
+        if let Some(mut record) = state.record.take() {
+            let entry = record.ended(true);
+            record.finished = true;
+            record.reader.record(&record.store, entry).await.map_err(|e| {
+                tracing::error!(error = ?e, "could not record an export");
+                std::io::Error::other("export could not be recorded")
+            })?;
+        }
+        return Ok(None);
+    };
+    let page = state
+        .store
+        .list_events_as_of(&state.filter, &state.reader.scope, request, state.now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "export aborted");
+            std::io::Error::other("export aborted")
+        })?;
+    if let Some(record) = &mut state.record {
+        record.rows += page.events.len() as u64;
+    }
+    state.next = page.next_cursor.map(|c| PageRequest { cursor: Some(c), limit: PAGE });
+    Ok(Some(page.events))
+}
+
+/// CSV or JSON Lines, one chunk per page of events.
+fn rows(
+    start: ExportState,
+    format: Format,
+    zone: Tz,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    stream::try_unfold(start, move |mut state| async move {
+        let Some(events) = next_page(&mut state).await? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(events.len() * 256);
+        if let Format::JsonLines = format {
+            for event in events {
+                if state.reader.details {
+                    serde_json::to_writer(&mut out, &event)?;
+                } else {
+                    serde_json::to_writer(&mut out, &ListedEvent::from(event))?;
+                }
+                out.push(b'\n');
+            }
+        } else {
+            let columns = columns(&state);
+            let mut writer = csv_writer(&mut out);
+            if !state.header_sent {
+                writer.write_record(columns.iter().map(|c| c.name))?;
+                state.header_sent = true;
+            }
+            for event in &events {
+                writer.write_record(columns.iter().map(|c| neutralise(c.text(event, &zone))))?;
+            }
+            writer.flush()?;
+        }
+        Ok(Some((Bytes::from(out), state)))
+    })
+}
+
+/// The XLSX workbook, written page by page (on a blocking thread: rust_xlsxwriter writes
+/// files) and then sent in chunks.
+fn workbook(start: ExportState, zone: Tz) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    let io = |e: rust_xlsxwriter::XlsxError| std::io::Error::other(e.to_string());
+    let joined = |e: tokio::task::JoinError| std::io::Error::other(e.to_string());
+    stream::once(async move {
+        let mut state = start;
+        let mut sheets =
+            xlsx::Sheets::new(columns(&state), zone, xlsx::ROWS_PER_SHEET).map_err(io)?;
+        while let Some(events) = next_page(&mut state).await? {
+            sheets = tokio::task::spawn_blocking(move || {
+                events.iter().try_for_each(|e| sheets.add(e)).map(|()| sheets)
+            })
+            .await
+            .map_err(joined)?
+            .map_err(io)?;
+        }
+        let file = tokio::task::spawn_blocking(move || sheets.finish())
+            .await
+            .map_err(joined)?
+            .map_err(io)?;
+        Ok::<_, std::io::Error>(chunks(tokio::fs::File::from_std(file)))
+    })
+    .try_flatten()
+}
+
+/// A file's bytes, 64 KiB at a time.
+fn chunks(file: tokio::fs::File) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0; 64 * 1024];
+        let read = file.read(&mut buf).await?;
+        if read == 0 {
+            return Ok(None);
+        }
+        buf.truncate(read);
+        Ok(Some((Bytes::from(buf), file)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_say_what_the_file_holds() {
+        let now: DateTime<Utc> = "2026-11-30T10:15:00Z".parse().unwrap();
+        let name = |query: &str| {
+            let filter = Filter::from_query(query).unwrap().0;
+            let window = filter.time_window(now).unwrap();
+            filename(&filter, window, now, filter.zone().unwrap(), "csv")
+        };
+        assert_eq!(name(""), "auditrail-all-start-20261130T1015.csv");
+        assert_eq!(
+            name("project=shop&from=2026-11-23T00:00&to=2026-11-24T00:00&tz=Europe/Berlin"),
+            "auditrail-shop-20261123T0000-20261124T0000.csv"
+        );
+        assert_eq!(
+            name("project=a%2Fb&project=c&project=d&project=e&range=1d"),
+            "auditrail-a_b+c+d+more-20261129T1015-20261130T1015.csv"
+        );
+    }
+}
