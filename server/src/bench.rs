@@ -1,5 +1,6 @@
-//! `auditrail bench`: ingest throughput and query latency at a chosen size. Figures are printed
-//! next to an unfiltered first page measured in the same run, so ratios compare across machines.
+//! `auditrail bench`: ingest throughput, query latency and export speed and memory at a chosen
+//! size. Figures are printed next to a baseline measured in the same run (an unfiltered first
+//! page; the database's own CSV dump), so ratios compare across machines.
 
 use std::time::{Duration, Instant};
 
@@ -91,7 +92,101 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             p50.as_secs_f64() / base.as_secs_f64()
         );
     }
+    exports(&url, stored).await
+}
+
+/// Every event exported in each format by `auditrail export` as a separate process, timed with
+/// its peak memory, next to the database's own command-line client writing the same rows as
+/// CSV (`sqlite3 -csv`, `psql … COPY … CSV`) as the baseline.
+async fn exports(url: &str, rows: usize) -> anyhow::Result<()> {
+    let out = tempfile::tempdir()?;
+    let me = std::env::current_exe()?;
+    let mut runs: Vec<(String, std::process::Command)> = Vec::new();
+    for format in ["csv", "jsonl", "xlsx"] {
+        let mut command = std::process::Command::new(&me);
+        command.args(["export", "--format", format, "--database", url]);
+        runs.push((format!("auditrail export --format {format}"), command));
+    }
+    let columns = "id, occurred_at, received_at, project, category, module, action, result, \
+        actor_id, actor_name, actor_email, actor_type, source_ip, user_agent, target_type, \
+        target_id, target_name, description, error, trace_id, details";
+    let select = format!("SELECT {columns} FROM events ORDER BY sort_key DESC");
+    let baseline = match url.split_once("://") {
+        Some(("sqlite", path)) => {
+            let path = path.split('?').next().unwrap_or(path);
+            let mut command = std::process::Command::new("sqlite3");
+            command.args(["-csv", "-header", path, &select]);
+            Some(("sqlite3 -csv (baseline)", command))
+        }
+        Some(("postgres" | "postgresql", _)) => {
+            let mut command = std::process::Command::new("psql");
+            command.args([url, "-q", "-c", &format!("COPY ({select}) TO STDOUT WITH CSV HEADER")]);
+            Some(("psql COPY … CSV (baseline)", command))
+        }
+        _ => None,
+    };
+    println!();
+    println!("exporting all {rows} events …");
+    println!("| export | seconds | rows/s | MB written | peak RSS MB | time / baseline |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let base = match baseline {
+        Some((name, command)) => {
+            let run = measure(command, &out.path().join("baseline")).await?;
+            run.print(name, rows, run.seconds);
+            Some(run.seconds)
+        }
+        None => None,
+    };
+    for (i, (name, command)) in runs.into_iter().enumerate() {
+        let run = measure(command, &out.path().join(format!("export-{i}"))).await?;
+        run.print(&name, rows, base.unwrap_or(run.seconds));
+    }
     Ok(())
+}
+
+/// One finished command: wall time, bytes it wrote, and the highest resident memory seen.
+struct Run {
+    seconds: f64,
+    bytes: u64,
+    peak_kb: u64,
+}
+
+impl Run {
+    fn print(&self, name: &str, rows: usize, baseline: f64) {
+        println!(
+            "| {name} | {:.1} | {:.0} | {:.0} | {:.0} | {:.2}× |",
+            self.seconds,
+            rows as f64 / self.seconds,
+            self.bytes as f64 / 1e6,
+            self.peak_kb as f64 / 1024.0,
+            self.seconds / baseline
+        );
+    }
+}
+
+/// Runs `command` with its output in `file`, reading its peak resident set (`VmHWM`, Linux)
+/// every few milliseconds until it exits.
+async fn measure(mut command: std::process::Command, file: &std::path::Path) -> anyhow::Result<Run> {
+    let output = std::fs::File::create(file)?;
+    command.stdout(output).stderr(std::process::Stdio::inherit());
+    let started = Instant::now();
+    let mut child = command.spawn().with_context(|| format!("starting {command:?}"))?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
+        let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:"));
+        if let Some(kb) = hwm.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()) {
+            peak_kb = peak_kb.max(kb);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    anyhow::ensure!(status.success(), "{command:?} failed: {status}");
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Run { seconds, bytes: std::fs::metadata(file)?.len(), peak_kb })
 }
 
 fn ms(d: Duration) -> f64 {
