@@ -166,7 +166,10 @@ impl Run {
 
 /// Runs `command` with its output in `file`, reading its peak resident set (`VmHWM`, Linux)
 /// every few milliseconds until it exits.
-async fn measure(mut command: std::process::Command, file: &std::path::Path) -> anyhow::Result<Run> {
+async fn measure(
+    mut command: std::process::Command,
+    file: &std::path::Path,
+) -> anyhow::Result<Run> {
     let output = std::fs::File::create(file)?;
     command.stdout(output).stderr(std::process::Stdio::inherit());
     let started = Instant::now();
