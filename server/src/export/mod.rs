@@ -9,8 +9,8 @@ use auditrail_access::reading::Reader;
 mod columns;
 mod xlsx;
 
-use auditrail_model::{Event, EventPage, Filter, ListedEvent, PageRequest, TimeWindow};
-use auditrail_storage::{StorageError, Store};
+use auditrail_model::{Event, Filter, ListedEvent, PageRequest, TimeWindow};
+use auditrail_storage::Store;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -26,8 +26,8 @@ use crate::api::ParsedQuery;
 use crate::error::ApiError;
 
 /// Rows per database round trip: large enough that round trips don't dominate, small enough
-/// that the two pages in memory (one written, one read ahead) stay a few megabytes.
-const PAGE: u32 = 500;
+/// that a page is a few hundred kilobytes in memory.
+const PAGE: u32 = 1000;
 
 #[derive(Clone, Copy)]
 enum Format {
@@ -109,7 +109,6 @@ pub fn prepare(exporter: Exporter, raw_query: Option<&str>) -> Result<Export, Ap
         filter: query.filter,
         now,
         next: Some(PageRequest { cursor: None, limit: PAGE }),
-        prefetch: None,
         header_sent: false,
         record,
     };
@@ -236,22 +235,8 @@ struct ExportState {
     filter: Filter,
     now: DateTime<Utc>,
     next: Option<PageRequest>,
-    /// The next page, already being read while this one is written.
-    prefetch: Option<tokio::task::JoinHandle<Result<EventPage, StorageError>>>,
     header_sent: bool,
     record: Option<ExportRecord>,
-}
-
-impl ExportState {
-    /// Starts reading the page `request` names on its own task.
-    fn fetch(
-        &self,
-        request: PageRequest,
-    ) -> tokio::task::JoinHandle<Result<EventPage, StorageError>> {
-        let (store, filter, scope, now) =
-            (self.store.clone(), self.filter.clone(), self.reader.scope.clone(), self.now);
-        tokio::spawn(async move { store.list_events_as_of(&filter, &scope, request, now).await })
-    }
 }
 
 /// The columns a reader gets: without details, the table's only.
@@ -273,20 +258,18 @@ async fn next_page(state: &mut ExportState) -> Result<Option<Vec<Event>>, std::i
         }
         return Ok(None);
     };
-    let fetch = match state.prefetch.take() {
-        Some(fetch) => fetch,
-        None => state.fetch(request),
-    };
-    let page = fetch.await.map_err(std::io::Error::other)?.map_err(|e| {
-        tracing::error!(error = ?e, "export aborted");
-        std::io::Error::other("export aborted")
-    })?;
+    let page = state
+        .store
+        .list_events_as_of(&state.filter, &state.reader.scope, request, state.now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "export aborted");
+            std::io::Error::other("export aborted")
+        })?;
     if let Some(record) = &mut state.record {
         record.rows += page.events.len() as u64;
     }
     state.next = page.next_cursor.map(|c| PageRequest { cursor: Some(c), limit: PAGE });
-    // Reading overlaps writing: the database works on the next page meanwhile.
-    state.prefetch = state.next.map(|next| state.fetch(next));
     Ok(Some(page.events))
 }
 
