@@ -5,6 +5,7 @@
 mod access;
 mod cursor;
 mod event;
+mod export;
 mod filter;
 mod names;
 mod page;
@@ -16,6 +17,7 @@ pub use access::{
 };
 pub use cursor::Cursor;
 pub use event::{Actor, ActorType, Event, EventDraft, NewEvent, Outcome, Target};
+pub use export::{ExportFormat, ExportJob, JobStatus, Manifest};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};

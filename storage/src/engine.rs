@@ -211,19 +211,9 @@ macro_rules! store_engine {
         page: PageRequest,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<EventPage, StorageError> {
-        let terms = narrowed.filter.search_terms();
         let mut buf = SqlBuf::new(placeholder);
         buf.push("SELECT ").push(EVENT_COLUMNS);
-        let key = if terms.is_empty() {
-            buf.push(" FROM events e WHERE 1 = 1");
-            "e.sort_key"
-        } else {
-            push_keyword_source(&mut buf, &terms, narrowed.listed_only)
-        };
-        push_conditions(&mut buf, narrowed, window, key);
-        if let Some(as_of) = as_of {
-            buf.push(" AND e.received_at <= ").bind(Arg::Int(as_of.timestamp_micros()));
-        }
+        let key = push_matching(&mut buf, narrowed, window, as_of);
         if let Some(after) = page.cursor {
             buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(after.key));
         }
@@ -231,6 +221,23 @@ macro_rules! store_engine {
         buf.bind(Arg::Int(i64::from(page.limit) + 1));
         let rows: Vec<EventRow> = query_as(buf)?.fetch_all(&self.pool).await?;
         Ok(page_from_rows(rows, page.limit))
+    }
+
+    /// How many events match, counting no further than `cap`.
+    pub async fn count_events(
+        &self,
+        narrowed: &Narrowed,
+        window: TimeWindow,
+        as_of: Option<DateTime<Utc>>,
+        cap: u64,
+    ) -> Result<u64, StorageError> {
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push("SELECT COUNT(*) FROM (SELECT 1");
+        push_matching(&mut buf, narrowed, window, as_of);
+        buf.push(" LIMIT ").bind(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+        buf.push(") AS matching");
+        let (count,): (i64,) = query_as(buf)?.fetch_one(&self.pool).await?;
+        Ok(count.max(0) as u64)
     }
 
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
@@ -364,6 +371,28 @@ async fn insert_in(
         }
     write_facets(facets, tx).await?;
     Ok(Inserted { ids, new })
+}
+
+/// Appends the `FROM` and `WHERE` of the events `narrowed` matches in `window`, received by
+/// `as_of`; returns the sort-key column to walk them by.
+fn push_matching(
+    buf: &mut SqlBuf,
+    narrowed: &Narrowed,
+    window: TimeWindow,
+    as_of: Option<DateTime<Utc>>,
+) -> &'static str {
+    let terms = narrowed.filter.search_terms();
+    let key = if terms.is_empty() {
+        buf.push(" FROM events e WHERE 1 = 1");
+        "e.sort_key"
+    } else {
+        push_keyword_source(buf, &terms, narrowed.listed_only)
+    };
+    push_conditions(buf, narrowed, window, key);
+    if let Some(as_of) = as_of {
+        buf.push(" AND e.received_at <= ").bind(Arg::Int(as_of.timestamp_micros()));
+    }
+    key
 }
 
 /// Writes a change's audit records in the change's own transaction: both commit, or neither

@@ -6,6 +6,7 @@ mod accounts;
 mod api_keys;
 mod engine;
 mod error;
+mod export_jobs;
 mod migrations;
 mod postgres;
 mod query;
@@ -26,6 +27,7 @@ pub use accounts::{Credentials, Session, SignInAttempt};
 pub use api_keys::NewApiKey;
 pub use engine::Inserted;
 pub use error::StorageError;
+pub use export_jobs::{JobEnd, NewExportJob, Owner, StoredJob};
 
 /// Makes the same call on whichever backend the store is.
 macro_rules! on_backend {
@@ -127,6 +129,23 @@ impl Store {
             return Ok(EventPage { events: Vec::new(), next_cursor: None });
         };
         on_backend!(self, s => s.list_events(&narrowed, window, page, as_of).await)
+    }
+
+    /// How many events [`Store::list_events_as_of`] would list in all, counting no further
+    /// than `cap`: the progress bar's end for an export.
+    pub async fn count_events_as_of(
+        &self,
+        filter: &Filter,
+        scope: &ReadScope,
+        now: DateTime<Utc>,
+        cap: u64,
+    ) -> Result<u64, StorageError> {
+        scope.check(filter)?;
+        let window = filter.time_window(now)?;
+        let Some(narrowed) = scope.narrow(filter) else {
+            return Ok(0);
+        };
+        on_backend!(self, s => s.count_events(&narrowed, window, Some(now), cap).await)
     }
 
     /// The event with this id, unless `scope` excludes its project: to someone who may not
@@ -344,6 +363,84 @@ impl Store {
         records: &[NewEvent],
     ) -> Result<bool, StorageError> {
         on_backend!(self, s => s.delete_session(&secret::hash(token), records).await)
+    }
+
+    /// Queues an export job with its records; returns its id.
+    pub async fn create_export_job(
+        &self,
+        job: &NewExportJob,
+        records: impl FnOnce(&str) -> Result<Vec<NewEvent>, StorageError>,
+    ) -> Result<String, StorageError> {
+        let id = ulid::Ulid::new().to_string();
+        let records = records(&id)?;
+        on_backend!(self, s => s.insert_export_job(&id, job, Utc::now(), &records).await)?;
+        Ok(id)
+    }
+
+    pub async fn export_job(&self, id: &str) -> Result<Option<StoredJob>, StorageError> {
+        on_backend!(self, s => s.export_job(id).await)
+    }
+
+    /// The newest `limit` jobs of `owner`, or of everyone; newest first.
+    pub async fn export_jobs(
+        &self,
+        owner: Option<&Owner>,
+        limit: i64,
+    ) -> Result<Vec<StoredJob>, StorageError> {
+        on_backend!(self, s => s.export_jobs(owner, limit).await)
+    }
+
+    /// Takes the next job to run for `worker` for `lease`: the oldest queued one, or one
+    /// whose worker stopped renewing its lease (the server died). Each job runs on one worker
+    /// at a time, whatever number of servers share the database; one taken `max_attempts`
+    /// times already is failed instead of tried again.
+    pub async fn claim_export_job(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: i64,
+    ) -> Result<Option<StoredJob>, StorageError> {
+        let now = Utc::now();
+        on_backend!(self, s => s.claim_export_job(worker, now, now + lease, max_attempts).await)
+    }
+
+    /// Saves a running job's progress and extends its lease; `false` when the job is no longer
+    /// `worker`'s (deleted, or taken over): the worker stops.
+    pub async fn renew_export_job(
+        &self,
+        id: &str,
+        worker: &str,
+        rows: u64,
+        estimate: Option<u64>,
+        lease: Duration,
+    ) -> Result<bool, StorageError> {
+        let until = Utc::now() + lease;
+        on_backend!(self, s => s.renew_export_job(id, worker, rows, estimate, until).await)
+    }
+
+    /// Ends `worker`'s run of a job, with its records; `false` when it is no longer theirs.
+    pub async fn finish_export_job(
+        &self,
+        id: &str,
+        worker: &str,
+        end: &JobEnd,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.finish_export_job(id, worker, end, Utc::now(), records).await)
+    }
+
+    /// Removes a job with its records; the job removed, if there was one.
+    pub async fn delete_export_job(
+        &self,
+        id: &str,
+        records: &[NewEvent],
+    ) -> Result<Option<StoredJob>, StorageError> {
+        on_backend!(self, s => s.delete_export_job(id, records).await)
+    }
+
+    /// Marks finished jobs past their expiry `expired`; returns their ids.
+    pub async fn expire_export_jobs(&self) -> Result<Vec<String>, StorageError> {
+        on_backend!(self, s => s.expire_export_jobs(Utc::now()).await)
     }
 
     /// The key this deployment signs the tokens it hands out with (page cursors): random,

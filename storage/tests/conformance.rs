@@ -61,6 +61,10 @@ conformance!(
     users_sign_in_data_and_sessions,
     failed_sign_ins_lock_the_account,
     roles_are_checked_and_someone_keeps_users_manage,
+    counts_follow_the_snapshot_and_stop_at_the_cap,
+    export_jobs_run_on_one_worker_under_a_lease,
+    concurrent_claims_take_each_job_once,
+    a_job_interrupted_too_often_fails_with_the_reason,
 );
 
 /// No project limit.
@@ -893,4 +897,130 @@ async fn roles_are_checked_and_someone_keeps_users_manage(db: TestDb) {
     store.update_user(&moved, &[]).await.unwrap();
     assert!(store.delete_role("exporter", &[]).await.unwrap());
     assert!(!store.delete_role("exporter", &[]).await.unwrap());
+}
+
+/// The progress bar's end: what the export will list, as of its snapshot.
+async fn counts_follow_the_snapshot_and_stop_at_the_cap(db: TestDb) {
+    let batch: Vec<NewEvent> = (0..30)
+        .map(|i| event(i, json!({"project": if i % 3 == 0 { "ops" } else { "shop" }})))
+        .collect();
+    db.store.insert_events(&batch).await.unwrap();
+    let snapshot = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    db.store.insert_events(&[event(1, json!({}))]).await.unwrap();
+    let count = |query: &str, scope: ReadScope, cap: u64| {
+        let filter = Filter::from_query(query).unwrap().0;
+        let store = db.store.clone();
+        async move { store.count_events_as_of(&filter, &scope, snapshot, cap).await.unwrap() }
+    };
+    assert_eq!(count("", EVERYTHING, 1000).await, 30);
+    assert_eq!(count("project=ops", EVERYTHING, 1000).await, 10);
+    assert_eq!(count("", EVERYTHING, 7).await, 7);
+    let shop_only = ReadScope { projects: Projects::parse("shop").unwrap(), ..EVERYTHING };
+    assert_eq!(count("", shop_only, 1000).await, 20);
+}
+
+fn new_job(owner: &str) -> auditrail_storage::NewExportJob {
+    auditrail_storage::NewExportJob {
+        owner: auditrail_storage::Owner::User(owner.to_owned()),
+        created_by: format!("{owner}@example.com"),
+        format: auditrail_model::ExportFormat::Csv,
+        query: "project=shop".to_owned(),
+        filename: "auditrail-shop.csv.gz".to_owned(),
+        as_of: now(),
+        client_ip: Some("192.0.2.1".to_owned()),
+        client_agent: None,
+    }
+}
+
+/// A job is taken by one worker, whose lease keeps it; progress shows; a lapsed lease lets
+/// another worker take it over and shuts the first one out; done jobs expire.
+async fn export_jobs_run_on_one_worker_under_a_lease(db: TestDb) {
+    use auditrail_model::JobStatus;
+    use auditrail_storage::{JobEnd, Owner};
+    let minute = Duration::minutes(1);
+    let id = db.store.create_export_job(&new_job("ann"), unrecorded).await.unwrap();
+    db.store.create_export_job(&new_job("bob"), unrecorded).await.unwrap();
+    let ann = Owner::User("ann".into());
+    let mine = db.store.export_jobs(Some(&ann), 50).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].job.status, JobStatus::Queued);
+    assert_eq!(mine[0].as_of, now());
+    assert_eq!(mine[0].client_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(db.store.export_jobs(None, 50).await.unwrap().len(), 2);
+
+    // Oldest first: ann's. Expired lease at once, so another worker may take it over.
+    let taken = db.store.claim_export_job("w1", -minute, 3).await.unwrap().unwrap();
+    assert_eq!((taken.job.id.as_str(), taken.attempts), (id.as_str(), 1));
+    assert_eq!(taken.job.status, JobStatus::Running);
+    let again = db.store.claim_export_job("w2", minute, 3).await.unwrap().unwrap();
+    assert_eq!((again.job.id.as_str(), again.attempts), (id.as_str(), 2));
+    assert!(!db.store.renew_export_job(&id, "w1", 10, None, minute).await.unwrap());
+    assert!(db.store.renew_export_job(&id, "w2", 10, Some(40), minute).await.unwrap());
+    let running = db.store.export_job(&id).await.unwrap().unwrap().job;
+    assert_eq!((running.rows, running.estimate), (10, Some(40)));
+    // A held lease is not taken: the next claim gets bob's job.
+    let other = db.store.claim_export_job("w3", minute, 3).await.unwrap().unwrap();
+    assert_ne!(other.job.id, id);
+    assert!(db.store.claim_export_job("w3", minute, 3).await.unwrap().is_none());
+
+    let done = JobEnd::Done {
+        rows: 40,
+        bytes: 512,
+        sha256: "ab".repeat(32),
+        expires_at: Utc::now() - minute,
+    };
+    assert!(!db.store.finish_export_job(&id, "w1", &done, &[]).await.unwrap());
+    assert!(db.store.finish_export_job(&id, "w2", &done, &[]).await.unwrap());
+    let finished = db.store.export_job(&id).await.unwrap().unwrap().job;
+    assert_eq!(finished.status, JobStatus::Done);
+    assert_eq!((finished.rows, finished.bytes), (40, Some(512)));
+    assert!(finished.finished_at.is_some());
+    assert_eq!(db.store.expire_export_jobs().await.unwrap(), [id.clone()]);
+    assert_eq!(db.store.export_job(&id).await.unwrap().unwrap().job.status, JobStatus::Expired);
+    assert!(db.store.expire_export_jobs().await.unwrap().is_empty());
+
+    let failed = JobEnd::Failed("disk full".into());
+    assert!(db.store.finish_export_job(&other.job.id, "w3", &failed, &[]).await.unwrap());
+    let failed = db.store.export_job(&other.job.id).await.unwrap().unwrap().job;
+    assert_eq!((failed.status, failed.error.as_deref()), (JobStatus::Failed, Some("disk full")));
+
+    let removed = db.store.delete_export_job(&id, &[]).await.unwrap().unwrap();
+    assert_eq!(removed.job.id, id);
+    assert!(db.store.export_job(&id).await.unwrap().is_none());
+    assert!(db.store.delete_export_job(&id, &[]).await.unwrap().is_none());
+}
+
+/// Many workers claiming at once (several servers on one database) never run a job twice.
+async fn concurrent_claims_take_each_job_once(db: TestDb) {
+    for _ in 0..6 {
+        db.store.create_export_job(&new_job("ann"), unrecorded).await.unwrap();
+    }
+    let claims =
+        (0..12).map(|w| {
+            let store = db.store.clone();
+            async move {
+                store.claim_export_job(&format!("w{w}"), Duration::minutes(1), 3).await.unwrap()
+            }
+        });
+    let mut taken: Vec<String> =
+        futures::future::join_all(claims).await.into_iter().flatten().map(|j| j.job.id).collect();
+    taken.sort();
+    let before = taken.len();
+    taken.dedup();
+    assert_eq!((before, taken.len()), (6, 6));
+}
+
+/// A job whose server keeps dying under it is not retried forever.
+async fn a_job_interrupted_too_often_fails_with_the_reason(db: TestDb) {
+    use auditrail_model::JobStatus;
+    let id = db.store.create_export_job(&new_job("ann"), unrecorded).await.unwrap();
+    let lapsed = -Duration::minutes(1);
+    assert!(db.store.claim_export_job("w1", lapsed, 2).await.unwrap().is_some());
+    assert!(db.store.claim_export_job("w2", lapsed, 2).await.unwrap().is_some());
+    assert!(db.store.claim_export_job("w3", lapsed, 2).await.unwrap().is_none());
+    let job = db.store.export_job(&id).await.unwrap().unwrap().job;
+    assert_eq!(job.status, JobStatus::Failed);
+    let error = job.error.unwrap();
+    assert!(error.contains("stopped while the export ran, 2 times"), "{error}");
 }
