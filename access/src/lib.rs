@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod exports;
 pub mod password;
 pub mod reading;
 pub mod sessions;

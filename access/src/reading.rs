@@ -77,6 +77,14 @@ pub enum ReadError {
     ForeignCursor,
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// Seen, but not to be had by this reader.
+    #[error("{0}")]
+    Denied(String),
+    /// It exists but cannot be had yet, or any more (an export still running, or expired).
+    #[error("{0}")]
+    NotReady(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

@@ -46,7 +46,9 @@ mod ssr {
         fn from(err: ReadError) -> Self {
             match err {
                 ReadError::ForeignCursor => UiError::BadFilter(err.to_string()).answered(),
-                ReadError::Invalid(m) => UiError::Invalid(m).answered(),
+                ReadError::Invalid(m) | ReadError::NotReady(m) => UiError::Invalid(m).answered(),
+                ReadError::NotFound(m) => UiError::Invalid(m.to_owned()).answered(),
+                ReadError::Denied(m) => UiError::Forbidden(m).answered(),
                 ReadError::Storage(e) => e.into(),
             }
         }

@@ -11,6 +11,7 @@ use auditrail_access::reading::Reader;
 use auditrail_model::Scope;
 use auditrail_model::{Filter, PageRequest, Projects, ReadScope};
 use auditrail_server::client_addr::{self, ProxyHeader, TrustedProxies};
+use auditrail_server::export::jobs::JobSettings;
 use auditrail_server::security::IngestLimit;
 use auditrail_server::{bench, copy, demo, export, first_admin, import, web};
 use auditrail_storage::Store;
@@ -77,6 +78,18 @@ enum Command {
         #[arg(long, env = "AUDITRAIL_INGEST_BURST", default_value_t = 1000,
               value_parser = clap::value_parser!(u32).range(1..))]
         ingest_burst: u32,
+        /// Folder for export job files; every server sharing a database must see the same one
+        #[arg(long, env = "AUDITRAIL_EXPORT_DIR", default_value = "data/exports")]
+        export_dir: PathBuf,
+        /// Hours a finished export stays downloadable before its file is swept
+        #[arg(long, env = "AUDITRAIL_EXPORT_RETENTION_HOURS", default_value_t = 168,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        export_retention_hours: u32,
+        /// Seconds a server holds an export job without renewing it; after a crash the job
+        /// runs again (here after a restart, or on another server) once this has passed
+        #[arg(long, env = "AUDITRAIL_EXPORT_LEASE_SECONDS", default_value_t = 30,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        export_lease_seconds: u32,
     },
     /// Manage the people who sign in to the web app
     #[command(subcommand)]
@@ -255,6 +268,9 @@ async fn main() -> anyhow::Result<()> {
             proxy_header,
             ingest_rate,
             ingest_burst,
+            export_dir,
+            export_retention_hours,
+            export_lease_seconds,
         } => {
             let store = db.open().await?;
             if let Some(password) = first_admin::ensure(&store, &admin_email).await? {
@@ -266,6 +282,11 @@ async fn main() -> anyhow::Result<()> {
             let settings = web::Settings {
                 proxies: TrustedProxies::new(trusted_proxies, proxy_header),
                 ingest: IngestLimit { per_second: ingest_rate, burst: ingest_burst },
+                exports: JobSettings {
+                    dir: export_dir,
+                    retention: chrono::Duration::hours(export_retention_hours.into()),
+                    lease: chrono::Duration::seconds(export_lease_seconds.into()),
+                },
             };
             web::serve(addr, store, site_root, settings).await
         }
@@ -356,7 +377,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Export { format, filter, db } => {
             let store = db.open().await?;
             let query = format!("format={format}&{filter}");
-            let exporter = export::Exporter { store, reader: Reader::system(), recorded: false };
+            let exporter =
+                export::Exporter { store, reader: Reader::system(), recorded: false, job: None };
             let export =
                 export::prepare(exporter, Some(&query)).map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut stream = std::pin::pin!(export.into_stream());

@@ -5,15 +5,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use auditrail_access::Visitor;
-use auditrail_access::reading::Reader;
+use auditrail_access::exports::{self, Requester};
 use auditrail_app::{App, shell};
-use auditrail_model::Permission;
+use auditrail_model::{Manifest, Permission};
 use auditrail_storage::Store;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::handler::Handler;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Router, middleware};
+use axum::{Extension, Json, Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::client_addr::{self, TrustedProxies};
 use crate::error::ApiError;
+use crate::export::jobs::{JobSettings, Jobs};
 use crate::export::{self, Exporter};
 use crate::security::IngestLimit;
 use crate::state::AppState;
@@ -34,10 +35,13 @@ use crate::{api, security, sessions};
 pub struct Settings {
     pub proxies: TrustedProxies,
     pub ingest: IngestLimit,
+    pub exports: JobSettings,
 }
 
 pub fn router(store: Store, leptos_options: LeptosOptions, settings: Settings) -> Router {
-    let state = AppState { store, leptos_options };
+    let jobs = Jobs::new(store.clone(), settings.exports);
+    jobs.start();
+    let state = AppState { store, jobs, leptos_options };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
     let shell_options = state.leptos_options.clone();
@@ -47,6 +51,8 @@ pub fn router(store: Store, leptos_options: LeptosOptions, settings: Settings) -
     Router::new()
         .nest("/api/v1", api::router(settings.ingest))
         .route("/export", get(page_export))
+        .route("/exports/{id}/file", get(page_job_file))
+        .route("/exports/{id}/manifest", get(page_job_manifest))
         .route("/sign-in", post(sessions::sign_in.layer(password_limit())))
         .route("/account/password", post(sessions::change_password.layer(password_limit())))
         .route("/sign-out", post(sessions::sign_out))
@@ -76,12 +82,37 @@ async fn page_export(
     Extension(visitor): Extension<Visitor>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let reader = job_requester(&visitor)?.reader;
+    export::respond(Exporter { store, reader, recorded: true, job: None }, raw.as_deref()).await
+}
+
+/// The signed-in person with `logs.export`, as someone asking about export jobs.
+fn job_requester(visitor: &Visitor) -> Result<Requester, ApiError> {
     let account = visitor.require(Permission::LogsExport).map_err(|denied| match denied {
         auditrail_access::Denied::SignedOut => ApiError::Unauthorized("sign in to export"),
         lacks => ApiError::Forbidden(lacks.to_string()),
     })?;
-    let reader = Reader::person(account, &visitor.client);
-    export::respond(Exporter { store, reader, recorded: true }, raw.as_deref()).await
+    Ok(Requester::person(account, &visitor.client))
+}
+
+/// The Exports page's download link.
+async fn page_job_file(
+    State(store): State<Store>,
+    State(jobs): State<Jobs>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = exports::download(&store, &job_requester(&visitor)?, &id).await?;
+    jobs.respond_file(&job).await
+}
+
+async fn page_job_manifest(
+    State(store): State<Store>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+) -> Result<Json<Manifest>, ApiError> {
+    let job = exports::get(&store, &job_requester(&visitor)?, &id).await?;
+    Ok(Json(export::jobs::manifest(&job)?))
 }
 
 pub async fn serve(

@@ -976,7 +976,7 @@ async fn export_jobs_run_on_one_worker_under_a_lease(db: TestDb) {
     assert_eq!(finished.status, JobStatus::Done);
     assert_eq!((finished.rows, finished.bytes), (40, Some(512)));
     assert!(finished.finished_at.is_some());
-    assert_eq!(db.store.expire_export_jobs().await.unwrap(), [id.clone()]);
+    assert_eq!(db.store.expire_export_jobs().await.unwrap(), vec![id.clone()]);
     assert_eq!(db.store.export_job(&id).await.unwrap().unwrap().job.status, JobStatus::Expired);
     assert!(db.store.expire_export_jobs().await.unwrap().is_empty());
 

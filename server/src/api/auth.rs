@@ -1,5 +1,6 @@
 //! API-key authentication (`Authorization: Bearer <key>`) and what a key may do.
 
+use auditrail_access::exports::Requester;
 use auditrail_access::reading::Reader;
 use auditrail_access::{Client, Visitor};
 use auditrail_model::{ApiKey, Scope};
@@ -29,6 +30,11 @@ impl Authenticated {
     /// The key as a reader of events.
     pub fn reader(&self) -> Reader {
         Reader::key(&self.key, &self.client)
+    }
+
+    /// The key as someone asking for export jobs.
+    pub fn requester(&self) -> Requester {
+        Requester::key(&self.key, &self.client)
     }
 
     /// Whether the key may write events to `project`.

@@ -22,6 +22,9 @@ impl From<ReadError> for ApiError {
         match err {
             ReadError::ForeignCursor => ApiError::InvalidFilter(err.to_string()),
             ReadError::Invalid(m) => ApiError::BadRequest(m),
+            ReadError::NotFound(m) => ApiError::NotFound(m),
+            ReadError::Denied(m) => ApiError::Forbidden(m),
+            ReadError::NotReady(m) => ApiError::Conflict(m),
             ReadError::Storage(e) => e.into(),
         }
     }
@@ -98,6 +101,6 @@ pub async fn export(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Export)?;
-    let exporter = Exporter { store, reader: auth.reader(), recorded: true };
+    let exporter = Exporter { store, reader: auth.reader(), recorded: true, job: None };
     export::respond(exporter, raw.as_deref()).await
 }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod events;
+mod exports;
 mod import;
 mod ingest;
 
@@ -37,6 +38,10 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
         )
         .route("/events/export", get(events::export))
+        .route("/exports", get(exports::list).post(exports::create))
+        .route("/exports/{id}", get(exports::get_one).delete(exports::delete))
+        .route("/exports/{id}/file", get(exports::file))
+        .route("/exports/{id}/manifest", get(exports::manifest))
         .route("/events/{id}", get(events::get_one))
         .route("/events/{id}/flag", put(events::flag).delete(events::flag))
         .route("/facets", get(events::facets))

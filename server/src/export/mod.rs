@@ -7,10 +7,15 @@
 use auditrail_access::audit::{Entry, Kind};
 use auditrail_access::reading::Reader;
 mod columns;
+pub mod jobs;
 mod xlsx;
 
-use auditrail_model::{Event, Filter, ListedEvent, PageRequest, TimeWindow};
-use auditrail_storage::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use auditrail_access::exports;
+use auditrail_model::{Event, ExportFormat, Filter, ListedEvent, PageRequest};
+use auditrail_storage::{StorageError, Store};
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -29,54 +34,20 @@ use crate::error::ApiError;
 /// that a page is a few hundred kilobytes in memory.
 const PAGE: u32 = 1000;
 
-#[derive(Clone, Copy)]
-enum Format {
-    Csv,
-    JsonLines,
-    Xlsx,
-}
-
-impl Format {
-    fn parse(raw: Option<&str>) -> Result<Format, ApiError> {
-        match raw.unwrap_or("csv") {
-            "csv" => Ok(Format::Csv),
-            "jsonl" => Ok(Format::JsonLines),
-            "xlsx" => Ok(Format::Xlsx),
-            other => Err(ApiError::BadRequest(format!(
-                "format: {other:?} is not supported; use csv, jsonl or xlsx"
-            ))),
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Format::Csv => "text/csv; charset=utf-8",
-            Format::JsonLines => "application/x-ndjson",
-            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        }
-    }
-
-    fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::JsonLines => "jsonl",
-            Format::Xlsx => "xlsx",
-        }
-    }
-}
-
 /// Who exports, and whether the export is recorded (not for the CLI, run by whoever holds the
 /// database).
 pub struct Exporter {
     pub store: Store,
     pub reader: Reader,
     pub recorded: bool,
+    /// The export job this export writes the file of, named in its records.
+    pub job: Option<String>,
 }
 
 /// A validated export, ready to stream.
 pub struct Export {
     pub filename: String,
-    format: Format,
+    pub format: ExportFormat,
     zone: Tz,
     state: ExportState,
 }
@@ -84,87 +55,76 @@ pub struct Export {
 /// Validates an export query: a bad filter is an error now, not a broken file later.
 pub fn prepare(exporter: Exporter, raw_query: Option<&str>) -> Result<Export, ApiError> {
     let query = ParsedQuery::parse(raw_query, &["format"])?;
-    let format = Format::parse(query.get("format"))?;
-    let now = Utc::now();
-    let window =
-        query.filter.time_window(now).map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
-    exporter
-        .reader
-        .scope
-        .check(&query.filter)
-        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
-    let zone = query.filter.zone().map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
-    let filename = filename(&query.filter, window, now, zone, format.extension());
-    let record = exporter.recorded.then(|| ExportRecord {
-        store: exporter.store.clone(),
-        reader: exporter.reader.clone(),
-        filter: query.filter.to_query(),
-        format,
-        rows: 0,
-        finished: false,
-    });
-    let state = ExportState {
-        store: exporter.store,
-        reader: exporter.reader,
-        filter: query.filter,
-        now,
-        next: Some(PageRequest { cursor: None, limit: PAGE }),
-        header_sent: false,
-        record,
-    };
-    Ok(Export { filename, format, zone, state })
+    let format =
+        ExportFormat::parse(query.get("format").unwrap_or("csv")).map_err(ApiError::BadRequest)?;
+    Export::new(exporter, query.filter, format, Utc::now())
 }
 
 impl Export {
+    /// An export of what `filter` listed at `now`: relative ranges resolve against it, and
+    /// events received later are left out.
+    pub fn new(
+        exporter: Exporter,
+        filter: Filter,
+        format: ExportFormat,
+        now: DateTime<Utc>,
+    ) -> Result<Export, ApiError> {
+        let invalid = |e: auditrail_model::FilterError| ApiError::InvalidFilter(e.to_string());
+        let window = filter.time_window(now).map_err(invalid)?;
+        exporter.reader.scope.check(&filter).map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+        let zone = filter.zone().map_err(invalid)?;
+        let filename = exports::filename(&filter, window, now, zone, format.as_str());
+        let record = exporter.recorded.then(|| ExportRecord {
+            store: exporter.store.clone(),
+            reader: exporter.reader.clone(),
+            filter: filter.to_query(),
+            format,
+            job: exporter.job,
+            rows: 0,
+            finished: false,
+        });
+        let state = ExportState {
+            store: exporter.store,
+            reader: exporter.reader,
+            filter,
+            now,
+            next: Some(PageRequest { cursor: None, limit: PAGE }),
+            header_sent: false,
+            rows: Arc::new(AtomicU64::new(0)),
+            record,
+        };
+        Ok(Export { filename, format, zone, state })
+    }
+
+    /// Records that the export starts, if it is recorded: before the first byte is written,
+    /// so an export never finished is on record too.
+    pub async fn record_start(&self) -> Result<(), StorageError> {
+        match &self.state.record {
+            Some(record) => record.reader.record(&record.store, record.started()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Rows read so far, counted as the stream goes.
+    pub fn rows_read(&self) -> Arc<AtomicU64> {
+        self.state.rows.clone()
+    }
+
     /// The encoded file: CSV and JSON Lines one chunk per page of events; XLSX once the
     /// workbook is complete, as a zip cannot be sent before its end is written.
     pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
         match self.format {
-            Format::Xlsx => workbook(self.state, self.zone).boxed(),
+            ExportFormat::Xlsx => workbook(self.state, self.zone).boxed(),
             text => rows(self.state, text, self.zone).boxed(),
         }
     }
-}
-
-/// `auditrail-<projects or all>-<from>-<to>.<ext>`: what the file holds, read off its name.
-/// Times are the filter's window in its zone; an open start is `start`, an open end the moment
-/// the export began.
-fn filename(
-    filter: &Filter,
-    window: TimeWindow,
-    now: DateTime<Utc>,
-    zone: Tz,
-    ext: &str,
-) -> String {
-    let safe = |name: &str| -> String {
-        name.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
-            .take(40)
-            .collect()
-    };
-    let projects = match filter.project.as_slice() {
-        [] => "all".to_owned(),
-        some => {
-            let mut names: Vec<String> = some.iter().take(3).map(|p| safe(p)).collect();
-            if some.len() > 3 {
-                names.push("more".to_owned());
-            }
-            names.join("+")
-        }
-    };
-    let at = |t: DateTime<Utc>| t.with_timezone(&zone).format("%Y%m%dT%H%M").to_string();
-    let from = window.from.map_or_else(|| "start".to_owned(), at);
-    let to = at(window.to.unwrap_or(now));
-    format!("auditrail-{projects}-{from}-{to}.{ext}")
 }
 
 /// Answers an export request with a streamed attachment. The export is recorded as started
 /// before the first byte goes out, so a download that is never finished is on record too.
 pub async fn respond(exporter: Exporter, raw_query: Option<&str>) -> Result<Response, ApiError> {
     let export = prepare(exporter, raw_query)?;
-    if let Some(record) = &export.state.record {
-        record.reader.record(&record.store, record.started()).await?;
-    }
+    export.record_start().await?;
     Ok((
         [
             (header::CONTENT_TYPE, export.format.content_type().to_owned()),
@@ -182,17 +142,25 @@ struct ExportRecord {
     store: Store,
     reader: Reader,
     filter: String,
-    format: Format,
+    format: ExportFormat,
+    job: Option<String>,
     rows: u64,
     finished: bool,
 }
 
 impl ExportRecord {
     fn started(&self) -> Entry {
-        Entry::new(Kind::Access, "events", "export", "Started an export")
-            .detail("filter", self.filter.clone())
-            .detail("format", self.format.extension())
+        self.about(Entry::new(Kind::Access, "events", "export", "Started an export"))
             .detail("stage", "started")
+    }
+
+    fn about(&self, entry: Entry) -> Entry {
+        let entry =
+            entry.detail("filter", self.filter.clone()).detail("format", self.format.as_str());
+        match &self.job {
+            Some(id) => entry.target("export", id, None),
+            None => entry,
+        }
     }
 
     fn ended(&self, complete: bool) -> Entry {
@@ -202,9 +170,8 @@ impl ExportRecord {
         } else {
             format!("Export stopped after {} {events}", self.rows)
         };
-        let entry = Entry::new(Kind::Access, "events", "export", &description)
-            .detail("filter", self.filter.clone())
-            .detail("format", self.format.extension())
+        let entry = self
+            .about(Entry::new(Kind::Access, "events", "export", &description))
             .detail("stage", if complete { "finished" } else { "stopped" })
             .detail("rows", self.rows)
             .detail("complete", complete);
@@ -236,6 +203,7 @@ struct ExportState {
     now: DateTime<Utc>,
     next: Option<PageRequest>,
     header_sent: bool,
+    rows: Arc<AtomicU64>,
     record: Option<ExportRecord>,
 }
 
@@ -266,8 +234,10 @@ async fn next_page(state: &mut ExportState) -> Result<Option<Vec<Event>>, std::i
             tracing::error!(error = ?e, "export aborted");
             std::io::Error::other("export aborted")
         })?;
+    let read = page.events.len() as u64;
+    state.rows.fetch_add(read, Ordering::Relaxed);
     if let Some(record) = &mut state.record {
-        record.rows += page.events.len() as u64;
+        record.rows += read;
     }
     state.next = page.next_cursor.map(|c| PageRequest { cursor: Some(c), limit: PAGE });
     Ok(Some(page.events))
@@ -276,7 +246,7 @@ async fn next_page(state: &mut ExportState) -> Result<Option<Vec<Event>>, std::i
 /// CSV or JSON Lines, one chunk per page of events.
 fn rows(
     start: ExportState,
-    format: Format,
+    format: ExportFormat,
     zone: Tz,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
     stream::try_unfold(start, move |mut state| async move {
@@ -284,7 +254,7 @@ fn rows(
             return Ok(None);
         };
         let mut out = Vec::with_capacity(events.len() * 256);
-        if let Format::JsonLines = format {
+        if let ExportFormat::Jsonl = format {
             for event in events {
                 if state.reader.details {
                     serde_json::to_writer(&mut out, &event)?;
@@ -346,28 +316,4 @@ fn chunks(file: tokio::fs::File) -> impl Stream<Item = Result<Bytes, std::io::Er
         buf.truncate(read);
         Ok(Some((Bytes::from(buf), file)))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_say_what_the_file_holds() {
-        let now: DateTime<Utc> = "2026-11-30T10:15:00Z".parse().unwrap();
-        let name = |query: &str| {
-            let filter = Filter::from_query(query).unwrap().0;
-            let window = filter.time_window(now).unwrap();
-            filename(&filter, window, now, filter.zone().unwrap(), "csv")
-        };
-        assert_eq!(name(""), "auditrail-all-start-20261130T1015.csv");
-        assert_eq!(
-            name("project=shop&from=2026-11-23T00:00&to=2026-11-24T00:00&tz=Europe/Berlin"),
-            "auditrail-shop-20261123T0000-20261124T0000.csv"
-        );
-        assert_eq!(
-            name("project=a%2Fb&project=c&project=d&project=e&range=1d"),
-            "auditrail-a_b+c+d+more-20261129T1015-20261130T1015.csv"
-        );
-    }
 }

@@ -6,6 +6,7 @@
 use auditrail_model::Projects;
 use auditrail_model::Scope;
 use auditrail_server::client_addr::{TrustedProxies, parse_proxy};
+use auditrail_server::export::jobs::JobSettings;
 use auditrail_server::security::IngestLimit;
 use auditrail_server::web::Settings;
 use auditrail_storage::testing::ScratchDb;
@@ -23,6 +24,8 @@ pub struct TestApp {
     pub router: Router,
     pub key: String,
     pub db: ScratchDb,
+    /// Where this app's export jobs write their files.
+    pub exports: std::sync::Arc<tempfile::TempDir>,
 }
 
 pub struct Reply {
@@ -53,27 +56,37 @@ pub async fn spawn_app(db: ScratchDb) -> TestApp {
         .await
         .unwrap()
         .secret;
-    let router = router(&db, Settings::default());
-    TestApp { router, key, db }
-}
-
-fn router(db: &ScratchDb, settings: Settings) -> Router {
-    // No page assets are needed: these tests speak to the API and the export.
-    let options =
-        LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
-    auditrail_server::web::router(db.store.clone(), options, settings)
+    let exports = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let app = TestApp { router: Router::new(), key, db, exports };
+    TestApp { router: app.router_with(Settings::default()), ..app }
 }
 
 impl TestApp {
+    /// Export job settings writing into this app's own folder.
+    pub fn job_settings(&self) -> JobSettings {
+        JobSettings { dir: self.exports.path().to_owned(), ..JobSettings::default() }
+    }
+
+    fn router_with(&self, settings: Settings) -> Router {
+        self.build(Settings { exports: self.job_settings(), ..settings })
+    }
+
+    fn build(&self, settings: Settings) -> Router {
+        // No page assets are needed: these tests speak to the API and the export.
+        let options =
+            LeptosOptions::builder().output_name("auditrail").site_root("target/site").build();
+        auditrail_server::web::router(self.db.store.clone(), options, settings)
+    }
+
     /// The same app, believing `X-Forwarded-For` from `proxy`.
     pub fn trusting(self, proxy: &str) -> TestApp {
         let proxies = TrustedProxies::new(vec![parse_proxy(proxy).unwrap()], Default::default());
-        TestApp { router: router(&self.db, Settings { proxies, ..Settings::default() }), ..self }
+        TestApp { router: self.router_with(Settings { proxies, ..Settings::default() }), ..self }
     }
 
     /// The same app with other ingest limits.
     pub fn limiting_ingest(self, ingest: IngestLimit) -> TestApp {
-        TestApp { router: router(&self.db, Settings { ingest, ..Settings::default() }), ..self }
+        TestApp { router: self.router_with(Settings { ingest, ..Settings::default() }), ..self }
     }
 }
 

@@ -1,0 +1,270 @@
+//! Export jobs as people and keys ask for them: who may ask for, see, download and delete which
+//! job, and the record each of those leaves. The web app's server functions and the REST API
+//! both come through here; the server runs the jobs.
+
+use auditrail_model::{
+    Account, ApiKey, ExportFormat, ExportJob, Filter, JobStatus, Permission, ReadScope, Scope,
+    TimeWindow,
+};
+use auditrail_storage::{NewExportJob, Owner, StorageError, Store, StoredJob};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::audit::{self, Client, Entry, Kind};
+use crate::reading::{ReadError, Reader};
+
+/// Jobs one listing shows, newest first.
+pub const LIST_MAX: i64 = 200;
+
+/// Someone asking for, or about, export jobs.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub reader: Reader,
+    pub owner: Owner,
+    /// How jobs name their creator: a person's email or a key's name.
+    pub name: String,
+    /// Sees and deletes everyone's jobs (`settings.manage`).
+    pub admin: bool,
+}
+
+impl Requester {
+    pub fn person(account: &Account, client: &Client) -> Requester {
+        Requester {
+            reader: Reader::person(account, client),
+            owner: Owner::User(account.user.id.clone()),
+            name: account.user.email.clone(),
+            admin: account.can(Permission::SettingsManage),
+        }
+    }
+
+    pub fn key(key: &ApiKey, client: &Client) -> Requester {
+        Requester {
+            reader: Reader::key(key, client),
+            owner: Owner::Key(key.id.clone()),
+            name: key.name.clone(),
+            admin: false,
+        }
+    }
+
+    fn sees(&self, job: &StoredJob) -> bool {
+        self.admin || job.owner == self.owner
+    }
+
+    /// A file holds what its owner could read. Someone else, even an admin, gets it only when
+    /// they may read everything a file could hold.
+    fn may_download(&self, job: &StoredJob) -> bool {
+        job.owner == self.owner || (self.admin && self.reader.scope == ReadScope::everything())
+    }
+
+    async fn record(&self, store: &Store, entry: Entry) -> Result<(), StorageError> {
+        self.reader.record(store, entry).await
+    }
+}
+
+/// `auditrail-<projects or all>-<from>-<to>.<ext>`: what the file holds, read off its name.
+/// Times are the filter's window in its zone; an open start is `start`, an open end the moment
+/// the export is of.
+pub fn filename(
+    filter: &Filter,
+    window: TimeWindow,
+    now: DateTime<Utc>,
+    zone: Tz,
+    ext: &str,
+) -> String {
+    let safe = |name: &str| -> String {
+        name.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .take(40)
+            .collect()
+    };
+    let projects = match filter.project.as_slice() {
+        [] => "all".to_owned(),
+        some => {
+            let mut names: Vec<String> = some.iter().take(3).map(|p| safe(p)).collect();
+            if some.len() > 3 {
+                names.push("more".to_owned());
+            }
+            names.join("+")
+        }
+    };
+    let at = |t: DateTime<Utc>| t.with_timezone(&zone).format("%Y%m%dT%H%M").to_string();
+    let from = window.from.map_or_else(|| "start".to_owned(), at);
+    let to = at(window.to.unwrap_or(now));
+    format!("auditrail-{projects}-{from}-{to}.{ext}")
+}
+
+/// Queues an export of what `query` (the list's filter query string) lists now, recorded as
+/// requested in the same transaction. A filter that cannot run is refused now, not later.
+pub async fn request(
+    store: &Store,
+    requester: &Requester,
+    format: ExportFormat,
+    query: &str,
+) -> Result<ExportJob, ReadError> {
+    let (filter, rest) =
+        Filter::from_query(query).map_err(|e| ReadError::Invalid(e.to_string()))?;
+    if let Some((key, _)) = rest.first() {
+        return Err(ReadError::Invalid(format!(
+            "query: unknown parameter `{key}`; filters are {}",
+            Filter::KEYS.join(", ")
+        )));
+    }
+    let as_of = Utc::now();
+    let invalid = |e: auditrail_model::FilterError| ReadError::Invalid(e.to_string());
+    let window = filter.time_window(as_of).map_err(invalid)?;
+    requester.reader.scope.check(&filter).map_err(|e| ReadError::Invalid(e.to_string()))?;
+    let zone = filter.zone().map_err(invalid)?;
+    let mut name = filename(&filter, window, as_of, zone, format.as_str());
+    if format.compressed() {
+        name.push_str(".gz");
+    }
+    let query = filter.to_query();
+    let job = NewExportJob {
+        owner: requester.owner.clone(),
+        created_by: requester.name.clone(),
+        format,
+        query: query.clone(),
+        filename: name,
+        as_of,
+        client_ip: requester.reader.client.ip.clone(),
+        client_agent: requester.reader.client.user_agent.clone(),
+    };
+    let id = store
+        .create_export_job(&job, |id| {
+            let entry = Entry::new(Kind::Access, "exports", "request", "Asked for an export")
+                .target("export", id, None)
+                .detail("filter", query.clone())
+                .detail("format", format.as_str());
+            Ok(vec![audit::event(&requester.reader.actor, &requester.reader.client, entry)?])
+        })
+        .await?;
+    let stored = store.export_job(&id).await?.ok_or(ReadError::NotFound("no such export"))?;
+    Ok(stored.job)
+}
+
+/// The requester's jobs, or everyone's for an admin; newest first.
+pub async fn list(store: &Store, requester: &Requester) -> Result<Vec<ExportJob>, ReadError> {
+    let owner = (!requester.admin).then_some(&requester.owner);
+    let jobs = store.export_jobs(owner, LIST_MAX).await?;
+    Ok(jobs.into_iter().map(|j| j.job).collect())
+}
+
+/// One job the requester may see; someone else's is not found.
+pub async fn get(store: &Store, requester: &Requester, id: &str) -> Result<StoredJob, ReadError> {
+    match store.export_job(id).await? {
+        Some(job) if requester.sees(&job) => Ok(job),
+        _ => Err(ReadError::NotFound("no such export")),
+    }
+}
+
+/// A finished job whose file the requester may download, recorded as downloaded.
+pub async fn download(
+    store: &Store,
+    requester: &Requester,
+    id: &str,
+) -> Result<StoredJob, ReadError> {
+    let job = get(store, requester, id).await?;
+    if !requester.may_download(&job) {
+        return Err(ReadError::Denied(
+            "only its owner, or an admin who may read every project with details, downloads \
+             this export"
+                .into(),
+        ));
+    }
+    match job.job.status {
+        JobStatus::Done => {}
+        JobStatus::Expired => {
+            return Err(ReadError::NotReady("the export has expired; ask for it again".into()));
+        }
+        JobStatus::Failed => {
+            return Err(ReadError::NotReady("the export failed; it has no file".into()));
+        }
+        pending => {
+            return Err(ReadError::NotReady(format!(
+                "the export is {}; its file is not ready yet",
+                pending.as_str()
+            )));
+        }
+    }
+    let entry = Entry::new(Kind::Access, "exports", "download", "Downloaded an export")
+        .target("export", id, Some(&job.job.filename))
+        .detail("filter", job.job.query.clone())
+        .detail("rows", job.job.rows);
+    requester.record(store, entry).await?;
+    Ok(job)
+}
+
+/// Removes a job the requester may see, recorded; the removed job, whose file goes next.
+pub async fn delete(
+    store: &Store,
+    requester: &Requester,
+    id: &str,
+) -> Result<StoredJob, ReadError> {
+    let job = get(store, requester, id).await?;
+    let entry = Entry::new(Kind::Access, "exports", "delete", "Deleted an export")
+        .target("export", id, Some(&job.job.filename))
+        .detail("status", job.job.status.as_str());
+    let record = audit::event(&requester.reader.actor, &requester.reader.client, entry)?;
+    store.delete_export_job(id, &[record]).await?.ok_or(ReadError::NotFound("no such export"))
+}
+
+/// Whom a job runs as: its owner as they stand now. A person since deactivated or without
+/// `logs.export`, or a revoked key or one without `export`, no longer exports; the reason.
+pub async fn owner_reader(store: &Store, job: &StoredJob) -> Result<Reader, ReaderGone> {
+    let client = Client { ip: job.client_ip.clone(), user_agent: job.client_agent.clone() };
+    match &job.owner {
+        Owner::User(id) => {
+            let user = store.user(id).await?.filter(|u| u.active);
+            let user = user.ok_or(ReaderGone::NoLonger("its owner is no longer an active user"))?;
+            let roles = store.roles().await?;
+            let permissions =
+                roles.into_iter().find(|r| r.name == user.role).map(|r| r.permissions);
+            let account = Account { user, permissions: permissions.unwrap_or_default() };
+            if !account.can(Permission::LogsExport) {
+                return Err(ReaderGone::NoLonger("its owner no longer has logs.export"));
+            }
+            Ok(Reader::person(&account, &client))
+        }
+        Owner::Key(id) => {
+            let keys = store.list_api_keys().await?;
+            let key = keys.into_iter().find(|k| &k.id == id && !k.revoked);
+            let key = key.ok_or(ReaderGone::NoLonger("its API key has been revoked"))?;
+            if !key.allows(Scope::Export) {
+                return Err(ReaderGone::NoLonger("its API key no longer has the export scope"));
+            }
+            Ok(Reader::key(&key, &client))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderGone {
+    #[error("{0}")]
+    NoLonger(&'static str),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_say_what_the_file_holds() {
+        let now: DateTime<Utc> = "2026-11-30T10:15:00Z".parse().unwrap();
+        let name = |query: &str| {
+            let filter = Filter::from_query(query).unwrap().0;
+            let window = filter.time_window(now).unwrap();
+            filename(&filter, window, now, filter.zone().unwrap(), "csv")
+        };
+        assert_eq!(name(""), "auditrail-all-start-20261130T1015.csv");
+        assert_eq!(
+            name("project=shop&from=2026-11-23T00:00&to=2026-11-24T00:00&tz=Europe/Berlin"),
+            "auditrail-shop-20261123T0000-20261124T0000.csv"
+        );
+        assert_eq!(
+            name("project=a%2Fb&project=c&project=d&project=e&range=1d"),
+            "auditrail-a_b+c+d+more-20261129T1015-20261130T1015.csv"
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! Export jobs, run in the background: each server runs one job at a time, taking the oldest
+//! queued one under a lease it renews while writing (see `Store::claim_export_job`). The file is
+//! written under a name of its own, made durable, then renamed into place, so a download never
+//! sees half a file; a server that dies mid-job leaves the lease to lapse and the job is run
+//! again from its snapshot, by this server after a restart or by another. Finished files expire
+//! and are swept.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use auditrail_access::exports::{self, ReaderGone};
+use auditrail_model::{ExportFormat, Filter, JobStatus, Manifest};
+use auditrail_storage::{JobEnd, Store, StoredJob};
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use flate2::write::GzEncoder;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::{Export, Exporter, chunks};
+use crate::error::ApiError;
+
+/// A job taken this many times (its server died each time) fails instead of being retried.
+pub const MAX_ATTEMPTS: i64 = 3;
+/// Counting stops here: the progress bar of a bigger export shows "more than".
+const ESTIMATE_CAP: u64 = 100_000_000;
+/// How often an idle worker looks for queued jobs (other servers' too).
+const POLL: Duration = Duration::from_secs(1);
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Where job files live and for how long.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub dir: PathBuf,
+    /// How long a finished file stays downloadable.
+    pub retention: chrono::Duration,
+    /// How long a worker holds a job without renewing; after a crash the job waits this long
+    /// before it runs again.
+    pub lease: chrono::Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            dir: PathBuf::from("data/exports"),
+            retention: chrono::Duration::days(7),
+            lease: chrono::Duration::seconds(30),
+        }
+    }
+}
+
+/// The job runner of this server.
+#[derive(Clone)]
+pub struct Jobs {
+    store: Store,
+    settings: Arc<JobSettings>,
+    /// This server's name in the leases it holds.
+    worker: String,
+}
+
+impl Jobs {
+    pub fn new(store: Store, settings: JobSettings) -> Jobs {
+        Jobs { store, settings: Arc::new(settings), worker: ulid::Ulid::new().to_string() }
+    }
+
+    /// Starts the worker and the sweeper on the current runtime.
+    pub fn start(&self) {
+        tokio::spawn(self.clone().work());
+        tokio::spawn(self.clone().sweep_forever());
+    }
+
+    /// The finished file of a job.
+    fn file(&self, id: &str, format: ExportFormat) -> PathBuf {
+        let gz = if format.compressed() { ".gz" } else { "" };
+        self.settings.dir.join(format!("{id}.{}{gz}", format.as_str()))
+    }
+
+    /// The file this worker writes before it is complete: its own, so a worker that took the
+    /// job over after a lapsed lease never writes into the same file.
+    fn part(&self, id: &str) -> PathBuf {
+        self.settings.dir.join(format!("{id}.{}.part", self.worker))
+    }
+
+    async fn work(self) {
+        loop {
+            let lease = self.settings.lease;
+            match self.store.claim_export_job(&self.worker, lease, MAX_ATTEMPTS).await {
+                Ok(Some(job)) => self.run(job).await,
+                Ok(None) => tokio::time::sleep(POLL).await,
+                Err(e) => {
+                    tracing::error!(error = ?e, "could not look for export jobs");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    async fn run(&self, job: StoredJob) {
+        let id = job.job.id.clone();
+        let end = match self.write(&job).await {
+            Ok(Some(end)) => end,
+            // Deleted, or taken over by another worker: nothing of ours to finish.
+            Ok(None) => return remove(&self.part(&id)).await,
+            Err(why) => {
+                remove(&self.part(&id)).await;
+                tracing::warn!(job = %id, reason = %why, "export job failed");
+                JobEnd::Failed(why)
+            }
+        };
+        match self.store.finish_export_job(&id, &self.worker, &end, &[]).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Deleted while its file was being put in place: the file goes too.
+                if let Ok(None) = self.store.export_job(&id).await {
+                    remove(&self.file(&id, job.job.format)).await;
+                }
+            }
+            Err(e) => tracing::error!(job = %id, error = ?e, "could not finish an export job"),
+        }
+    }
+
+    /// Writes the job's file; `None` when the job stopped being this worker's on the way.
+    async fn write(&self, job: &StoredJob) -> Result<Option<JobEnd>, String> {
+        let stored = |e: auditrail_storage::StorageError| {
+            tracing::error!(error = ?e, "export job: database error");
+            "the database could not be read; ask for the export again".to_owned()
+        };
+        let id = &job.job.id;
+        let reader = exports::owner_reader(&self.store, job).await.map_err(|e| match e {
+            ReaderGone::NoLonger(why) => format!("not exported: {why}"),
+            ReaderGone::Storage(e) => stored(e),
+        })?;
+        let filter = Filter::from_query(&job.job.query).map_err(|e| e.to_string())?.0;
+        let estimate = self
+            .store
+            .count_events_as_of(&filter, &reader.scope, job.as_of, ESTIMATE_CAP)
+            .await
+            .map_err(stored)?;
+        let lease = self.settings.lease;
+        if !self
+            .store
+            .renew_export_job(id, &self.worker, 0, Some(estimate), lease)
+            .await
+            .map_err(stored)?
+        {
+            return Ok(None);
+        }
+        let exporter =
+            Exporter { store: self.store.clone(), reader, recorded: true, job: Some(id.clone()) };
+        let export =
+            Export::new(exporter, filter, job.job.format, job.as_of).map_err(|e| e.to_string())?;
+        export.record_start().await.map_err(stored)?;
+        let rows = export.rows_read();
+        let mut stream = export.into_stream();
+        tokio::fs::create_dir_all(&self.settings.dir)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", self.settings.dir.display()))?;
+        let part = self.part(id);
+        let written = |e: std::io::Error| format!("writing the file failed: {e}");
+        let compressed = job.job.format.compressed();
+        let mut sink = {
+            let part = part.clone();
+            blocking(move || Sink::create(&part, compressed)).await.map_err(written)?
+        };
+        // Renewing about three times a lease keeps it through a slow page or two.
+        let renew_every = (lease / 3).to_std().unwrap_or(Duration::from_secs(10));
+        let mut renewed = Instant::now();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("the export stopped: {e}"))?;
+            sink =
+                blocking(move || sink.write_all(&chunk).map(|()| sink)).await.map_err(written)?;
+            if renewed.elapsed() >= renew_every {
+                let done = rows.load(Ordering::Relaxed);
+                if !self
+                    .store
+                    .renew_export_job(id, &self.worker, done, None, lease)
+                    .await
+                    .map_err(stored)?
+                {
+                    return Ok(None);
+                }
+                renewed = Instant::now();
+            }
+        }
+        let (bytes, sha256) = blocking(move || sink.finish()).await.map_err(written)?;
+        let file = self.file(id, job.job.format);
+        tokio::fs::rename(&part, &file).await.map_err(written)?;
+        let dir = self.settings.dir.clone();
+        blocking(move || std::fs::File::open(dir)?.sync_all()).await.map_err(written)?;
+        let expires_at = Utc::now() + self.settings.retention;
+        let rows = rows.load(Ordering::Relaxed);
+        Ok(Some(JobEnd::Done { rows, bytes, sha256, expires_at }))
+    }
+
+    /// Removes the files of expired jobs, and any file no job still needs: a job deleted, or
+    /// failed after a crash left half a file.
+    pub async fn sweep(&self) -> Result<(), ApiError> {
+        self.store.expire_export_jobs().await?;
+        let Ok(mut entries) = tokio::fs::read_dir(&self.settings.dir).await else {
+            return Ok(());
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.split('.').next()) else { continue };
+            let needed = match self.store.export_job(id).await? {
+                Some(job) => {
+                    let finished = entry.path() == self.file(id, job.job.format);
+                    job.job.status.is_pending() || (job.job.status == JobStatus::Done && finished)
+                }
+                None => false,
+            };
+            if !needed {
+                remove(&entry.path()).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn sweep_forever(self) {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = self.sweep().await {
+                tracing::error!(error = ?e, "could not sweep export files");
+            }
+        }
+    }
+
+    /// A finished job's file as a download.
+    pub async fn respond_file(&self, job: &StoredJob) -> Result<Response, ApiError> {
+        let path = self.file(&job.job.id, job.job.format);
+        let file = tokio::fs::File::open(&path).await.map_err(|e| {
+            tracing::error!(job = %job.job.id, path = %path.display(), error = %e, "export file missing");
+            ApiError::Conflict("the export's file is gone; ask for it again".into())
+        })?;
+        let content_type = if job.job.format.compressed() {
+            "application/gzip"
+        } else {
+            job.job.format.content_type()
+        };
+        let mut headers = vec![
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", job.job.filename)),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ];
+        if let Some(bytes) = job.job.bytes {
+            headers.push((header::CONTENT_LENGTH, bytes.to_string()));
+        }
+        let mut response = Body::from_stream(chunks(file)).into_response();
+        for (name, value) in headers {
+            if let Ok(value) = value.parse() {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        Ok(response)
+    }
+
+    /// Removes a deleted job's file, whatever state it was in.
+    pub async fn remove_file(&self, job: &StoredJob) {
+        remove(&self.file(&job.job.id, job.job.format)).await;
+    }
+}
+
+/// What a finished job's file holds and how to check it.
+pub fn manifest(job: &StoredJob) -> Result<Manifest, ApiError> {
+    let (Some(bytes), Some(sha256), Some(finished_at), JobStatus::Done) =
+        (job.job.bytes, job.job.sha256.clone(), job.job.finished_at, job.job.status)
+    else {
+        return Err(ApiError::Conflict(format!(
+            "the export is {}; a manifest comes with a finished file",
+            job.job.status.as_str()
+        )));
+    };
+    let filter = Filter::from_query(&job.job.query)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored export query: {e}")))?
+        .0;
+    let window = filter
+        .time_window(job.as_of)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored export query: {e}")))?;
+    Ok(Manifest {
+        file: job.job.filename.clone(),
+        format: job.job.format,
+        compression: job.job.format.compressed().then(|| "gzip".to_owned()),
+        filter: job.job.query.clone(),
+        from: window.from,
+        to: Some(window.to.unwrap_or(job.as_of)),
+        time_zone: filter.tz.clone().unwrap_or_else(|| "UTC".to_owned()),
+        snapshot_at: job.as_of,
+        rows: job.job.rows,
+        bytes,
+        sha256,
+        created_by: job.job.created_by.clone(),
+        created_at: job.job.created_at,
+        finished_at,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(std::io::Error::other)?
+}
+
+async fn remove(path: &Path) {
+    if let Err(e) = tokio::fs::remove_file(path).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove an export file");
+    }
+}
+
+/// Counts and hashes what reaches the disk.
+struct Hashed {
+    file: std::fs::File,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl Write for Hashed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A job's file being written: gzip-compressed or as is.
+enum Sink {
+    Plain(std::io::BufWriter<Hashed>),
+    Gzip(Box<GzEncoder<std::io::BufWriter<Hashed>>>),
+}
+
+impl Sink {
+    fn create(path: &Path, compressed: bool) -> std::io::Result<Sink> {
+        let file = std::fs::File::create(path)?;
+        let out = std::io::BufWriter::with_capacity(
+            256 * 1024,
+            Hashed { file, hash: Sha256::new(), bytes: 0 },
+        );
+        Ok(if compressed {
+            Sink::Gzip(Box::new(GzEncoder::new(out, flate2::Compression::default())))
+        } else {
+            Sink::Plain(out)
+        })
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(out) => out.write_all(buf),
+            Sink::Gzip(out) => out.write_all(buf),
+        }
+    }
+
+    /// Completes the file and makes it durable; its size and SHA-256.
+    fn finish(self) -> std::io::Result<(u64, String)> {
+        let out = match self {
+            Sink::Plain(out) => out,
+            Sink::Gzip(out) => out.finish()?,
+        };
+        let hashed = out.into_inner().map_err(|e| e.into_error())?;
+        hashed.file.sync_all()?;
+        Ok((hashed.bytes, hex::encode(hashed.hash.finalize())))
+    }
+}
