@@ -23,10 +23,16 @@ struct Server {
 impl Server {
     /// Starts a server on a free port and waits until `key` can list events through it.
     async fn start(database: &str, key: &str) -> Server {
+        Server::start_with(database, key, &[]).await
+    }
+
+    /// [`Server::start`] with more `serve` options.
+    async fn start_with(database: &str, key: &str, options: &[&str]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(BIN)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--database", database])
             .args(["--site-root", "target/site"])
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -104,6 +110,91 @@ async fn acknowledged_events_survive_kill_9() {
         );
     }
     assert_eq!(acknowledged.len(), 1000);
+}
+
+/// A server killed while it writes an export job: after the restart the job runs again from
+/// its snapshot, finishes with every row, and leaves no half-written file behind.
+#[tokio::test]
+async fn an_export_job_cut_off_by_kill_9_runs_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    let exports = dir.path().join("exports");
+    let key = create_api_key(&db);
+    let store = Store::open(&db).await.unwrap();
+    let total = 20_000;
+    for batch in 0..total / 1000 {
+        let events: Vec<auditrail_model::NewEvent> = (0..1000)
+            .map(|i| {
+                let event = json!({
+                    "occurred_at": (chrono::Utc::now() - chrono::Duration::seconds(batch * 1000 + i)).to_rfc3339(),
+                    "module": "Jobs", "action": "write", "description": format!("event {batch}/{i}"),
+                    "details": {"n": i},
+                });
+                auditrail_model::NewEvent::from_value(event).unwrap()
+            })
+            .collect();
+        store.insert_events(&events).await.unwrap();
+    }
+    let options = ["--export-dir", exports.to_str().unwrap(), "--export-lease-seconds", "2"];
+    let mut server = Server::start_with(&db, &key, &options).await;
+    let api = server.events_url.trim_end_matches("/events").to_owned();
+    let client = reqwest::Client::new();
+    let asked: Value = client
+        .post(format!("{api}/exports"))
+        .bearer_auth(&key)
+        .json(&json!({"format": "xlsx"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_url = format!("{api}/exports/{}", asked["id"].as_str().unwrap());
+    let status = |url: String| {
+        let (client, key) = (client.clone(), key.clone());
+        async move {
+            let job: Value =
+                client.get(url).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+            job
+        }
+    };
+    for _ in 0..200 {
+        if status(job_url.clone()).await["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    server.kill();
+    let cut_off = status_of_store(&store, asked["id"].as_str().unwrap()).await;
+    assert_eq!(cut_off, "running", "the kill came too late to test anything");
+
+    let server = Server::start_with(&db, &key, &options).await;
+    let api = server.events_url.trim_end_matches("/events").to_owned();
+    let job_url = format!("{api}/exports/{}", asked["id"].as_str().unwrap());
+    let mut job = Value::Null;
+    for _ in 0..1200 {
+        job = status(job_url.clone()).await;
+        if job["status"] != "running" && job["status"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["rows"], total);
+    let file = client.get(format!("{job_url}/file")).bearer_auth(&key).send().await.unwrap();
+    let body = file.bytes().await.unwrap();
+    use sha2::Digest;
+    assert_eq!(job["sha256"], hex::encode(sha2::Sha256::digest(&body)));
+    let left: Vec<String> = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, [format!("{}.xlsx", asked["id"].as_str().unwrap())]);
+}
+
+async fn status_of_store(store: &Store, id: &str) -> String {
+    let job = store.export_job(id).await.unwrap().unwrap();
+    job.job.status.as_str().to_owned()
 }
 
 #[tokio::test]

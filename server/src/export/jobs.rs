@@ -113,7 +113,7 @@ impl Jobs {
             }
         };
         match self.store.finish_export_job(&id, &self.worker, &end, &[]).await {
-            Ok(true) => {}
+            Ok(true) => self.remove_parts(&id).await,
             Ok(false) => {
                 // Deleted while its file was being put in place: the file goes too.
                 if let Ok(None) = self.store.export_job(&id).await {
@@ -258,6 +258,18 @@ impl Jobs {
             }
         }
         Ok(response)
+    }
+
+    /// Removes what runs of a job cut off by a crash left half written.
+    async fn remove_parts(&self, id: &str) {
+        let Ok(mut entries) = tokio::fs::read_dir(&self.settings.dir).await else { return };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&format!("{id}.")) && name.ends_with(".part") {
+                remove(&entry.path()).await;
+            }
+        }
     }
 
     /// Removes a deleted job's file, whatever state it was in.
