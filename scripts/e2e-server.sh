@@ -34,4 +34,5 @@ user() {
 user --email admin@e2e.test --role admin
 user --email viewer@e2e.test --role viewer
 user --email shop@e2e.test --role auditor --project e2e-shop
-exec "$bin" serve --addr "127.0.0.1:$port" --database "$db" --site-root target/site
+exec "$bin" serve --addr "127.0.0.1:$port" --database "$db" --site-root target/site \
+    --export-dir "$E2E_DIR/$port/exports"

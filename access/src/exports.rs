@@ -7,6 +7,8 @@ use auditrail_model::{
     TimeWindow,
 };
 use auditrail_storage::{NewExportJob, Owner, StorageError, Store, StoredJob};
+use std::path::{Path, PathBuf};
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -15,6 +17,29 @@ use crate::reading::{ReadError, Reader};
 
 /// Jobs one listing shows, newest first.
 pub const LIST_MAX: i64 = 200;
+
+/// Where finished export files live, one per job.
+#[derive(Debug, Clone)]
+pub struct JobFiles {
+    pub dir: PathBuf,
+}
+
+impl JobFiles {
+    /// The finished file of a job.
+    pub fn file(&self, id: &str, format: ExportFormat) -> PathBuf {
+        let gz = if format.compressed() { ".gz" } else { "" };
+        self.dir.join(format!("{id}.{}{gz}", format.as_str()))
+    }
+
+    /// Removes a file if it is there.
+    pub async fn remove(path: &Path) {
+        if let Err(e) = tokio::fs::remove_file(path).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove an export file");
+        }
+    }
+}
 
 /// Someone asking for, or about, export jobs.
 #[derive(Debug, Clone)]
@@ -194,18 +219,23 @@ pub async fn download(
     Ok(job)
 }
 
-/// Removes a job the requester may see, recorded; the removed job, whose file goes next.
+/// Removes a job the requester may see, recorded, and its file.
 pub async fn delete(
     store: &Store,
+    files: &JobFiles,
     requester: &Requester,
     id: &str,
-) -> Result<StoredJob, ReadError> {
+) -> Result<(), ReadError> {
     let job = get(store, requester, id).await?;
     let entry = Entry::new(Kind::Access, "exports", "delete", "Deleted an export")
         .target("export", id, Some(&job.job.filename))
         .detail("status", job.job.status.as_str());
     let record = audit::event(&requester.reader.actor, &requester.reader.client, entry)?;
-    store.delete_export_job(id, &[record]).await?.ok_or(ReadError::NotFound("no such export"))
+    let job = store.delete_export_job(id, &[record]).await?;
+    let job = job.ok_or(ReadError::NotFound("no such export"))?;
+    // A job still running notices it is gone at its next renewal and removes its part file.
+    JobFiles::remove(&files.file(&job.job.id, job.job.format)).await;
+    Ok(())
 }
 
 /// Whom a job runs as: its owner as they stand now. A person since deactivated or without

@@ -32,6 +32,9 @@ pub fn AccountMenu() -> impl IntoView {
                 account.await.ok().flatten().map(|account| view! {
                     <nav class="main-nav">
                         <a href="/">"Events"</a>
+                        {account.can(Permission::LogsExport).then(|| view! {
+                            <a href="/exports" data-testid="exports-link">"Exports"</a>
+                        })}
                         {(account.can(Permission::UsersManage) || account.can(Permission::ApiKeysManage)).then(|| view! {
                             <a href=if account.can(Permission::UsersManage) { "/admin/users" } else { "/admin/api-keys" } data-testid="admin-link">"Admin"</a>
                         })}

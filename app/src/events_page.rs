@@ -46,6 +46,11 @@ pub fn EventsPage() -> impl IntoView {
         let testid = format!("export-{format}");
         view! { <a class="button" href=href download data-testid=testid>{label}</a> }
     };
+    // The Exports page gets the filter as one parameter, to offer it beside its quick picks.
+    let job_link = |filters: &str| {
+        let query: String = form_urlencoded::byte_serialize(filters.as_bytes()).collect();
+        if filters.is_empty() { "/exports".to_owned() } else { format!("/exports?query={query}") }
+    };
     view! {
         <section class="events-page">
             <FilterForm facets/>
@@ -56,6 +61,10 @@ pub fn EventsPage() -> impl IntoView {
                             {export_link(&filters, "csv", "Export CSV")}
                             {export_link(&filters, "xlsx", "Excel")}
                             {export_link(&filters, "jsonl", "JSON Lines")}
+                            <a class="button" href=job_link(&filters) data-testid="export-in-background"
+                                title="For large results: the file is prepared in the background, with progress, and kept for download">
+                                "Export in background…"
+                            </a>
                         </span>
                     })}
                 </Transition>

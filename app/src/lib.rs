@@ -8,6 +8,7 @@ mod admin;
 mod drawer;
 mod error;
 mod events_page;
+mod exports_page;
 mod filter_form;
 mod server_fns;
 mod sign_in;
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="notice">"Page not found."</p> }>
                     <Route path=path!("sign-in") view=sign_in::SignInPage/>
                     <Route path=path!("account") view=account_page::AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("exports") view=exports_page::ExportsPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("admin") view=admin::AdminLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=|| view! { <Redirect path="/admin/users"/> }/>
                         <Route path=path!("users") view=admin::UsersPage ssr=SsrMode::Async/>

@@ -13,6 +13,7 @@ pub enum RangePreset {
     Minutes5,
     Minutes15,
     Hours1,
+    Hours2,
     Hours6,
     Days1,
     Days3,
@@ -26,10 +27,11 @@ pub enum RangePreset {
 }
 
 impl RangePreset {
-    pub const ALL: [RangePreset; 13] = [
+    pub const ALL: [RangePreset; 14] = [
         RangePreset::Minutes5,
         RangePreset::Minutes15,
         RangePreset::Hours1,
+        RangePreset::Hours2,
         RangePreset::Hours6,
         RangePreset::Days1,
         RangePreset::Days3,
@@ -48,6 +50,7 @@ impl RangePreset {
             RangePreset::Minutes5 => "5m",
             RangePreset::Minutes15 => "15m",
             RangePreset::Hours1 => "1h",
+            RangePreset::Hours2 => "2h",
             RangePreset::Hours6 => "6h",
             RangePreset::Days1 => "1d",
             RangePreset::Days3 => "3d",
@@ -67,6 +70,7 @@ impl RangePreset {
             RangePreset::Minutes5 => "Last 5 minutes",
             RangePreset::Minutes15 => "Last 15 minutes",
             RangePreset::Hours1 => "Last hour",
+            RangePreset::Hours2 => "Last 2 hours",
             RangePreset::Hours6 => "Last 6 hours",
             RangePreset::Days1 => "Last 24 hours",
             RangePreset::Days3 => "Last 3 days",
@@ -469,6 +473,7 @@ impl Filter {
             RangePreset::Minutes5 => back(Duration::minutes(5)),
             RangePreset::Minutes15 => back(Duration::minutes(15)),
             RangePreset::Hours1 => back(Duration::hours(1)),
+            RangePreset::Hours2 => back(Duration::hours(2)),
             RangePreset::Hours6 => back(Duration::hours(6)),
             RangePreset::Days1 => back(Duration::days(1)),
             RangePreset::Days3 => back(Duration::days(3)),

@@ -44,6 +44,7 @@ pub fn router(store: Store, leptos_options: LeptosOptions, settings: Settings) -
     let state = AppState { store, jobs, leptos_options };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
+    let job_files = state.jobs.files();
     let shell_options = state.leptos_options.clone();
     // Both forms take a password, so both get the guessing limit, each its own budget.
     let password_limit =
@@ -59,7 +60,10 @@ pub fn router(store: Store, leptos_options: LeptosOptions, settings: Settings) -
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(context_store.clone()),
+            move || {
+                provide_context(context_store.clone());
+                provide_context(job_files.clone());
+            },
             move || shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

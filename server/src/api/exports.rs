@@ -88,7 +88,6 @@ pub async fn delete(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let job = exports::delete(&store, &requester(&auth)?, &id).await?;
-    jobs.remove_file(&job).await;
+    exports::delete(&store, &jobs.files(), &requester(&auth)?, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use auditrail_access::exports::{self, ReaderGone};
+use auditrail_access::exports::{self, JobFiles, ReaderGone};
 use auditrail_model::{ExportFormat, Filter, JobStatus, Manifest};
 use auditrail_storage::{JobEnd, Store, StoredJob};
 use axum::body::Body;
@@ -74,10 +74,13 @@ impl Jobs {
         tokio::spawn(self.clone().sweep_forever());
     }
 
-    /// The finished file of a job.
+    /// Where this server's finished files are, for the pages and API to find and remove.
+    pub fn files(&self) -> JobFiles {
+        JobFiles { dir: self.settings.dir.clone() }
+    }
+
     fn file(&self, id: &str, format: ExportFormat) -> PathBuf {
-        let gz = if format.compressed() { ".gz" } else { "" };
-        self.settings.dir.join(format!("{id}.{}{gz}", format.as_str()))
+        self.files().file(id, format)
     }
 
     /// The file this worker writes before it is complete: its own, so a worker that took the
@@ -105,9 +108,9 @@ impl Jobs {
         let end = match self.write(&job).await {
             Ok(Some(end)) => end,
             // Deleted, or taken over by another worker: nothing of ours to finish.
-            Ok(None) => return remove(&self.part(&id)).await,
+            Ok(None) => return JobFiles::remove(&self.part(&id)).await,
             Err(why) => {
-                remove(&self.part(&id)).await;
+                JobFiles::remove(&self.part(&id)).await;
                 tracing::warn!(job = %id, reason = %why, "export job failed");
                 JobEnd::Failed(why)
             }
@@ -117,7 +120,7 @@ impl Jobs {
             Ok(false) => {
                 // Deleted while its file was being put in place: the file goes too.
                 if let Ok(None) = self.store.export_job(&id).await {
-                    remove(&self.file(&id, job.job.format)).await;
+                    JobFiles::remove(&self.file(&id, job.job.format)).await;
                 }
             }
             Err(e) => tracing::error!(job = %id, error = ?e, "could not finish an export job"),
@@ -215,7 +218,7 @@ impl Jobs {
                 None => false,
             };
             if !needed {
-                remove(&entry.path()).await;
+                JobFiles::remove(&entry.path()).await;
             }
         }
         Ok(())
@@ -267,14 +270,9 @@ impl Jobs {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if name.starts_with(&format!("{id}.")) && name.ends_with(".part") {
-                remove(&entry.path()).await;
+                JobFiles::remove(&entry.path()).await;
             }
         }
-    }
-
-    /// Removes a deleted job's file, whatever state it was in.
-    pub async fn remove_file(&self, job: &StoredJob) {
-        remove(&self.file(&job.job.id, job.job.format)).await;
     }
 }
 
@@ -317,14 +315,6 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> std::io::Result<T> {
     tokio::task::spawn_blocking(work).await.map_err(std::io::Error::other)?
-}
-
-async fn remove(path: &Path) {
-    if let Err(e) = tokio::fs::remove_file(path).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %path.display(), error = %e, "could not remove an export file");
-    }
 }
 
 /// Counts and hashes what reaches the disk.
