@@ -4,6 +4,7 @@
 
 mod access;
 mod cursor;
+mod delivery;
 mod event;
 mod export;
 mod filter;
@@ -16,6 +17,7 @@ pub use access::{
     TRAIL_PROJECT, User,
 };
 pub use cursor::Cursor;
+pub use delivery::{Delivery, DeliveryRun, RunStatus};
 pub use event::{Actor, ActorType, Event, EventDraft, NewEvent, Outcome, Target};
 pub use export::{ExportFormat, ExportJob, JobStatus, Manifest};
 #[cfg(feature = "tz")]

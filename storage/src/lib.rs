@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api_keys;
+mod deliveries;
 mod engine;
 mod error;
 mod export_jobs;
@@ -18,13 +19,14 @@ mod sqlite;
 pub mod testing;
 
 use auditrail_model::{
-    ApiKey, Event, EventPage, Facets, Filter, NewEvent, PageRequest, Permission, Projects,
-    ReadScope, Role, Scope, User,
+    ApiKey, Delivery, DeliveryRun, Event, EventPage, Facets, Filter, NewEvent, PageRequest,
+    Permission, Projects, ReadScope, Role, Scope, User,
 };
 use chrono::{DateTime, Duration, Utc};
 
 pub use accounts::{Credentials, Session, SignInAttempt};
 pub use api_keys::NewApiKey;
+pub use deliveries::RunEnd;
 pub use engine::Inserted;
 pub use error::StorageError;
 pub use export_jobs::{JobEnd, NewExportJob, Owner, StoredJob};
@@ -441,6 +443,80 @@ impl Store {
     /// Marks finished jobs past their expiry `expired`; returns their ids.
     pub async fn expire_export_jobs(&self) -> Result<Vec<String>, StorageError> {
         on_backend!(self, s => s.expire_export_jobs(Utc::now()).await)
+    }
+
+    /// Adds a daily delivery with its records; a taken name is a conflict.
+    pub async fn create_delivery(
+        &self,
+        delivery: &Delivery,
+        records: &[NewEvent],
+    ) -> Result<(), StorageError> {
+        on_backend!(self, s => s.insert_delivery(delivery, records).await)
+    }
+
+    /// Every delivery, by name.
+    pub async fn deliveries(&self) -> Result<Vec<Delivery>, StorageError> {
+        on_backend!(self, s => s.deliveries().await)
+    }
+
+    /// Removes a delivery and the history of its runs (delivered objects stay where they are);
+    /// `false` when there is none.
+    pub async fn delete_delivery(
+        &self,
+        name: &str,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.delete_delivery(name, records).await)
+    }
+
+    /// A delivery's latest `limit` days, newest first.
+    pub async fn delivery_runs(
+        &self,
+        name: &str,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRun>, StorageError> {
+        on_backend!(self, s => s.delivery_runs(name, limit).await)
+    }
+
+    /// Takes one day of a delivery for `worker` for `lease`, if it is due: never tried, failed
+    /// with its retry due, or held by a worker that stopped renewing. A delivered day is
+    /// taken again only with `force` (a re-delivery on request); a day another worker holds,
+    /// never.
+    pub async fn claim_delivery_run(
+        &self,
+        name: &str,
+        day: chrono::NaiveDate,
+        worker: &str,
+        lease: Duration,
+        force: bool,
+    ) -> Result<Option<DeliveryRun>, StorageError> {
+        let now = Utc::now();
+        on_backend!(self, s => s.claim_delivery_run(name, day, worker, now, now + lease, force).await)
+    }
+
+    /// Extends `worker`'s hold on a day; `false` when it is no longer theirs.
+    pub async fn renew_delivery_run(
+        &self,
+        name: &str,
+        day: chrono::NaiveDate,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<bool, StorageError> {
+        let until = Utc::now() + lease;
+        on_backend!(self, s => s.renew_delivery_run(name, day, worker, until).await)
+    }
+
+    /// Ends `worker`'s run of a day, with its records; `false` when it is no longer theirs.
+    pub async fn finish_delivery_run(
+        &self,
+        name: &str,
+        day: chrono::NaiveDate,
+        worker: &str,
+        end: &RunEnd,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        let now = Utc::now();
+        on_backend!(self, s => s.finish_delivery_run(name, day, worker, end, now, records).await)
     }
 
     /// The key this deployment signs the tokens it hands out with (page cursors): random,

@@ -157,6 +157,7 @@ const FACET_UPSERT: &str = "INSERT INTO facet_values (kind, project, value, even
 crate::engine::store_engine!(PostgresStore, Postgres, PgArguments, PgRow);
 crate::accounts::accounts_engine!(PostgresStore, Postgres);
 crate::export_jobs::export_jobs_engine!(PostgresStore, " FOR UPDATE SKIP LOCKED");
+crate::deliveries::deliveries_engine!(PostgresStore);
 
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StorageError> {

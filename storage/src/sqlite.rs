@@ -87,6 +87,7 @@ const FACET_UPSERT: &str = "INSERT INTO facet_values (kind, project, value, even
 crate::engine::store_engine!(SqliteStore, Sqlite, SqliteArguments, SqliteRow);
 crate::accounts::accounts_engine!(SqliteStore, Sqlite);
 crate::export_jobs::export_jobs_engine!(SqliteStore, "");
+crate::deliveries::deliveries_engine!(SqliteStore);
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore, StorageError> {

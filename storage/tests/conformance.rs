@@ -65,6 +65,10 @@ conformance!(
     export_jobs_run_on_one_worker_under_a_lease,
     concurrent_claims_take_each_job_once,
     a_job_interrupted_too_often_fails_with_the_reason,
+    deliveries_are_added_listed_and_removed,
+    a_delivered_day_is_delivered_again_only_on_request,
+    a_failed_day_waits_for_its_retry_and_a_lapsed_lease_is_taken_over,
+    concurrent_claims_deliver_a_day_once,
 );
 
 /// No project limit.
@@ -1023,4 +1027,126 @@ async fn a_job_interrupted_too_often_fails_with_the_reason(db: TestDb) {
     assert_eq!(job.status, JobStatus::Failed);
     let error = job.error.unwrap();
     assert!(error.contains("stopped while the export ran, 2 times"), "{error}");
+}
+
+fn delivery(name: &str) -> auditrail_model::Delivery {
+    auditrail_model::Delivery {
+        name: name.to_owned(),
+        destination: "file:///tmp/deliveries".to_owned(),
+        format: auditrail_model::ExportFormat::Jsonl,
+        time_zone: "Europe/Berlin".to_owned(),
+        query: "project=shop".to_owned(),
+        at_minute: 90,
+        first_day: "2026-11-24".parse().unwrap(),
+        created_at: now(),
+    }
+}
+
+fn day(raw: &str) -> chrono::NaiveDate {
+    raw.parse().unwrap()
+}
+
+async fn deliveries_are_added_listed_and_removed(db: TestDb) {
+    db.store.create_delivery(&delivery("daily"), &[]).await.unwrap();
+    db.store.create_delivery(&delivery("audit"), &[]).await.unwrap();
+    let taken = db.store.create_delivery(&delivery("daily"), &[]).await.unwrap_err();
+    assert!(taken.to_string().contains("exists already"), "{taken}");
+    let listed = db.store.deliveries().await.unwrap();
+    assert_eq!(listed.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["audit", "daily"]);
+    assert_eq!(listed[1], delivery("daily"));
+    let minute = Duration::minutes(1);
+    db.store
+        .claim_delivery_run("daily", day("2026-11-25"), "w", minute, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db.store.delete_delivery("daily", &[]).await.unwrap());
+    assert!(!db.store.delete_delivery("daily", &[]).await.unwrap());
+    // Its runs went with it.
+    assert!(db.store.delivery_runs("daily", 10).await.unwrap().is_empty());
+    assert_eq!(db.store.deliveries().await.unwrap().len(), 1);
+}
+
+async fn a_delivered_day_is_delivered_again_only_on_request(db: TestDb) {
+    use auditrail_model::RunStatus;
+    use auditrail_storage::RunEnd;
+    db.store.create_delivery(&delivery("daily"), &[]).await.unwrap();
+    let minute = Duration::minutes(1);
+    let d = day("2026-11-25");
+    let run = db.store.claim_delivery_run("daily", d, "w1", minute, false).await.unwrap().unwrap();
+    assert_eq!((run.status, run.attempts), (RunStatus::Running, 1));
+    assert!(db.store.claim_delivery_run("daily", d, "w2", minute, true).await.unwrap().is_none());
+    let done = RunEnd::Done {
+        object: "daily/2026-11-25.jsonl.gz".into(),
+        rows: 7,
+        bytes: 99,
+        sha256: "ab".repeat(32),
+    };
+    assert!(!db.store.finish_delivery_run("daily", d, "w2", &done, &[]).await.unwrap());
+    assert!(db.store.finish_delivery_run("daily", d, "w1", &done, &[]).await.unwrap());
+    let runs = db.store.delivery_runs("daily", 10).await.unwrap();
+    assert_eq!(runs[0].status, RunStatus::Done);
+    assert_eq!((runs[0].rows, runs[0].bytes), (Some(7), Some(99)));
+    assert_eq!(runs[0].object.as_deref(), Some("daily/2026-11-25.jsonl.gz"));
+    assert!(db.store.claim_delivery_run("daily", d, "w2", minute, false).await.unwrap().is_none());
+    let again = db.store.claim_delivery_run("daily", d, "w2", minute, true).await.unwrap().unwrap();
+    assert_eq!((again.status, again.attempts), (RunStatus::Running, 2));
+    db.store
+        .claim_delivery_run("daily", day("2026-11-26"), "w1", minute, false)
+        .await
+        .unwrap()
+        .unwrap();
+    let days: Vec<_> =
+        db.store.delivery_runs("daily", 10).await.unwrap().into_iter().map(|r| r.day).collect();
+    assert_eq!(days, [day("2026-11-26"), d]);
+}
+
+async fn a_failed_day_waits_for_its_retry_and_a_lapsed_lease_is_taken_over(db: TestDb) {
+    use auditrail_model::RunStatus;
+    use auditrail_storage::RunEnd;
+    db.store.create_delivery(&delivery("daily"), &[]).await.unwrap();
+    let minute = Duration::minutes(1);
+    let d = day("2026-11-25");
+    db.store.claim_delivery_run("daily", d, "w1", minute, false).await.unwrap().unwrap();
+    let later =
+        RunEnd::Failed { error: "bucket missing".into(), next_attempt_at: Utc::now() + minute };
+    assert!(db.store.finish_delivery_run("daily", d, "w1", &later, &[]).await.unwrap());
+    let failed = &db.store.delivery_runs("daily", 1).await.unwrap()[0];
+    assert_eq!(
+        (failed.status, failed.error.as_deref()),
+        (RunStatus::Failed, Some("bucket missing"))
+    );
+    assert!(failed.next_attempt_at.is_some());
+    assert!(db.store.claim_delivery_run("daily", d, "w2", minute, false).await.unwrap().is_none());
+    db.execute("UPDATE delivery_runs SET next_attempt_at = 0").await;
+    let retry =
+        db.store.claim_delivery_run("daily", d, "w2", -minute, false).await.unwrap().unwrap();
+    assert_eq!(retry.attempts, 2);
+    assert_eq!(retry.next_attempt_at, None);
+    // w2's lease lapsed at once: w3 takes over, and w2 can no longer renew or finish.
+    let over = db.store.claim_delivery_run("daily", d, "w3", minute, false).await.unwrap().unwrap();
+    assert_eq!(over.attempts, 3);
+    assert!(!db.store.renew_delivery_run("daily", d, "w2", minute).await.unwrap());
+    assert!(db.store.renew_delivery_run("daily", d, "w3", minute).await.unwrap());
+}
+
+async fn concurrent_claims_deliver_a_day_once(db: TestDb) {
+    db.store.create_delivery(&delivery("daily"), &[]).await.unwrap();
+    let claims = (0..8).map(|w| {
+        let store = db.store.clone();
+        async move {
+            store
+                .claim_delivery_run(
+                    "daily",
+                    day("2026-11-25"),
+                    &format!("w{w}"),
+                    Duration::minutes(1),
+                    false,
+                )
+                .await
+                .unwrap()
+        }
+    });
+    let claimed = futures::future::join_all(claims).await.into_iter().flatten().count();
+    assert_eq!(claimed, 1);
 }
