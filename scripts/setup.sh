@@ -33,6 +33,8 @@ command -v npm >/dev/null || missing+=(npm)
 if $test; then
     command -v chromium >/dev/null || missing+=(chromium)
     command -v pg_ctlcluster >/dev/null && [ -d /usr/lib/postgresql/15 ] || missing+=(postgresql)
+    command -v curl >/dev/null || missing+=(curl)
+    python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     step "setup: apt-get install ${missing[*]}"
@@ -65,6 +67,14 @@ fi
 if $test && [ ! -d end2end/node_modules/@playwright/test ]; then
     step "setup: npm ci in end2end/ (Playwright's test runner; Chromium comes from Debian)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+
+# moto's S3-compatible server for the delivery tests, at the version tools/python pins.
+moto_wanted=$(sed -n 's/^moto\[server\]==//p' tools/python/requirements.txt)
+if $test && [ "$(tools/python/venv/bin/pip show moto 2>/dev/null | sed -n 's/^Version: //p')" != "$moto_wanted" ]; then
+    step "setup: pip install -r tools/python/requirements.txt (moto $moto_wanted, into tools/python/venv)"
+    python3 -m venv tools/python/venv
+    tools/python/venv/bin/pip install -q -r tools/python/requirements.txt
 fi
 
 if $watch && [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then

@@ -7,6 +7,8 @@ source scripts/env.sh
 
 scripts/setup.sh --test
 source scripts/postgres.sh
+source scripts/s3.sh
+trap 'postgres_cleanup; s3_cleanup' EXIT
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -33,7 +35,7 @@ scripts/build.sh debug --site-only
 # One scratch directory for the browser tests' databases and keys, removed with Postgres's.
 E2E_DIR=$(mktemp -d -t auditrail-e2e-XXXXXX)
 export E2E_DIR
-trap 'rm -rf "$E2E_DIR"; postgres_cleanup' EXIT
+trap 'rm -rf "$E2E_DIR"; postgres_cleanup; s3_cleanup' EXIT
 
 step "Playwright (Chromium), debug build"
 (cd end2end && npx playwright test)

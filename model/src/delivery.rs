@@ -20,8 +20,8 @@ pub struct Delivery {
     pub query: String,
     /// Minutes after the zone's midnight when the previous day is delivered.
     pub at_minute: u32,
-    /// The first day delivered on schedule: the day after the delivery was added. Earlier days
-    /// are delivered on request (`deliveries run`).
+    /// The first day delivered on schedule: the day the delivery was added, in its zone.
+    /// Earlier days are delivered on request (`deliveries run`).
     pub first_day: NaiveDate,
     pub created_at: DateTime<Utc>,
 }

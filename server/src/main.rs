@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use auditrail_access::admin::Changer;
+use auditrail_access::audit::{self, Entry, Kind};
 use auditrail_access::password;
 use auditrail_access::reading::Reader;
 use auditrail_model::Scope;
@@ -13,7 +14,7 @@ use auditrail_model::{Filter, PageRequest, Projects, ReadScope};
 use auditrail_server::client_addr::{self, ProxyHeader, TrustedProxies};
 use auditrail_server::export::jobs::JobSettings;
 use auditrail_server::security::IngestLimit;
-use auditrail_server::{bench, copy, demo, export, first_admin, import, web};
+use auditrail_server::{bench, copy, delivery, demo, export, first_admin, import, web};
 use auditrail_storage::Store;
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
@@ -152,6 +153,9 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArg,
     },
+    /// Daily deliveries of each day's events to object storage
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
     /// Measure ingest throughput and query latency on a scratch database
     Bench {
         /// Events to generate and ingest
@@ -216,6 +220,54 @@ enum UsersCommand {
         email: String,
         #[command(flatten)]
         password: PasswordArg,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesCommand {
+    /// Deliver each day's events after the day ends in --tz, starting with today's
+    Add {
+        /// 1-64 of a-z, 0-9, - and _; objects go under <destination>/<name>/
+        #[arg(long)]
+        name: String,
+        /// file:///dir, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix;
+        /// credentials come from the usual environment variables (AWS_*, GOOGLE_*, AZURE_*)
+        #[arg(long)]
+        to: String,
+        /// csv, jsonl or xlsx (csv and jsonl are gzip-compressed)
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// The time zone whose midnight ends a day
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Filters in query-string form, without a time range: 'project=shop&result=failure'
+        #[arg(long, default_value = "")]
+        query: String,
+        /// When, after midnight in --tz, the previous day is delivered
+        #[arg(long, default_value = "00:30")]
+        at: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// List deliveries with their latest day
+    List {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Stop a delivery (objects already delivered stay)
+    Remove {
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Deliver one day now, replacing what was delivered for it before
+    Run {
+        name: String,
+        /// The day, in the delivery's time zone
+        #[arg(long)]
+        date: chrono::NaiveDate,
         #[command(flatten)]
         db: DatabaseArg,
     },
@@ -389,10 +441,95 @@ async fn main() -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
+        Command::Deliveries(command) => deliveries(command).await,
         Command::Bench { events, database, samples, batch } => {
             bench::run(bench::BenchOptions { events, database, samples, batch }).await
         }
     }
+}
+
+async fn deliveries(command: DeliveriesCommand) -> anyhow::Result<()> {
+    let system = |entry: Entry| audit::event(&audit::system_actor(), &Default::default(), entry);
+    match command {
+        DeliveriesCommand::Add { name, to, format, tz, query, at, db } => {
+            let format =
+                auditrail_model::ExportFormat::parse(&format).map_err(anyhow::Error::msg)?;
+            let now = chrono::Utc::now();
+            let added = delivery::new_delivery(&name, &to, format, &tz, &query, &at, now)
+                .map_err(anyhow::Error::msg)?;
+            let entry = Entry::new(Kind::Activity, "deliveries", "add", "Added a delivery")
+                .target("delivery", &added.name, None)
+                .detail("destination", added.destination.clone())
+                .detail("query", added.query.clone());
+            db.open().await?.create_delivery(&added, &[system(entry)?]).await?;
+            println!(
+                "Added delivery {}: each day's events from {} on, at {} {}, to {}",
+                added.name,
+                added.first_day,
+                added.at(),
+                added.time_zone,
+                added.destination
+            );
+        }
+        DeliveriesCommand::List { db } => {
+            let store = db.open().await?;
+            for d in store.deliveries().await? {
+                let last = store.delivery_runs(&d.name, 1).await?.into_iter().next();
+                let last = last.map_or_else(
+                    || "nothing delivered yet".to_owned(),
+                    |r| {
+                        format!(
+                            "{} {}{}",
+                            r.day,
+                            r.status.as_str(),
+                            r.error.map(|e| format!(": {e}")).unwrap_or_default()
+                        )
+                    },
+                );
+                let query = if d.query.is_empty() { "everything" } else { &d.query };
+                println!(
+                    "{}\t{}\t{}\t{} {}\t{query}\t{last}",
+                    d.name,
+                    d.destination,
+                    d.format.as_str(),
+                    d.at(),
+                    d.time_zone
+                );
+            }
+        }
+        DeliveriesCommand::Remove { name, db } => {
+            let entry = Entry::new(Kind::Activity, "deliveries", "remove", "Removed a delivery")
+                .target("delivery", &name, None);
+            let removed = db.open().await?.delete_delivery(&name, &[system(entry)?]).await?;
+            anyhow::ensure!(removed, "no delivery named {name}");
+            println!("Removed delivery {name}; what it delivered stays where it is.");
+        }
+        DeliveriesCommand::Run { name, date, db } => {
+            let store = db.open().await?;
+            let found = store.deliveries().await?.into_iter().find(|d| d.name == name);
+            let found = found.ok_or_else(|| anyhow::anyhow!("no delivery named {name}"))?;
+            let scratch = tempfile::tempdir()?;
+            let deliverer = delivery::Deliverer::new(store, scratch.path().to_owned());
+            let run = deliverer.run_day(&found, date, true).await.map_err(anyhow::Error::msg)?;
+            let run = run.ok_or_else(|| {
+                anyhow::anyhow!("{date} of {name} is being delivered by a server right now")
+            })?;
+            match run.status {
+                auditrail_model::RunStatus::Done => println!(
+                    "Delivered {} of {date} to {} ({} bytes, sha256 {}).",
+                    export::count_events(run.rows.unwrap_or(0)),
+                    run.object.unwrap_or_default(),
+                    run.bytes.unwrap_or(0),
+                    run.sha256.unwrap_or_default()
+                ),
+                _ => anyhow::bail!(
+                    "could not deliver {date} of {name}: {}",
+                    run.error.unwrap_or_default()
+                ),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn users(command: UsersCommand) -> anyhow::Result<()> {

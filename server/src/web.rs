@@ -28,7 +28,7 @@ use crate::export::jobs::{JobSettings, Jobs};
 use crate::export::{self, Exporter};
 use crate::security::IngestLimit;
 use crate::state::AppState;
-use crate::{api, security, sessions};
+use crate::{api, delivery, security, sessions};
 
 /// How the server treats its clients: the proxies it believes, how fast keys may post.
 #[derive(Debug, Clone, Default)]
@@ -138,6 +138,7 @@ pub async fn serve(
         );
     }
     tokio::spawn(sweep_sessions(store.clone()));
+    delivery::Deliverer::new(store.clone(), settings.exports.dir.join("deliveries")).start();
     let app = router(store, leptos_options, settings);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");

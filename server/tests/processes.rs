@@ -344,3 +344,124 @@ async fn import_command_summarises_and_can_run_again() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent.jsonl"));
 }
+
+/// `auditrail deliveries` from the command line, to a local S3-compatible server (moto, which
+/// scripts/test.sh starts) with credentials from the environment: `add` refuses what cannot
+/// work and says why, `run` delivers one day with its manifest, `list` shows it, `remove` stops
+/// the delivery.
+#[tokio::test]
+async fn deliveries_reach_an_s3_compatible_store_from_the_command_line() {
+    let endpoint = std::env::var("AUDITRAIL_TEST_S3_ENDPOINT")
+        .expect("AUDITRAIL_TEST_S3_ENDPOINT: scripts/test.sh starts moto_server and sets it");
+    let db = testing::sqlite().await;
+    let events: Vec<auditrail_model::NewEvent> = [
+        ("a", "shop", "2026-11-25T01:00:00Z"),
+        ("b", "shop", "2026-11-25T23:00:00Z"),
+        ("c", "ops", "2026-11-25T12:00:00Z"),
+        ("d", "shop", "2026-11-26T00:00:00Z"),
+    ]
+    .iter()
+    .map(|(id, project, at)| {
+        let event = json!({"id": id, "occurred_at": at, "project": project, "module": "Orders",
+            "action": "place"});
+        auditrail_model::NewEvent::from_value(event).unwrap()
+    })
+    .collect();
+    db.store.insert_events(&events).await.unwrap();
+    let bucket = format!("at-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let client = reqwest::Client::new();
+    let made = client.put(format!("{endpoint}/{bucket}")).send().await.unwrap();
+    assert!(made.status().is_success(), "bucket: {}", made.status());
+
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--database", &db.url])
+            .env("AWS_ENDPOINT", &endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let to = format!("s3://{bucket}/audit");
+    let (ok, said) =
+        cli(&["deliveries", "add", "--name", "daily", "--to", &to, "--query", "range=1d"]);
+    assert!(!ok && said.contains("leave out range"), "{said}");
+    let (ok, said) = cli(&[
+        "deliveries",
+        "add",
+        "--name",
+        "daily",
+        "--to",
+        &to,
+        "--format",
+        "jsonl",
+        "--tz",
+        "UTC",
+        "--query",
+        "project=shop",
+        "--at",
+        "01:00",
+    ]);
+    assert!(ok, "{said}");
+    let (ok, said) = cli(&["deliveries", "run", "daily", "--date", "2026-11-25"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("Delivered 2 events of 2026-11-25"), "{said}");
+
+    // Read back as any S3 client would, signed with the same credentials.
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(&bucket)
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .with_region("us-east-1")
+        .build()
+        .unwrap();
+    let read = |key: &str| {
+        let path = object_store::path::Path::from(key);
+        let s3 = &s3;
+        async move {
+            use object_store::ObjectStoreExt;
+            s3.get(&path).await.unwrap().bytes().await.unwrap()
+        }
+    };
+    let body = read("audit/daily/2026-11-25.jsonl.gz").await;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text).unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["b", "a"]);
+    let manifest: Value =
+        serde_json::from_slice(&read("audit/daily/2026-11-25.manifest.json").await).unwrap();
+    use sha2::Digest;
+    assert_eq!(manifest["sha256"], hex::encode(sha2::Sha256::digest(&body)));
+    assert_eq!(manifest["rows"], 2);
+    assert_eq!(
+        manifest["filter"],
+        "project=shop&from=2026-11-25T00%3A00&to=2026-11-26T00%3A00&tz=UTC"
+    );
+
+    let (ok, said) = cli(&["deliveries", "list"]);
+    assert!(
+        ok && said
+            .contains(&format!("daily\t{to}\tjsonl\t01:00 UTC\tproject=shop\t2026-11-25 done")),
+        "{said}"
+    );
+    let (ok, said) = cli(&["deliveries", "remove", "daily"]);
+    assert!(ok, "{said}");
+    let (ok, said) = cli(&["deliveries", "run", "daily", "--date", "2026-11-25"]);
+    assert!(!ok && said.contains("no delivery named daily"), "{said}");
+}

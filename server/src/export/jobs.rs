@@ -5,11 +5,9 @@
 //! again from its snapshot, by this server after a restart or by another. Finished files expire
 //! and are swept.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auditrail_access::exports::{self, JobFiles, ReaderGone};
 use auditrail_model::{ExportFormat, Filter, JobStatus, Manifest};
@@ -18,11 +16,8 @@ use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use flate2::write::GzEncoder;
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
-use super::{Export, Exporter, chunks};
+use super::{Export, Exporter, chunks, file};
 use crate::error::ApiError;
 
 /// A job taken this many times (its server died each time) fails instead of being retried.
@@ -158,45 +153,23 @@ impl Jobs {
         let export =
             Export::new(exporter, filter, job.job.format, job.as_of).map_err(|e| e.to_string())?;
         export.record_start().await.map_err(stored)?;
-        let rows = export.rows_read();
-        let mut stream = export.into_stream();
         tokio::fs::create_dir_all(&self.settings.dir)
             .await
             .map_err(|e| format!("cannot create {}: {e}", self.settings.dir.display()))?;
         let part = self.part(id);
-        let written = |e: std::io::Error| format!("writing the file failed: {e}");
-        let compressed = job.job.format.compressed();
-        let mut sink = {
-            let part = part.clone();
-            blocking(move || Sink::create(&part, compressed)).await.map_err(written)?
-        };
         // Renewing about three times a lease keeps it through a slow page or two.
-        let renew_every = (lease / 3).to_std().unwrap_or(Duration::from_secs(10));
-        let mut renewed = Instant::now();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("the export stopped: {e}"))?;
-            sink =
-                blocking(move || sink.write_all(&chunk).map(|()| sink)).await.map_err(written)?;
-            if renewed.elapsed() >= renew_every {
-                let done = rows.load(Ordering::Relaxed);
-                if !self
-                    .store
-                    .renew_export_job(id, &self.worker, done, None, lease)
-                    .await
-                    .map_err(stored)?
-                {
-                    return Ok(None);
-                }
-                renewed = Instant::now();
-            }
-        }
-        let (bytes, sha256) = blocking(move || sink.finish()).await.map_err(written)?;
-        let file = self.file(id, job.job.format);
-        tokio::fs::rename(&part, &file).await.map_err(written)?;
-        let dir = self.settings.dir.clone();
-        blocking(move || std::fs::File::open(dir)?.sync_all()).await.map_err(written)?;
+        let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(10));
+        let renew = |rows: u64| async move {
+            self.store.renew_export_job(id, &self.worker, rows, None, lease).await.map_err(stored)
+        };
+        let Some(written) = file::write(export, &part, every, renew).await? else {
+            return Ok(None);
+        };
+        let place = |e: std::io::Error| format!("writing the file failed: {e}");
+        tokio::fs::rename(&part, self.file(id, job.job.format)).await.map_err(place)?;
+        file::sync_dir(&self.settings.dir).await.map_err(place)?;
         let expires_at = Utc::now() + self.settings.retention;
-        let rows = rows.load(Ordering::Relaxed);
+        let file::Written { rows, bytes, sha256 } = written;
         Ok(Some(JobEnd::Done { rows, bytes, sha256, expires_at }))
     }
 
@@ -208,6 +181,10 @@ impl Jobs {
             return Ok(());
         };
         while let Ok(Some(entry)) = entries.next_entry().await {
+            // Folders are not jobs' (deliveries write theirs in one).
+            if !entry.file_type().await.is_ok_and(|t| t.is_file()) {
+                continue;
+            }
             let name = entry.file_name();
             let Some(id) = name.to_str().and_then(|n| n.split('.').next()) else { continue };
             let needed = match self.store.export_job(id).await? {
@@ -286,92 +263,16 @@ pub fn manifest(job: &StoredJob) -> Result<Manifest, ApiError> {
             job.job.status.as_str()
         )));
     };
-    let filter = Filter::from_query(&job.job.query)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored export query: {e}")))?
-        .0;
-    let window = filter
-        .time_window(job.as_of)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored export query: {e}")))?;
-    Ok(Manifest {
+    file::Described {
         file: job.job.filename.clone(),
         format: job.job.format,
-        compression: job.job.format.compressed().then(|| "gzip".to_owned()),
-        filter: job.job.query.clone(),
-        from: window.from,
-        to: Some(window.to.unwrap_or(job.as_of)),
-        time_zone: filter.tz.clone().unwrap_or_else(|| "UTC".to_owned()),
+        query: &job.job.query,
         snapshot_at: job.as_of,
-        rows: job.job.rows,
-        bytes,
-        sha256,
+        written: file::Written { rows: job.job.rows, bytes, sha256 },
         created_by: job.job.created_by.clone(),
         created_at: job.job.created_at,
         finished_at,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-    })
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> std::io::Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(std::io::Error::other)?
-}
-
-/// Counts and hashes what reaches the disk.
-struct Hashed {
-    file: std::fs::File,
-    hash: Sha256,
-    bytes: u64,
-}
-
-impl Write for Hashed {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
-
-/// A job's file being written: gzip-compressed or as is.
-enum Sink {
-    Plain(std::io::BufWriter<Hashed>),
-    Gzip(Box<GzEncoder<std::io::BufWriter<Hashed>>>),
-}
-
-impl Sink {
-    fn create(path: &Path, compressed: bool) -> std::io::Result<Sink> {
-        let file = std::fs::File::create(path)?;
-        let out = std::io::BufWriter::with_capacity(
-            256 * 1024,
-            Hashed { file, hash: Sha256::new(), bytes: 0 },
-        );
-        Ok(if compressed {
-            Sink::Gzip(Box::new(GzEncoder::new(out, flate2::Compression::default())))
-        } else {
-            Sink::Plain(out)
-        })
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match self {
-            Sink::Plain(out) => out.write_all(buf),
-            Sink::Gzip(out) => out.write_all(buf),
-        }
-    }
-
-    /// Completes the file and makes it durable; its size and SHA-256.
-    fn finish(self) -> std::io::Result<(u64, String)> {
-        let out = match self {
-            Sink::Plain(out) => out,
-            Sink::Gzip(out) => out.finish()?,
-        };
-        let hashed = out.into_inner().map_err(|e| e.into_error())?;
-        hashed.file.sync_all()?;
-        Ok((hashed.bytes, hex::encode(hashed.hash.finalize())))
-    }
+    .manifest()
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored export query: {e}")))
 }

@@ -7,6 +7,7 @@
 use auditrail_access::audit::{Entry, Kind};
 use auditrail_access::reading::Reader;
 mod columns;
+pub mod file;
 pub mod jobs;
 mod xlsx;
 
@@ -136,6 +137,11 @@ pub async fn respond(exporter: Exporter, raw_query: Option<&str>) -> Result<Resp
         .into_response())
 }
 
+/// "1 event", "12 events".
+pub fn count_events(n: u64) -> String {
+    if n == 1 { "1 event".to_owned() } else { format!("{n} events") }
+}
+
 /// The audit events of one export: one when it starts, and one when the last row has gone out
 /// or, if the download stops early, when the stream is dropped.
 struct ExportRecord {
@@ -164,11 +170,10 @@ impl ExportRecord {
     }
 
     fn ended(&self, complete: bool) -> Entry {
-        let events = if self.rows == 1 { "event" } else { "events" };
         let description = if complete {
-            format!("Exported {} {events}", self.rows)
+            format!("Exported {}", count_events(self.rows))
         } else {
-            format!("Export stopped after {} {events}", self.rows)
+            format!("Export stopped after {}", count_events(self.rows))
         };
         let entry = self
             .about(Entry::new(Kind::Access, "events", "export", &description))
