@@ -34,5 +34,13 @@ user() {
 user --email admin@e2e.test --role admin
 user --email viewer@e2e.test --role viewer
 user --email shop@e2e.test --role auditor --project e2e-shop
+# Two deliveries with a day each behind them: one delivered, one whose folder became a file.
+yesterday=$(date -u -d yesterday +%F)
+"$bin" deliveries add --name daily --to "file://$E2E_DIR/$port/delivered" --query project=e2e-shop \
+    --database "$db" >/dev/null
+"$bin" deliveries run daily --date "$yesterday" --database "$db" >/dev/null
+"$bin" deliveries add --name broken --to "file://$E2E_DIR/$port/broken" --database "$db" >/dev/null
+rm -rf "$E2E_DIR/$port/broken" && touch "$E2E_DIR/$port/broken"
+! "$bin" deliveries run broken --date "$yesterday" --database "$db" >/dev/null 2>&1
 exec "$bin" serve --addr "127.0.0.1:$port" --database "$db" --site-root target/site \
     --export-dir "$E2E_DIR/$port/exports"

@@ -22,6 +22,18 @@ pub fn can(account: AccountResource, permission: Permission) -> impl Fn() -> boo
     move || account.get().and_then(Result::ok).flatten().is_some_and(|a| a.can(permission))
 }
 
+/// The first admin page the account may use, if any.
+fn admin_page(account: &auditrail_model::Account) -> Option<&'static str> {
+    [
+        (Permission::UsersManage, "/admin/users"),
+        (Permission::ApiKeysManage, "/admin/api-keys"),
+        (Permission::SettingsManage, "/admin/deliveries"),
+    ]
+    .into_iter()
+    .find(|(permission, _)| account.can(*permission))
+    .map(|(_, href)| href)
+}
+
 /// Who is signed in, and the way out.
 #[component]
 pub fn AccountMenu() -> impl IntoView {
@@ -35,8 +47,8 @@ pub fn AccountMenu() -> impl IntoView {
                         {account.can(Permission::LogsExport).then(|| view! {
                             <a href="/exports" data-testid="exports-link">"Exports"</a>
                         })}
-                        {(account.can(Permission::UsersManage) || account.can(Permission::ApiKeysManage)).then(|| view! {
-                            <a href=if account.can(Permission::UsersManage) { "/admin/users" } else { "/admin/api-keys" } data-testid="admin-link">"Admin"</a>
+                        {admin_page(&account).map(|href| view! {
+                            <a href=href data-testid="admin-link">"Admin"</a>
                         })}
                     </nav>
                     <div class="account" data-testid="account">

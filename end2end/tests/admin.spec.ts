@@ -90,3 +90,24 @@ test("people without the permission see no admin link and get a clear refusal", 
   await page.goto("/admin/users");
   await expect(page.getByTestId("admin-error").first()).toContainText("users.manage");
 });
+
+test("admins see each delivery's latest days, failures with their reason and next try", async ({ page }) => {
+  await signIn(page, "admin@e2e.test", "/admin/deliveries");
+  await live(page);
+  const daily = page.locator('[data-testid="delivery"][data-name="daily"]');
+  await expect(daily).toContainText("project=e2e-shop");
+  await expect(daily).toContainText("at 00:30 UTC");
+  const delivered = daily.getByTestId("delivery-run");
+  await expect(delivered).toHaveCount(1);
+  await expect(delivered).toHaveAttribute("data-status", "done");
+  await expect(delivered).toContainText(/daily\/\d{4}-\d{2}-\d{2}\.jsonl\.gz/);
+  const broken = page.locator('[data-testid="delivery"][data-name="broken"]').getByTestId("delivery-run");
+  await expect(broken).toHaveAttribute("data-status", "failed");
+  await expect(broken).toContainText("broken");
+  await expect(broken).toContainText("Next try");
+  await page.screenshot({ path: test.info().outputPath("admin-deliveries.png"), fullPage: true });
+
+  // An auditor (no settings.manage) is refused, naming the permission.
+  await signIn(page, "shop@e2e.test", "/admin/deliveries");
+  await expect(page.getByTestId("admin-error").first()).toContainText("settings.manage");
+});

@@ -1,7 +1,8 @@
-//! The admin pages: users, roles and API keys. Each page lists what exists and changes it
+//! The admin pages: users, roles, API keys and deliveries. Each page lists what exists and changes it
 //! through server functions that check the permission again and record every change.
 
 mod api_keys;
+mod deliveries;
 mod roles;
 mod server_fns;
 mod users;
@@ -12,6 +13,7 @@ use leptos_router::components::{A, Outlet};
 use crate::UiError;
 
 pub use api_keys::ApiKeysPage;
+pub use deliveries::DeliveriesPage;
 pub use roles::RolesPage;
 pub use users::UsersPage;
 
@@ -23,6 +25,7 @@ pub fn AdminLayout() -> impl IntoView {
                 <A href="/admin/users">"Users"</A>
                 <A href="/admin/roles">"Roles"</A>
                 <A href="/admin/api-keys">"API keys"</A>
+                <A href="/admin/deliveries">"Deliveries"</A>
             </nav>
             <Outlet/>
         </section>

@@ -2,7 +2,7 @@
 //! `api_keys.manage`; every change goes through `auditrail_access::admin`, which records it.
 //! Lists travel as comma-separated text (`a,b`), read by the same parsers as the CLI flags.
 
-use auditrail_model::{ApiKey, Role, User};
+use auditrail_model::{ApiKey, Delivery, DeliveryRun, Role, User};
 use leptos::prelude::*;
 
 use crate::UiError;
@@ -139,4 +139,16 @@ pub async fn revoke_api_key(id: String) -> Result<(), UiError> {
     let changer = ssr::changer(auditrail_model::Permission::ApiKeysManage)?;
     changer.revoke_api_key(&id).await?;
     Ok(())
+}
+
+/// Every delivery with its latest two weeks of days, newest first.
+#[server(prefix = "/ui", endpoint = "admin/deliveries")]
+pub async fn admin_deliveries() -> Result<Vec<(Delivery, Vec<DeliveryRun>)>, UiError> {
+    let changer = ssr::changer(auditrail_model::Permission::SettingsManage)?;
+    let mut shown = Vec::new();
+    for delivery in changer.store.deliveries().await? {
+        let runs = changer.store.delivery_runs(&delivery.name, 14).await?;
+        shown.push((delivery, runs));
+    }
+    Ok(shown)
 }
