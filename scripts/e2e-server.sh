@@ -35,6 +35,8 @@ user --email admin@e2e.test --role admin
 user --email viewer@e2e.test --role viewer
 user --email shop@e2e.test --role auditor --project e2e-shop
 # Two deliveries with a day each behind them: one delivered, one whose folder became a file.
+# (The release-build run follows the debug one in the same E2E_DIR: start from nothing.)
+rm -rf "$E2E_DIR/$port/delivered" "$E2E_DIR/$port/broken"
 yesterday=$(date -u -d yesterday +%F)
 "$bin" deliveries add --name daily --to "file://$E2E_DIR/$port/delivered" --query project=e2e-shop \
     --database "$db" >/dev/null
