@@ -3,8 +3,7 @@
 //! both come through here; the server runs the jobs.
 
 use auditrail_model::{
-    Account, ApiKey, ExportFormat, ExportJob, Filter, JobStatus, Permission, ReadScope, Scope,
-    TimeWindow,
+    Account, ApiKey, ExportFormat, ExportJob, Filter, JobStatus, Permission, Scope, TimeWindow,
 };
 use auditrail_storage::{NewExportJob, Owner, StorageError, Store, StoredJob};
 use std::path::{Path, PathBuf};
@@ -18,17 +17,36 @@ use crate::reading::{ReadError, Reader};
 /// Jobs one listing shows, newest first.
 pub const LIST_MAX: i64 = 200;
 
-/// Where finished export files live, one per job.
+/// Where finished export files live: `<id>.<attempt>.<ext>`, one per run, so a run that lost
+/// its job to another worker never overwrites the file the job's record describes.
 #[derive(Debug, Clone)]
 pub struct JobFiles {
     pub dir: PathBuf,
 }
 
 impl JobFiles {
-    /// The finished file of a job.
-    pub fn file(&self, id: &str, format: ExportFormat) -> PathBuf {
+    /// The finished file of a job's current run.
+    pub fn file(&self, job: &StoredJob) -> PathBuf {
+        let format = job.job.format;
         let gz = if format.compressed() { ".gz" } else { "" };
-        self.dir.join(format!("{id}.{}{gz}", format.as_str()))
+        self.dir.join(format!("{}.{}.{}{gz}", job.job.id, job.attempts, format.as_str()))
+    }
+
+    /// The job a file in the folder belongs to, for a name this server writes
+    /// (`<id>.<attempt>.<ext>`, or `<id>.<worker>.part` while written); `None` for anything
+    /// else, which is never touched.
+    pub fn job_of(name: &str) -> Option<&str> {
+        let ulid = |s: &str| s.len() == 26 && ulid::Ulid::from_string(s).is_ok();
+        let mut parts = name.split('.');
+        let id = parts.next().filter(|id| ulid(id))?;
+        let rest: Vec<&str> = parts.collect();
+        let ours = match rest.as_slice() {
+            [worker, "part"] => ulid(worker),
+            [attempt, "xlsx"] => attempt.parse::<u32>().is_ok(),
+            [attempt, "csv" | "jsonl", "gz"] => attempt.parse::<u32>().is_ok(),
+            _ => false,
+        };
+        ours.then_some(id)
     }
 
     /// Removes a file if it is there.
@@ -71,14 +89,16 @@ impl Requester {
         }
     }
 
+    /// Their own jobs, and for an admin everyone's within what the admin may read: a job's
+    /// filter and counts say something about what it read.
     fn sees(&self, job: &StoredJob) -> bool {
-        self.admin || job.owner == self.owner
+        job.owner == self.owner || (self.admin && self.reader.scope.covers(&job.scope))
     }
 
-    /// A file holds what its owner could read. Someone else, even an admin, gets it only when
-    /// they may read everything a file could hold.
+    /// A file holds what its run could read: whoever downloads it, its owner too, must still
+    /// read at least that much.
     fn may_download(&self, job: &StoredJob) -> bool {
-        job.owner == self.owner || (self.admin && self.reader.scope == ReadScope::everything())
+        self.sees(job) && self.reader.scope.covers(&job.scope)
     }
 
     async fn record(&self, store: &Store, entry: Entry) -> Result<(), StorageError> {
@@ -146,6 +166,7 @@ pub async fn request(
     let query = filter.to_query();
     let job = NewExportJob {
         owner: requester.owner.clone(),
+        scope: requester.reader.scope.clone(),
         created_by: requester.name.clone(),
         format,
         query: query.clone(),
@@ -171,7 +192,7 @@ pub async fn request(
 pub async fn list(store: &Store, requester: &Requester) -> Result<Vec<ExportJob>, ReadError> {
     let owner = (!requester.admin).then_some(&requester.owner);
     let jobs = store.export_jobs(owner, LIST_MAX).await?;
-    Ok(jobs.into_iter().map(|j| j.job).collect())
+    Ok(jobs.into_iter().filter(|j| requester.sees(j)).map(|j| j.job).collect())
 }
 
 /// One job the requester may see; someone else's is not found.
@@ -191,8 +212,8 @@ pub async fn download(
     let job = get(store, requester, id).await?;
     if !requester.may_download(&job) {
         return Err(ReadError::Denied(
-            "only its owner, or an admin who may read every project with details, downloads \
-             this export"
+            "this export holds more than you may read now (projects, the access trail or \
+             details); ask for a new one"
                 .into(),
         ));
     }
@@ -234,7 +255,7 @@ pub async fn delete(
     let job = store.delete_export_job(id, &[record]).await?;
     let job = job.ok_or(ReadError::NotFound("no such export"))?;
     // A job still running notices it is gone at its next renewal and removes its part file.
-    JobFiles::remove(&files.file(&job.job.id, job.job.format)).await;
+    JobFiles::remove(&files.file(&job)).await;
     Ok(())
 }
 
@@ -244,20 +265,16 @@ pub async fn owner_reader(store: &Store, job: &StoredJob) -> Result<Reader, Read
     let client = Client { ip: job.client_ip.clone(), user_agent: job.client_agent.clone() };
     match &job.owner {
         Owner::User(id) => {
-            let user = store.user(id).await?.filter(|u| u.active);
-            let user = user.ok_or(ReaderGone::NoLonger("its owner is no longer an active user"))?;
-            let roles = store.roles().await?;
-            let permissions =
-                roles.into_iter().find(|r| r.name == user.role).map(|r| r.permissions);
-            let account = Account { user, permissions: permissions.unwrap_or_default() };
+            let account = store.account(id).await?;
+            let account =
+                account.ok_or(ReaderGone::NoLonger("its owner is no longer an active user"))?;
             if !account.can(Permission::LogsExport) {
                 return Err(ReaderGone::NoLonger("its owner no longer has logs.export"));
             }
             Ok(Reader::person(&account, &client))
         }
         Owner::Key(id) => {
-            let keys = store.list_api_keys().await?;
-            let key = keys.into_iter().find(|k| &k.id == id && !k.revoked);
+            let key = store.api_key(id).await?.filter(|k| !k.revoked);
             let key = key.ok_or(ReaderGone::NoLonger("its API key has been revoked"))?;
             if !key.allows(Scope::Export) {
                 return Err(ReaderGone::NoLonger("its API key no longer has the export scope"));
@@ -278,6 +295,29 @@ pub enum ReaderGone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_this_server_writes_belong_to_a_job() {
+        let id = "01KB6Z8W3Q2V7R5T9X4M1N0P8S";
+        let worker = "01KB6Z8W3Q2V7R5T9X4M1N0P8T";
+        for ours in
+            [format!("{id}.1.csv.gz"), format!("{id}.12.xlsx"), format!("{id}.{worker}.part")]
+        {
+            assert_eq!(JobFiles::job_of(&ours), Some(id), "{ours}");
+        }
+        for theirs in [
+            "auditrail.db".to_owned(),
+            "auditrail.db-wal".to_owned(),
+            format!("{id}.csv.gz"),
+            format!("{id}.1.pdf"),
+            format!("{id}.x.part"),
+            id.to_string(),
+            "deliveries".to_owned(),
+            "NOTAULID0000000000000000000.1.xlsx".to_owned(),
+        ] {
+            assert_eq!(JobFiles::job_of(&theirs), None, "{theirs}");
+        }
+    }
 
     #[test]
     fn file_names_say_what_the_file_holds() {

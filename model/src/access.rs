@@ -237,6 +237,13 @@ impl ReadScope {
         self.projects.allows(project) && (self.trail || project != TRAIL_PROJECT)
     }
 
+    /// Whether everything `other` may read is readable here too.
+    pub fn covers(&self, other: &ReadScope) -> bool {
+        self.projects.covers(&other.projects)
+            && (self.trail || !other.trail)
+            && (self.details || !other.details)
+    }
+
     /// Refuses filters on the fields behind the drawer to a reader who may not see them: a
     /// match would tell what those fields hold, one guess at a time.
     pub fn check(&self, filter: &Filter) -> Result<(), FilterError> {

@@ -11,8 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auditrail_access::audit::{self, Client, Entry, Kind};
+use auditrail_access::exports::JobFiles;
 use auditrail_access::reading::Reader;
-use auditrail_model::{Actor, ActorType, Delivery, DeliveryRun, ExportFormat, Filter, ReadScope};
+use auditrail_model::{
+    Actor, ActorType, Delivery, DeliveryRun, ExportFormat, Filter, ReadScope, RunStatus,
+};
 use auditrail_storage::{RunEnd, Store};
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
@@ -21,6 +24,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::export::{Export, Exporter, count_events, file};
+use crate::lease;
 
 /// Days before the latest that the schedule still catches up on after an outage; older ones
 /// are delivered on request.
@@ -104,6 +108,11 @@ pub fn due_days(delivery: &Delivery, now: DateTime<Utc>) -> Vec<NaiveDate> {
     earliest.iter_days().take_while(|d| *d <= latest).collect()
 }
 
+/// Whether `day` has ended in the delivery's zone at `now`: only then is it whole.
+pub fn has_ended(delivery: &Delivery, day: NaiveDate, now: DateTime<Utc>) -> bool {
+    delivery.time_zone.parse::<Tz>().is_ok_and(|zone| day < now.with_timezone(&zone).date_naive())
+}
+
 /// The filter of one day: the delivery's query, from that midnight to the next in its zone.
 pub fn day_query(delivery: &Delivery, day: NaiveDate) -> String {
     let next = day.succ_opt().unwrap_or(day);
@@ -136,10 +145,16 @@ impl Deliverer {
         Deliverer { store, scratch, worker: ulid::Ulid::new().to_string() }
     }
 
-    /// Delivers what is due every half minute, on the current runtime.
+    /// Delivers what is due every half minute, on the current runtime. Scratch files left by
+    /// runs a crash cut off go first.
     pub fn start(&self) {
         let deliverer = self.clone();
         tokio::spawn(async move {
+            if let Err(e) = tokio::fs::remove_dir_all(&deliverer.scratch).await
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(error = %e, "could not clear the deliveries' scratch folder");
+            }
             let mut every = tokio::time::interval(TICK);
             loop {
                 every.tick().await;
@@ -156,22 +171,26 @@ impl Deliverer {
         let stored = |e: auditrail_storage::StorageError| e.to_string();
         let mut finished = Vec::new();
         for delivery in self.store.deliveries().await.map_err(stored)? {
-            let due = due_days(&delivery, now);
-            let known = self
+            let mut due = due_days(&delivery, now);
+            // A day that keeps failing is retried however old it gets.
+            let failed =
+                self.store.delivery_runs(&delivery.name, true, 1000).await.map_err(stored)?;
+            let older: Vec<NaiveDate> =
+                failed.iter().map(|r| r.day).filter(|d| !due.contains(d)).collect();
+            due.extend(older);
+            let recent = self
                 .store
-                .delivery_runs(&delivery.name, 2 * CATCH_UP_DAYS)
+                .delivery_runs(&delivery.name, false, 2 * CATCH_UP_DAYS)
                 .await
                 .map_err(stored)?;
             for day in due {
                 // Skip what cannot be claimed without asking the database to refuse it.
-                let settled = known.iter().any(|r| {
+                let settled = recent.iter().chain(&failed).any(|r| {
                     r.day == day
                         && match r.status {
-                            auditrail_model::RunStatus::Done => true,
-                            auditrail_model::RunStatus::Failed => {
-                                r.next_attempt_at.is_some_and(|t| t > now)
-                            }
-                            auditrail_model::RunStatus::Running => false,
+                            RunStatus::Done => true,
+                            RunStatus::Failed => r.next_attempt_at.is_some_and(|t| t > now),
+                            RunStatus::Running => false,
                         }
                 });
                 if !settled && let Some(run) = self.run_day(&delivery, day, false).await? {
@@ -200,20 +219,29 @@ impl Deliverer {
         else {
             return Ok(None);
         };
-        let end = match self.deliver(delivery, day).await {
-            Ok(Some(end)) => end,
-            Ok(None) => return Ok(None),
-            Err(error) => {
+        let renew = || self.store.renew_delivery_run(name, day, &self.worker, LEASE);
+        let end = match lease::hold(lease::renewal(LEASE), self.deliver(delivery, day), renew).await
+        {
+            Some(Ok(end)) => end,
+            // Another worker holds the day now: it finishes it.
+            None => return Ok(None),
+            Some(Err(error)) => {
                 tracing::warn!(delivery = %name, %day, %error, "delivery failed");
                 RunEnd::Failed { error, next_attempt_at: Utc::now() + backoff(run.attempts) }
             }
         };
         let record = self.record(delivery, day, &end).map_err(stored)?;
-        self.store
+        let finished = self
+            .store
             .finish_delivery_run(name, day, &self.worker, &end, &[record])
             .await
             .map_err(stored)?;
-        let runs = self.store.delivery_runs(name, 2 * CATCH_UP_DAYS).await.map_err(stored)?;
+        if !finished {
+            tracing::warn!(delivery = %name, %day, "a delivery run lost its lease as it ended");
+            return Ok(None);
+        }
+        let runs =
+            self.store.delivery_runs(name, false, 2 * CATCH_UP_DAYS).await.map_err(stored)?;
         Ok(runs.into_iter().find(|r| r.day == day))
     }
 
@@ -262,9 +290,8 @@ impl Deliverer {
         audit::event(&reader.actor, &reader.client, entry)
     }
 
-    /// Writes the day's file, uploads it, then its manifest; `None` when the run stopped
-    /// being this worker's on the way.
-    async fn deliver(&self, delivery: &Delivery, day: NaiveDate) -> Result<Option<RunEnd>, String> {
+    /// Writes the day's file, then uploads it and its manifest.
+    async fn deliver(&self, delivery: &Delivery, day: NaiveDate) -> Result<RunEnd, String> {
         let destination = Destination::open(&delivery.destination)?;
         let query = day_query(delivery, day);
         let filter = Filter::from_query(&query).map_err(|e| e.to_string())?.0;
@@ -277,28 +304,15 @@ impl Deliverer {
         };
         let export = Export::new(exporter, filter, delivery.format, snapshot_at)
             .map_err(|e| e.to_string())?;
-        export.record_start().await.map_err(|e| e.to_string())?;
-        tokio::fs::create_dir_all(&self.scratch)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", self.scratch.display()))?;
         let scratch = self.scratch.join(format!("{}-{day}.{}.part", delivery.name, self.worker));
-        let renew = |_rows: u64| async {
-            self.store
-                .renew_delivery_run(&delivery.name, day, &self.worker, LEASE)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let every = (LEASE / 3).to_std().unwrap_or(TICK);
-        let written = file::write(export, &scratch, every, renew).await;
-        let uploaded = match written {
-            Ok(Some(written)) => self
-                .upload(&destination, delivery, day, &query, snapshot_at, &scratch, written)
-                .await
-                .map(Some),
-            Ok(None) => Ok(None),
+        let uploaded = match file::write(export, &scratch).await {
+            Ok(written) => {
+                self.upload(&destination, delivery, day, &query, snapshot_at, &scratch, written)
+                    .await
+            }
             Err(e) => Err(e),
         };
-        auditrail_access::exports::JobFiles::remove(&scratch).await;
+        JobFiles::remove(&scratch).await;
         uploaded
     }
 
@@ -320,6 +334,11 @@ impl Deliverer {
         let object = destination.path(&format!("{}/{day}.{ext}", delivery.name));
         let manifest_object = destination.path(&format!("{}/{day}.manifest.json", delivery.name));
         let failed = |e: String| format!("upload to {}: {e}", delivery.destination);
+        // A manifest describes a complete file: the old one goes before its file is replaced.
+        match destination.store.delete(&manifest_object).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(failed(e.to_string())),
+        }
         let mut source = tokio::fs::File::open(scratch).await.map_err(|e| failed(e.to_string()))?;
         let mut sink =
             object_store::buffered::BufWriter::new(destination.store.clone(), object.clone());
@@ -441,6 +460,15 @@ mod tests {
         // Tokyo is a day ahead of UTC at 20:00 UTC.
         let tokyo = daily("Asia/Tokyo", "00:00", "2026-11-30");
         assert_eq!(due_days(&tokyo, at("2026-11-30T20:00:00Z")), days(&["2026-11-30"]));
+    }
+
+    #[test]
+    fn a_day_has_ended_at_its_midnight_in_the_zone() {
+        let berlin = daily("Europe/Berlin", "01:30", "2026-11-20");
+        let day = "2026-11-29".parse().unwrap();
+        assert!(!has_ended(&berlin, day, at("2026-11-29T22:59:59Z")));
+        assert!(has_ended(&berlin, day, at("2026-11-29T23:00:00Z")));
+        assert!(!has_ended(&berlin, "2026-12-01".parse().unwrap(), at("2026-11-29T23:00:00Z")));
     }
 
     #[test]

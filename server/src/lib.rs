@@ -11,6 +11,7 @@ pub mod error;
 pub mod export;
 pub mod first_admin;
 pub mod import;
+pub mod lease;
 pub mod routes;
 pub mod security;
 pub mod sessions;

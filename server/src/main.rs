@@ -474,7 +474,7 @@ async fn deliveries(command: DeliveriesCommand) -> anyhow::Result<()> {
         DeliveriesCommand::List { db } => {
             let store = db.open().await?;
             for d in store.deliveries().await? {
-                let last = store.delivery_runs(&d.name, 1).await?.into_iter().next();
+                let last = store.delivery_runs(&d.name, false, 1).await?.into_iter().next();
                 let last = last.map_or_else(
                     || "nothing delivered yet".to_owned(),
                     |r| {
@@ -508,6 +508,11 @@ async fn deliveries(command: DeliveriesCommand) -> anyhow::Result<()> {
             let store = db.open().await?;
             let found = store.deliveries().await?.into_iter().find(|d| d.name == name);
             let found = found.ok_or_else(|| anyhow::anyhow!("no delivery named {name}"))?;
+            anyhow::ensure!(
+                delivery::has_ended(&found, date, chrono::Utc::now()),
+                "{date} has not ended yet in {}; a day is delivered once it is whole",
+                found.time_zone
+            );
             let scratch = tempfile::tempdir()?;
             let deliverer = delivery::Deliverer::new(store, scratch.path().to_owned());
             let run = deliverer.run_day(&found, date, true).await.map_err(anyhow::Error::msg)?;

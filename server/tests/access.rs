@@ -7,7 +7,7 @@ mod common;
 use auditrail_access::admin::Changer;
 use auditrail_access::sessions;
 use auditrail_model::Scope;
-use auditrail_model::{Event, Filter, PageRequest, Projects, ReadScope, TRAIL_PROJECT};
+use auditrail_model::{Event, Projects};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
@@ -92,19 +92,6 @@ impl TestApp {
             .body(Body::from(body.to_string()))
             .unwrap();
         self.send(req).await
-    }
-
-    /// The `auditrail` project's events, newest first.
-    async fn trail(&self) -> Vec<Event> {
-        let filter = Filter { project: vec![TRAIL_PROJECT.into()], ..Filter::default() };
-        let page = PageRequest { cursor: None, limit: 1000 };
-        let everything = ReadScope::everything();
-        let page = self.db.store.list_events(&filter, &everything, page, chrono::Utc::now());
-        page.await.unwrap().events
-    }
-
-    async fn trail_of(&self, action: &str) -> Vec<Event> {
-        self.trail().await.into_iter().filter(|e| e.action == action).collect()
     }
 
     /// Posts `shop` and `crm` events; returns their ids.

@@ -7,21 +7,16 @@
 use std::io::Read;
 use std::path::Path;
 
-use auditrail_model::{
-    Delivery, ExportFormat, Filter, NewEvent, PageRequest, ReadScope, RunStatus,
-};
+use auditrail_model::{Delivery, ExportFormat, NewEvent, RunStatus};
 use auditrail_server::delivery::Deliverer;
-use auditrail_storage::testing::{ScratchDb, postgres, sqlite};
+use auditrail_storage::testing::ScratchDb;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_backend { $( #[tokio::test] async fn $name() { super::$name(super::sqlite().await).await; } )* }
-        mod postgres_backend { $( #[tokio::test] async fn $name() { super::$name(super::postgres().await).await; } )* }
-    };
-}
+mod common;
+
+use common::TestApp;
 
 backend_tests!(
     each_due_day_is_delivered_once_with_its_manifest,
@@ -88,8 +83,9 @@ async fn seed(db: &ScratchDb) {
         .unwrap();
 }
 
-async fn each_due_day_is_delivered_once_with_its_manifest(db: ScratchDb) {
-    seed(&db).await;
+async fn each_due_day_is_delivered_once_with_its_manifest(app: TestApp) {
+    let db = &app.db;
+    seed(db).await;
     let out = tempfile::tempdir().unwrap();
     db.store.create_delivery(&daily(out.path()), &[]).await.unwrap();
     let scratch = tempfile::tempdir().unwrap();
@@ -119,29 +115,26 @@ async fn each_due_day_is_delivered_once_with_its_manifest(db: ScratchDb) {
     assert_eq!(m["to"], "2026-11-24T23:00:00Z");
     assert_eq!(m["created_by"], "delivery daily");
     assert_eq!(m["version"], env!("CARGO_PKG_VERSION"));
-    let run = &db.store.delivery_runs("daily", 1).await.unwrap()[0];
+    let run = &db.store.delivery_runs("daily", false, 1).await.unwrap()[0];
     assert_eq!((run.rows, run.sha256.as_deref()), (Some(1), Some(sha_25.as_str())));
     assert_eq!(run.object.as_deref(), Some("daily/2026-11-25.jsonl.gz"));
 
-    // Never twice on schedule, whoever ticks.
+    // Never twice on schedule, whoever ticks or claims.
     let other = Deliverer::new(db.store.clone(), scratch.path().to_owned());
     assert!(other.tick(at("2026-11-26T12:00:00Z")).await.unwrap().is_empty());
-    assert_eq!(db.store.delivery_runs("daily", 10).await.unwrap().len(), 3);
-    let records = trail(&db, "deliver").await;
+    let delivery = daily(out.path());
+    assert!(other.run_day(&delivery, day("2026-11-25"), false).await.unwrap().is_none());
+    assert_eq!(db.store.delivery_runs("daily", false, 10).await.unwrap().len(), 3);
+    let records = app.trail_of("deliver").await;
     assert_eq!(records.len(), 3);
     assert!(
         records.iter().any(|e| e.description.as_deref() == Some("Delivered 1 event of 2026-11-25"))
     );
 }
 
-async fn trail(db: &ScratchDb, action: &str) -> Vec<auditrail_model::Event> {
-    let filter = Filter::from_query(&format!("project=auditrail&action={action}")).unwrap().0;
-    let page = PageRequest { cursor: None, limit: 100 };
-    db.store.list_events(&filter, &ReadScope::everything(), page, Utc::now()).await.unwrap().events
-}
-
-async fn a_failing_destination_is_retried_after_a_pause_and_recorded(db: ScratchDb) {
-    seed(&db).await;
+async fn a_failing_destination_is_retried_after_a_pause_and_recorded(app: TestApp) {
+    let db = &app.db;
+    seed(db).await;
     let out = tempfile::tempdir().unwrap();
     // A file where the folder should be: nothing can be written there.
     let blocked = out.path().join("blocked");
@@ -159,7 +152,7 @@ async fn a_failing_destination_is_retried_after_a_pause_and_recorded(db: Scratch
     let retry_at = runs[0].next_attempt_at.unwrap();
     assert!(retry_at > Utc::now(), "a failed day waits before it is tried again");
     assert!(deliverer.tick(now).await.unwrap().is_empty());
-    let failed = trail(&db, "deliver").await;
+    let failed = app.trail_of("deliver").await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].result, auditrail_model::Outcome::Failure);
 
@@ -171,8 +164,9 @@ async fn a_failing_destination_is_retried_after_a_pause_and_recorded(db: Scratch
     assert!(blocked.join("daily/2026-11-25.jsonl.gz").exists());
 }
 
-async fn a_day_delivered_again_on_request_replaces_its_object(db: ScratchDb) {
-    seed(&db).await;
+async fn a_day_delivered_again_on_request_replaces_its_object(app: TestApp) {
+    let db = &app.db;
+    seed(db).await;
     let out = tempfile::tempdir().unwrap();
     let delivery = daily(out.path());
     db.store.create_delivery(&delivery, &[]).await.unwrap();

@@ -7,7 +7,8 @@ mod common;
 use std::io::Read;
 use std::time::Duration;
 
-use auditrail_model::{Filter, PageRequest, Projects, ReadScope, Scope};
+use auditrail_access::exports::{self, Requester};
+use auditrail_model::{Account, ExportFormat, JobStatus, Projects, Scope};
 use auditrail_server::export::jobs::Jobs;
 use auditrail_storage::testing::unrecorded;
 use axum::body::Body;
@@ -24,6 +25,9 @@ backend_tests!(
     deleting_a_job_removes_its_file,
     expired_files_are_swept_and_no_longer_downloadable,
     bad_job_requests_are_refused_with_the_reason,
+    an_export_only_key_gets_the_listed_columns_only,
+    a_job_runs_as_its_owner_stands_when_it_runs,
+    a_file_goes_only_to_whoever_may_still_read_all_it_holds,
 );
 
 async fn request_as(app: &TestApp, key: &str, body: Value) -> Reply {
@@ -154,13 +158,6 @@ async fn every_format_is_written_and_only_text_is_gzipped(app: TestApp) {
     assert_eq!(xlsx["sha256"], hex::encode(Sha256::digest(&file.body)));
 }
 
-async fn trail(app: &TestApp, action: &str) -> Vec<auditrail_model::Event> {
-    let filter = Filter::from_query(&format!("project=auditrail&action={action}")).unwrap().0;
-    let page = PageRequest { cursor: None, limit: 100 };
-    let now = chrono::Utc::now();
-    app.db.store.list_events(&filter, &ReadScope::everything(), page, now).await.unwrap().events
-}
-
 async fn jobs_are_private_to_their_key_and_every_step_is_recorded(app: TestApp) {
     seed(&app).await;
     let job = finished_job(&app, json!({"format": "csv", "query": "project=shop"})).await;
@@ -201,17 +198,18 @@ async fn jobs_are_private_to_their_key_and_every_step_is_recorded(app: TestApp) 
     let uri = format!("/api/v1/exports/{id}");
     assert_eq!(delete_as(&app, &app.key, &uri).await.status, StatusCode::NO_CONTENT);
 
-    let requested = trail(&app, "request").await;
+    let requested = app.trail_of("request").await;
     assert_eq!(requested.len(), 1);
     assert_eq!(requested[0].target.id.as_deref(), Some(id));
     assert_eq!(requested[0].actor.name.as_deref(), Some("tests"));
     assert_eq!(requested[0].details["filter"], "project=shop");
-    let downloaded = trail(&app, "download").await;
+    let downloaded = app.trail_of("download").await;
     assert_eq!(downloaded.len(), 1);
     assert_eq!(downloaded[0].details["rows"], 31);
-    assert_eq!(trail(&app, "delete").await.len(), 1);
+    assert_eq!(app.trail_of("delete").await.len(), 1);
     // The run itself reads events as the key, and says so.
-    let exported: Vec<_> = trail(&app, "export")
+    let exported: Vec<_> = app
+        .trail_of("export")
         .await
         .into_iter()
         .filter(|e| e.target.id.as_deref() == Some(id))
@@ -238,12 +236,21 @@ async fn expired_files_are_swept_and_no_longer_downloadable(app: TestApp) {
     seed(&app).await;
     let job = finished_job(&app, json!({"format": "csv"})).await;
     let id = job["id"].as_str().unwrap();
-    // A stray half-written file of a job long gone goes too.
-    std::fs::write(app.exports.path().join("01GONE.worker.part"), b"half").unwrap();
-    assert_eq!(std::fs::read_dir(app.exports.path()).unwrap().count(), 2);
+    // A stray half-written file of a job long gone goes too; what the server did not write
+    // (a database someone keeps in the same folder) stays.
+    let (gone, worker) = (ulid::Ulid::new(), ulid::Ulid::new());
+    std::fs::write(app.exports.path().join(format!("{gone}.{worker}.part")), b"half").unwrap();
+    std::fs::write(app.exports.path().join("auditrail.db"), b"not ours").unwrap();
+    std::fs::write(app.exports.path().join("01KB.1.csv.gz"), b"not ours either").unwrap();
+    assert_eq!(std::fs::read_dir(app.exports.path()).unwrap().count(), 4);
     app.db.execute("UPDATE export_jobs SET expires_at = 0").await;
     Jobs::new(app.db.store.clone(), app.job_settings()).sweep().await.unwrap();
-    assert_eq!(std::fs::read_dir(app.exports.path()).unwrap().count(), 0);
+    let mut left: Vec<String> = std::fs::read_dir(app.exports.path())
+        .unwrap()
+        .map(|f| f.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["01KB.1.csv.gz", "auditrail.db"]);
     let after = app.get(&format!("/api/v1/exports/{id}")).await.json();
     assert_eq!(after["status"], "expired");
     let file = app.get(&format!("/api/v1/exports/{id}/file")).await;
@@ -265,4 +272,117 @@ async fn bad_job_requests_are_refused_with_the_reason(app: TestApp) {
         assert!(reply.error_message().contains(expected), "{body}: {}", reply.error_message());
     }
     assert_eq!(app.get("/api/v1/exports").await.json()["exports"], json!([]));
+}
+
+async fn an_export_only_key_gets_the_listed_columns_only(app: TestApp) {
+    seed(&app).await;
+    let export_only = app
+        .db
+        .store
+        .create_api_key("export-only", &[Scope::Export], Projects::All, unrecorded)
+        .await
+        .unwrap()
+        .secret;
+    let reply =
+        request_as(&app, &export_only, json!({"format": "csv", "query": "project=shop"})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let job = wait(&app, &id).await;
+    assert_eq!(job.job.status, JobStatus::Done, "{:?}", job.job.error);
+    let file = app.get_as(&export_only, &format!("/api/v1/exports/{id}/file")).await;
+    let csv = gunzip(&file.body);
+    let header = csv::Reader::from_reader(&csv[..]).headers().unwrap().clone();
+    assert_eq!(header.len(), 8, "{header:?}");
+    assert!(!header.iter().any(|c| c == "Details"));
+}
+
+/// Waits for a job to leave queued and running.
+async fn wait(app: &TestApp, id: &str) -> auditrail_storage::StoredJob {
+    for _ in 0..600 {
+        let job = app.db.store.export_job(id).await.unwrap().unwrap();
+        if !job.job.status.is_pending() {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("export job {id} did not finish in 30 s");
+}
+
+/// A person with `role` over `projects`, as they stand now.
+async fn person(app: &TestApp, email: &str, role: &str, projects: &str) -> Account {
+    let projects = Projects::parse(projects).unwrap();
+    let user = app.db.store.create_user(email, role, projects, "hash", unrecorded).await.unwrap();
+    app.db.store.account(&user.id).await.unwrap().unwrap()
+}
+
+fn requester(account: &Account) -> Requester {
+    Requester::person(account, &Default::default())
+}
+
+/// A job runs with its owner's permissions when it runs, not when it was asked for.
+async fn a_job_runs_as_its_owner_stands_when_it_runs(app: TestApp) {
+    seed(&app).await;
+    let key =
+        app.db.store.create_api_key("gone", &Scope::ALL, Projects::All, unrecorded).await.unwrap();
+    app.db.store.revoke_api_key(&key.key.id, &[]).await.unwrap();
+    let asked = Requester::key(&key.key, &Default::default());
+    let job = exports::request(&app.db.store, &asked, ExportFormat::Csv, "").await.unwrap();
+    let ended = wait(&app, &job.id).await;
+    assert_eq!(ended.job.status, JobStatus::Failed);
+    assert_eq!(ended.job.error.as_deref(), Some("not exported: its API key has been revoked"));
+
+    person(&app, "root@example.com", "admin", "").await;
+    let ann = person(&app, "ann@example.com", "auditor", "").await;
+    let mut gone = ann.user.clone();
+    gone.active = false;
+    app.db.store.update_user(&gone, &[]).await.unwrap();
+    let job =
+        exports::request(&app.db.store, &requester(&ann), ExportFormat::Csv, "").await.unwrap();
+    let ended = wait(&app, &job.id).await;
+    assert_eq!(
+        ended.job.error.as_deref(),
+        Some("not exported: its owner is no longer an active user")
+    );
+    assert_eq!(
+        std::fs::read_dir(app.exports.path()).unwrap().count(),
+        0,
+        "no file of a failed job"
+    );
+}
+
+/// Downloading needs the scope the run read with, now: an owner whose projects were narrowed
+/// is refused, and an admin sees only jobs within their own reach.
+async fn a_file_goes_only_to_whoever_may_still_read_all_it_holds(app: TestApp) {
+    seed(&app).await;
+    let store = &app.db.store;
+    let full_admin = person(&app, "root@example.com", "admin", "").await;
+    let ann = person(&app, "ann@example.com", "auditor", "").await;
+    let job = exports::request(store, &requester(&ann), ExportFormat::Csv, "").await.unwrap();
+    assert_eq!(wait(&app, &job.id).await.job.status, JobStatus::Done);
+    assert!(exports::download(store, &requester(&ann), &job.id).await.is_ok());
+
+    store
+        .save_role(
+            "shop-admin",
+            &[auditrail_model::Permission::LogsView, auditrail_model::Permission::SettingsManage],
+            &[],
+        )
+        .await
+        .unwrap();
+    let narrow_admin = person(&app, "nadia@example.com", "shop-admin", "shop").await;
+    let listed = exports::list(store, &requester(&narrow_admin)).await.unwrap();
+    assert!(listed.is_empty(), "an admin of one project sees no job that read every project");
+    assert!(exports::get(store, &requester(&narrow_admin), &job.id).await.is_err());
+    let listed = exports::list(store, &requester(&full_admin)).await.unwrap();
+    assert_eq!(listed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), [job.id.as_str()]);
+    assert!(exports::download(store, &requester(&full_admin), &job.id).await.is_ok());
+
+    let mut narrowed = ann.user.clone();
+    narrowed.projects = Projects::parse("shop").unwrap();
+    store.update_user(&narrowed, &[]).await.unwrap();
+    let ann_now = store.account(&ann.user.id).await.unwrap().unwrap();
+    let refused = exports::download(store, &requester(&ann_now), &job.id).await.unwrap_err();
+    assert!(refused.to_string().contains("more than you may read now"), "{refused}");
+    // The job is still theirs to see and delete.
+    assert!(exports::get(store, &requester(&ann_now), &job.id).await.is_ok());
 }

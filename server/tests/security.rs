@@ -5,7 +5,7 @@
 mod common;
 
 use auditrail_access::admin::Changer;
-use auditrail_model::{Permission, Projects, ReadScope, Scope, TRAIL_PROJECT};
+use auditrail_model::{Permission, Projects, ReadScope, Scope};
 use auditrail_server::security::IngestLimit;
 use auditrail_storage::testing::unrecorded;
 use axum::body::Body;
@@ -75,16 +75,6 @@ impl TestApp {
         created.secret
     }
 
-    /// Every event of the access trail, newest first, as the store holds it.
-    async fn trail(&self) -> Vec<auditrail_model::Event> {
-        let filter =
-            auditrail_model::Filter { project: vec![TRAIL_PROJECT.into()], ..Default::default() };
-        let page = auditrail_model::PageRequest { cursor: None, limit: 1000 };
-        let everything = ReadScope::everything();
-        let listed = self.db.store.list_events(&filter, &everything, page, now());
-        listed.await.unwrap().events
-    }
-
     /// Posts a `shop` event whose drawer-only fields hold [`SECRET`]; returns its id.
     async fn seed_secret(&self) -> String {
         let mut event = sample(1);
@@ -97,10 +87,6 @@ impl TestApp {
         assert_eq!(reply.status, StatusCode::CREATED);
         reply.json()["ids"][0].as_str().unwrap().to_owned()
     }
-}
-
-fn now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {

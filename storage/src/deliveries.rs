@@ -151,14 +151,16 @@ macro_rules! deliveries_engine {
             pub async fn delivery_runs(
                 &self,
                 name: &str,
+                only_failed: bool,
                 limit: i64,
             ) -> Result<Vec<DeliveryRun>, StorageError> {
                 let sql = format!(
                     "SELECT {RUN_COLUMNS} FROM delivery_runs WHERE delivery = $1 \
-                     ORDER BY day DESC LIMIT $2"
+                     AND ($2 = 0 OR status = 'failed') ORDER BY day DESC LIMIT $3"
                 );
                 let rows: Vec<RunRow> = sqlx::query_as(AssertSqlSafe(sql))
                     .bind(name)
+                    .bind(i64::from(only_failed))
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;

@@ -2,7 +2,7 @@
 //! swept when their file expires. The SQL is the same for both dialects but for how a claim
 //! skips rows another server is claiming, written once in `export_jobs_engine!`.
 
-use auditrail_model::{ExportFormat, ExportJob, JobStatus};
+use auditrail_model::{ExportFormat, ExportJob, JobStatus, ReadScope};
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
@@ -38,6 +38,8 @@ impl Owner {
 #[derive(Debug, Clone)]
 pub struct NewExportJob {
     pub owner: Owner,
+    /// What the asker may read now; replaced by the owner's scope when the job runs.
+    pub scope: ReadScope,
     pub created_by: String,
     pub format: ExportFormat,
     pub query: String,
@@ -55,6 +57,8 @@ pub struct StoredJob {
     pub as_of: DateTime<Utc>,
     pub client_ip: Option<String>,
     pub client_agent: Option<String>,
+    /// What the job reads: see [`NewExportJob::scope`].
+    pub scope: ReadScope,
     /// How many times a worker has taken it, this time included.
     pub attempts: i64,
 }
@@ -67,8 +71,13 @@ pub enum JobEnd {
 }
 
 pub(crate) const JOB_COLUMNS: &str = "id, owner, created_by, format, query, filename, as_of, \
-    client_ip, client_agent, status, row_count, estimate, bytes, sha256, error, attempts, \
-    created_at, finished_at, expires_at";
+    client_ip, client_agent, scope_projects, scope_trail, scope_details, status, row_count, \
+    estimate, bytes, sha256, error, attempts, created_at, finished_at, expires_at";
+
+/// A scope as stored: the project list (NULL for every project), trail and details as 0 or 1.
+pub(crate) fn scope_columns(scope: &ReadScope) -> (Option<String>, i64, i64) {
+    (scope.projects.to_list(), i64::from(scope.trail), i64::from(scope.details))
+}
 
 pub(crate) struct JobRow(StoredJob);
 
@@ -109,8 +118,20 @@ where
             error: row.try_get("error")?,
             filename: row.try_get("filename")?,
         };
+        let projects: Option<String> = row.try_get("scope_projects")?;
+        let projects = crate::accounts::stored_projects(
+            &format!("export job {}", job.id),
+            projects.as_deref(),
+        )
+        .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+        let scope = ReadScope {
+            projects,
+            trail: row.try_get::<i64, _>("scope_trail")? != 0,
+            details: row.try_get::<i64, _>("scope_details")? != 0,
+        };
         Ok(JobRow(StoredJob {
             job,
+            scope,
             owner: Owner::parse(&owner).map_err(|_| unreadable("owner", &owner))?,
             as_of: from_micros(row.try_get("as_of")?),
             client_ip: row.try_get("client_ip")?,
@@ -136,10 +157,12 @@ macro_rules! export_jobs_engine {
                 records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
                 let mut tx = begin_write(&self.writer).await?;
+                let (projects, trail, details) = crate::export_jobs::scope_columns(&job.scope);
                 sqlx::query(
                     "INSERT INTO export_jobs (id, owner, created_by, format, query, filename, \
-                     as_of, client_ip, client_agent, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10)",
+                     as_of, client_ip, client_agent, status, created_at, scope_projects, \
+                     scope_trail, scope_details) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $12, $13)",
                 )
                 .bind(id)
                 .bind(job.owner.stored())
@@ -151,11 +174,40 @@ macro_rules! export_jobs_engine {
                 .bind(&job.client_ip)
                 .bind(&job.client_agent)
                 .bind(now.timestamp_micros())
+                .bind(projects)
+                .bind(trail)
+                .bind(details)
                 .execute(&mut *tx)
                 .await?;
                 record_in(&mut tx, records).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            /// Records what a run reads (its owner's scope now) and how many rows it expects;
+            /// `false` when the job is no longer this worker's.
+            pub async fn begin_export_job(
+                &self,
+                id: &str,
+                worker: &str,
+                scope: &auditrail_model::ReadScope,
+                estimate: u64,
+            ) -> Result<bool, StorageError> {
+                let (projects, trail, details) = crate::export_jobs::scope_columns(scope);
+                let done = sqlx::query(
+                    "UPDATE export_jobs SET scope_projects = $1, scope_trail = $2, \
+                     scope_details = $3, estimate = $4 \
+                     WHERE id = $5 AND worker = $6 AND status = 'running'",
+                )
+                .bind(projects)
+                .bind(trail)
+                .bind(details)
+                .bind(estimate as i64)
+                .bind(id)
+                .bind(worker)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             pub async fn export_job(&self, id: &str) -> Result<Option<StoredJob>, StorageError> {
@@ -200,7 +252,7 @@ macro_rules! export_jobs_engine {
                 )
                 .bind(now)
                 .bind(max_attempts)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 let sql = format!(
                     "UPDATE export_jobs SET status = 'running', worker = $1, lease_until = $2, \
@@ -228,15 +280,13 @@ macro_rules! export_jobs_engine {
                 id: &str,
                 worker: &str,
                 rows: u64,
-                estimate: Option<u64>,
                 lease_until: DateTime<Utc>,
             ) -> Result<bool, StorageError> {
                 let done = sqlx::query(
-                    "UPDATE export_jobs SET row_count = $1, estimate = COALESCE($2, estimate), \
-                     lease_until = $3 WHERE id = $4 AND worker = $5 AND status = 'running'",
+                    "UPDATE export_jobs SET row_count = $1, lease_until = $2 \
+                     WHERE id = $3 AND worker = $4 AND status = 'running'",
                 )
                 .bind(rows as i64)
-                .bind(estimate.map(|n| n as i64))
                 .bind(lease_until.timestamp_micros())
                 .bind(id)
                 .bind(worker)

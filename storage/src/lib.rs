@@ -19,8 +19,8 @@ mod sqlite;
 pub mod testing;
 
 use auditrail_model::{
-    ApiKey, Delivery, DeliveryRun, Event, EventPage, Facets, Filter, NewEvent, PageRequest,
-    Permission, Projects, ReadScope, Role, Scope, User,
+    Account, ApiKey, Delivery, DeliveryRun, Event, EventPage, Facets, Filter, NewEvent,
+    PageRequest, Permission, Projects, ReadScope, Role, Scope, User,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -278,6 +278,20 @@ impl Store {
         on_backend!(self, s => s.user(id).await)
     }
 
+    /// An active user with their role's permissions, as a session would find them.
+    pub async fn account(&self, user_id: &str) -> Result<Option<Account>, StorageError> {
+        let Some(user) = self.user(user_id).await?.filter(|u| u.active) else {
+            return Ok(None);
+        };
+        let role = self.roles().await?.into_iter().find(|r| r.name == user.role);
+        Ok(Some(Account { user, permissions: role.map(|r| r.permissions).unwrap_or_default() }))
+    }
+
+    /// A key by id, revoked or not.
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StorageError> {
+        Ok(self.list_api_keys().await?.into_iter().find(|k| k.id == id))
+    }
+
     pub async fn count_users(&self) -> Result<i64, StorageError> {
         on_backend!(self, s => s.count_users().await)
     }
@@ -413,11 +427,22 @@ impl Store {
         id: &str,
         worker: &str,
         rows: u64,
-        estimate: Option<u64>,
         lease: Duration,
     ) -> Result<bool, StorageError> {
         let until = Utc::now() + lease;
-        on_backend!(self, s => s.renew_export_job(id, worker, rows, estimate, until).await)
+        on_backend!(self, s => s.renew_export_job(id, worker, rows, until).await)
+    }
+
+    /// Records, as a run starts, what it reads (its owner's scope now) and how many rows it
+    /// expects; `false` when the job is no longer `worker`'s.
+    pub async fn begin_export_job(
+        &self,
+        id: &str,
+        worker: &str,
+        scope: &ReadScope,
+        estimate: u64,
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.begin_export_job(id, worker, scope, estimate).await)
     }
 
     /// Ends `worker`'s run of a job, with its records; `false` when it is no longer theirs.
@@ -469,13 +494,14 @@ impl Store {
         on_backend!(self, s => s.delete_delivery(name, records).await)
     }
 
-    /// A delivery's latest `limit` days, newest first.
+    /// A delivery's latest `limit` days (or failed days only), newest first.
     pub async fn delivery_runs(
         &self,
         name: &str,
+        only_failed: bool,
         limit: i64,
     ) -> Result<Vec<DeliveryRun>, StorageError> {
-        on_backend!(self, s => s.delivery_runs(name, limit).await)
+        on_backend!(self, s => s.delivery_runs(name, only_failed, limit).await)
     }
 
     /// Takes one day of a delivery for `worker` for `lease`, if it is due: never tried, failed

@@ -927,6 +927,7 @@ async fn counts_follow_the_snapshot_and_stop_at_the_cap(db: TestDb) {
 fn new_job(owner: &str) -> auditrail_storage::NewExportJob {
     auditrail_storage::NewExportJob {
         owner: auditrail_storage::Owner::User(owner.to_owned()),
+        scope: EVERYTHING,
         created_by: format!("{owner}@example.com"),
         format: auditrail_model::ExportFormat::Csv,
         query: "project=shop".to_owned(),
@@ -951,6 +952,7 @@ async fn export_jobs_run_on_one_worker_under_a_lease(db: TestDb) {
     assert_eq!(mine[0].job.status, JobStatus::Queued);
     assert_eq!(mine[0].as_of, now());
     assert_eq!(mine[0].client_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(mine[0].scope, EVERYTHING);
     assert_eq!(db.store.export_jobs(None, 50).await.unwrap().len(), 2);
 
     // Oldest first: ann's. Expired lease at once, so another worker may take it over.
@@ -959,10 +961,15 @@ async fn export_jobs_run_on_one_worker_under_a_lease(db: TestDb) {
     assert_eq!(taken.job.status, JobStatus::Running);
     let again = db.store.claim_export_job("w2", minute, 3).await.unwrap().unwrap();
     assert_eq!((again.job.id.as_str(), again.attempts), (id.as_str(), 2));
-    assert!(!db.store.renew_export_job(&id, "w1", 10, None, minute).await.unwrap());
-    assert!(db.store.renew_export_job(&id, "w2", 10, Some(40), minute).await.unwrap());
-    let running = db.store.export_job(&id).await.unwrap().unwrap().job;
-    assert_eq!((running.rows, running.estimate), (10, Some(40)));
+    assert!(!db.store.renew_export_job(&id, "w1", 10, minute).await.unwrap());
+    let shop =
+        ReadScope { projects: Projects::parse("shop").unwrap(), trail: false, details: false };
+    assert!(!db.store.begin_export_job(&id, "w1", &shop, 40).await.unwrap());
+    assert!(db.store.begin_export_job(&id, "w2", &shop, 40).await.unwrap());
+    assert!(db.store.renew_export_job(&id, "w2", 10, minute).await.unwrap());
+    let running = db.store.export_job(&id).await.unwrap().unwrap();
+    assert_eq!((running.job.rows, running.job.estimate), (10, Some(40)));
+    assert_eq!(running.scope, shop, "a run reads as its owner may now");
     // A held lease is not taken: the next claim gets bob's job.
     let other = db.store.claim_export_job("w3", minute, 3).await.unwrap().unwrap();
     assert_ne!(other.job.id, id);
@@ -1063,7 +1070,7 @@ async fn deliveries_are_added_listed_and_removed(db: TestDb) {
     assert!(db.store.delete_delivery("daily", &[]).await.unwrap());
     assert!(!db.store.delete_delivery("daily", &[]).await.unwrap());
     // Its runs went with it.
-    assert!(db.store.delivery_runs("daily", 10).await.unwrap().is_empty());
+    assert!(db.store.delivery_runs("daily", false, 10).await.unwrap().is_empty());
     assert_eq!(db.store.deliveries().await.unwrap().len(), 1);
 }
 
@@ -1084,7 +1091,7 @@ async fn a_delivered_day_is_delivered_again_only_on_request(db: TestDb) {
     };
     assert!(!db.store.finish_delivery_run("daily", d, "w2", &done, &[]).await.unwrap());
     assert!(db.store.finish_delivery_run("daily", d, "w1", &done, &[]).await.unwrap());
-    let runs = db.store.delivery_runs("daily", 10).await.unwrap();
+    let runs = db.store.delivery_runs("daily", false, 10).await.unwrap();
     assert_eq!(runs[0].status, RunStatus::Done);
     assert_eq!((runs[0].rows, runs[0].bytes), (Some(7), Some(99)));
     assert_eq!(runs[0].object.as_deref(), Some("daily/2026-11-25.jsonl.gz"));
@@ -1096,8 +1103,14 @@ async fn a_delivered_day_is_delivered_again_only_on_request(db: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    let days: Vec<_> =
-        db.store.delivery_runs("daily", 10).await.unwrap().into_iter().map(|r| r.day).collect();
+    let days: Vec<_> = db
+        .store
+        .delivery_runs("daily", false, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.day)
+        .collect();
     assert_eq!(days, [day("2026-11-26"), d]);
 }
 
@@ -1111,12 +1124,19 @@ async fn a_failed_day_waits_for_its_retry_and_a_lapsed_lease_is_taken_over(db: T
     let later =
         RunEnd::Failed { error: "bucket missing".into(), next_attempt_at: Utc::now() + minute };
     assert!(db.store.finish_delivery_run("daily", d, "w1", &later, &[]).await.unwrap());
-    let failed = &db.store.delivery_runs("daily", 1).await.unwrap()[0];
+    let failed = &db.store.delivery_runs("daily", false, 1).await.unwrap()[0];
     assert_eq!(
         (failed.status, failed.error.as_deref()),
         (RunStatus::Failed, Some("bucket missing"))
     );
     assert!(failed.next_attempt_at.is_some());
+    db.store
+        .claim_delivery_run("daily", day("2026-11-26"), "w1", minute, false)
+        .await
+        .unwrap()
+        .unwrap();
+    let only_failed = db.store.delivery_runs("daily", true, 10).await.unwrap();
+    assert_eq!(only_failed.iter().map(|r| r.day).collect::<Vec<_>>(), [d]);
     assert!(db.store.claim_delivery_run("daily", d, "w2", minute, false).await.unwrap().is_none());
     db.execute("UPDATE delivery_runs SET next_attempt_at = 0").await;
     let retry =

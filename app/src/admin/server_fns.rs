@@ -147,7 +147,7 @@ pub async fn admin_deliveries() -> Result<Vec<(Delivery, Vec<DeliveryRun>)>, UiE
     let changer = ssr::changer(auditrail_model::Permission::SettingsManage)?;
     let mut shown = Vec::new();
     for delivery in changer.store.deliveries().await? {
-        let runs = changer.store.delivery_runs(&delivery.name, 14).await?;
+        let runs = changer.store.delivery_runs(&delivery.name, false, 14).await?;
         shown.push((delivery, runs));
     }
     Ok(shown)

@@ -2,11 +2,9 @@
 //! reaches the disk, and made durable before it is called done. Export jobs and deliveries both
 //! write through here, and describe the result with the same [`Manifest`].
 
-use std::future::Future;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 use auditrail_model::{ExportFormat, Filter, Manifest};
 use chrono::{DateTime, Utc};
@@ -25,19 +23,16 @@ pub struct Written {
     pub sha256: String,
 }
 
-/// Writes `export` to `path`. Every `every`, `still_wanted` hears the rows written so far;
-/// when it answers `false` (the job was deleted, say) writing stops and `None` is returned.
-pub async fn write<F, Fut>(
-    export: Export,
-    path: &Path,
-    every: Duration,
-    mut still_wanted: F,
-) -> Result<Option<Written>, String>
-where
-    F: FnMut(u64) -> Fut,
-    Fut: Future<Output = Result<bool, String>>,
-{
-    let written = |e: std::io::Error| format!("writing the file failed: {e}");
+/// Records that `export` starts and writes it to `path` (whose folder is made if need be).
+pub async fn write(export: Export, path: &Path) -> Result<Written, String> {
+    export.record_start().await.map_err(|e| {
+        tracing::error!(error = ?e, "could not record an export");
+        "the export could not be recorded".to_owned()
+    })?;
+    let written = |e: std::io::Error| format!("writing {} failed: {e}", path.display());
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(written)?;
+    }
     let compressed = export.format.compressed();
     let rows = export.rows_read();
     let mut stream = export.into_stream();
@@ -45,19 +40,12 @@ where
         let path = path.to_owned();
         blocking(move || Sink::create(&path, compressed)).await.map_err(written)?
     };
-    let mut asked = Instant::now();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| format!("the export stopped: {e}"))?;
         sink = blocking(move || sink.write_all(&chunk).map(|()| sink)).await.map_err(written)?;
-        if asked.elapsed() >= every {
-            if !still_wanted(rows.load(Ordering::Relaxed)).await? {
-                return Ok(None);
-            }
-            asked = Instant::now();
-        }
     }
     let (bytes, sha256) = blocking(move || sink.finish()).await.map_err(written)?;
-    Ok(Some(Written { rows: rows.load(Ordering::Relaxed), bytes, sha256 }))
+    Ok(Written { rows: rows.load(Ordering::Relaxed), bytes, sha256 })
 }
 
 /// Makes a rename into `dir` durable.

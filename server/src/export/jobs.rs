@@ -7,11 +7,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use auditrail_access::exports::{self, JobFiles, ReaderGone};
-use auditrail_model::{ExportFormat, Filter, JobStatus, Manifest};
-use auditrail_storage::{JobEnd, Store, StoredJob};
+use auditrail_model::{Filter, JobStatus, Manifest};
+use auditrail_storage::{JobEnd, StorageError, Store, StoredJob};
 use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -19,6 +20,7 @@ use chrono::Utc;
 
 use super::{Export, Exporter, chunks, file};
 use crate::error::ApiError;
+use crate::lease;
 
 /// A job taken this many times (its server died each time) fails instead of being retried.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -74,10 +76,6 @@ impl Jobs {
         JobFiles { dir: self.settings.dir.clone() }
     }
 
-    fn file(&self, id: &str, format: ExportFormat) -> PathBuf {
-        self.files().file(id, format)
-    }
-
     /// The file this worker writes before it is complete: its own, so a worker that took the
     /// job over after a lapsed lease never writes into the same file.
     fn part(&self, id: &str) -> PathBuf {
@@ -86,10 +84,9 @@ impl Jobs {
 
     async fn work(self) {
         loop {
-            let lease = self.settings.lease;
-            match self.store.claim_export_job(&self.worker, lease, MAX_ATTEMPTS).await {
-                Ok(Some(job)) => self.run(job).await,
-                Ok(None) => tokio::time::sleep(POLL).await,
+            match self.run_next().await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(POLL).await,
                 Err(e) => {
                     tracing::error!(error = ?e, "could not look for export jobs");
                     tokio::time::sleep(POLL).await;
@@ -98,13 +95,36 @@ impl Jobs {
         }
     }
 
+    /// Takes the next job, if any, and runs it to its end; `false` when there was none. A run
+    /// that panics is logged and its job left to its lease, to be tried again.
+    pub async fn run_next(&self) -> Result<bool, StorageError> {
+        let lease = self.settings.lease;
+        let Some(job) = self.store.claim_export_job(&self.worker, lease, MAX_ATTEMPTS).await?
+        else {
+            return Ok(false);
+        };
+        let id = job.job.id.clone();
+        let jobs = self.clone();
+        if let Err(e) = tokio::spawn(async move { jobs.run(job).await }).await {
+            tracing::error!(job = %id, error = %e, "an export job's run panicked");
+        }
+        Ok(true)
+    }
+
     async fn run(&self, job: StoredJob) {
         let id = job.job.id.clone();
-        let end = match self.write(&job).await {
-            Ok(Some(end)) => end,
+        let rows = Arc::new(AtomicU64::new(0));
+        let work = self.write(&job, rows.clone());
+        let lease = self.settings.lease;
+        let renew = || {
+            let rows = rows.load(Ordering::Relaxed);
+            self.store.renew_export_job(&id, &self.worker, rows, lease)
+        };
+        let end = match lease::hold(lease::renewal(lease), work, renew).await {
+            Some(Ok(Some(end))) => end,
             // Deleted, or taken over by another worker: nothing of ours to finish.
-            Ok(None) => return JobFiles::remove(&self.part(&id)).await,
-            Err(why) => {
+            None | Some(Ok(None)) => return JobFiles::remove(&self.part(&id)).await,
+            Some(Err(why)) => {
                 JobFiles::remove(&self.part(&id)).await;
                 tracing::warn!(job = %id, reason = %why, "export job failed");
                 JobEnd::Failed(why)
@@ -113,18 +133,18 @@ impl Jobs {
         match self.store.finish_export_job(&id, &self.worker, &end, &[]).await {
             Ok(true) => self.remove_parts(&id).await,
             Ok(false) => {
-                // Deleted while its file was being put in place: the file goes too.
-                if let Ok(None) = self.store.export_job(&id).await {
-                    JobFiles::remove(&self.file(&id, job.job.format)).await;
-                }
+                // Deleted, or taken over, while its file was being put in place: the file is
+                // this run's alone, and nobody's now.
+                JobFiles::remove(&self.files().file(&job)).await;
             }
             Err(e) => tracing::error!(job = %id, error = ?e, "could not finish an export job"),
         }
     }
 
-    /// Writes the job's file; `None` when the job stopped being this worker's on the way.
-    async fn write(&self, job: &StoredJob) -> Result<Option<JobEnd>, String> {
-        let stored = |e: auditrail_storage::StorageError| {
+    /// Writes the job's file as its current run, counting rows into `rows`; `None` when the
+    /// job stopped being this worker's on the way.
+    async fn write(&self, job: &StoredJob, rows: Arc<AtomicU64>) -> Result<Option<JobEnd>, String> {
+        let stored = |e: StorageError| {
             tracing::error!(error = ?e, "export job: database error");
             "the database could not be read; ask for the export again".to_owned()
         };
@@ -139,34 +159,19 @@ impl Jobs {
             .count_events_as_of(&filter, &reader.scope, job.as_of, ESTIMATE_CAP)
             .await
             .map_err(stored)?;
-        let lease = self.settings.lease;
-        if !self
-            .store
-            .renew_export_job(id, &self.worker, 0, Some(estimate), lease)
-            .await
-            .map_err(stored)?
-        {
+        let scope = reader.scope.clone();
+        if !self.store.begin_export_job(id, &self.worker, &scope, estimate).await.map_err(stored)? {
             return Ok(None);
         }
         let exporter =
             Exporter { store: self.store.clone(), reader, recorded: true, job: Some(id.clone()) };
-        let export =
-            Export::new(exporter, filter, job.job.format, job.as_of).map_err(|e| e.to_string())?;
-        export.record_start().await.map_err(stored)?;
-        tokio::fs::create_dir_all(&self.settings.dir)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", self.settings.dir.display()))?;
+        let export = Export::new(exporter, filter, job.job.format, job.as_of)
+            .map_err(|e| e.to_string())?
+            .counting_into(rows);
         let part = self.part(id);
-        // Renewing about three times a lease keeps it through a slow page or two.
-        let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(10));
-        let renew = |rows: u64| async move {
-            self.store.renew_export_job(id, &self.worker, rows, None, lease).await.map_err(stored)
-        };
-        let Some(written) = file::write(export, &part, every, renew).await? else {
-            return Ok(None);
-        };
+        let written = file::write(export, &part).await?;
         let place = |e: std::io::Error| format!("writing the file failed: {e}");
-        tokio::fs::rename(&part, self.file(id, job.job.format)).await.map_err(place)?;
+        tokio::fs::rename(&part, self.files().file(job)).await.map_err(place)?;
         file::sync_dir(&self.settings.dir).await.map_err(place)?;
         let expires_at = Utc::now() + self.settings.retention;
         let file::Written { rows, bytes, sha256 } = written;
@@ -181,16 +186,16 @@ impl Jobs {
             return Ok(());
         };
         while let Ok(Some(entry)) = entries.next_entry().await {
-            // Folders are not jobs' (deliveries write theirs in one).
             if !entry.file_type().await.is_ok_and(|t| t.is_file()) {
                 continue;
             }
             let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(|n| n.split('.').next()) else { continue };
+            // Only names this server writes: the folder may hold anything else.
+            let Some(id) = name.to_str().and_then(JobFiles::job_of) else { continue };
             let needed = match self.store.export_job(id).await? {
                 Some(job) => {
-                    let finished = entry.path() == self.file(id, job.job.format);
-                    job.job.status.is_pending() || (job.job.status == JobStatus::Done && finished)
+                    let current = entry.path() == self.files().file(&job);
+                    job.job.status.is_pending() || (job.job.status == JobStatus::Done && current)
                 }
                 None => false,
             };
@@ -213,7 +218,7 @@ impl Jobs {
 
     /// A finished job's file as a download.
     pub async fn respond_file(&self, job: &StoredJob) -> Result<Response, ApiError> {
-        let path = self.file(&job.job.id, job.job.format);
+        let path = self.files().file(job);
         let file = tokio::fs::File::open(&path).await.map_err(|e| {
             tracing::error!(job = %job.job.id, path = %path.display(), error = %e, "export file missing");
             ApiError::Conflict("the export's file is gone; ask for it again".into())

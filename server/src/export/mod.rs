@@ -106,6 +106,12 @@ impl Export {
         }
     }
 
+    /// Counts the rows read into `rows` (someone else reads it as the export goes).
+    pub fn counting_into(mut self, rows: Arc<AtomicU64>) -> Export {
+        self.state.rows = rows;
+        self
+    }
+
     /// Rows read so far, counted as the stream goes.
     pub fn rows_read(&self) -> Arc<AtomicU64> {
         self.state.rows.clone()

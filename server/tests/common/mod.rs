@@ -154,6 +154,22 @@ impl TestApp {
         reply.json()["events"].as_array().unwrap().clone()
     }
 
+    /// The access trail (the `auditrail` project's events), newest first.
+    pub async fn trail(&self) -> Vec<auditrail_model::Event> {
+        let filter = auditrail_model::Filter {
+            project: vec![auditrail_model::TRAIL_PROJECT.into()],
+            ..Default::default()
+        };
+        let page = auditrail_model::PageRequest { cursor: None, limit: 1000 };
+        let everything = auditrail_model::ReadScope::everything();
+        self.db.store.list_events(&filter, &everything, page, Utc::now()).await.unwrap().events
+    }
+
+    /// The access trail's records with this action, newest first.
+    pub async fn trail_of(&self, action: &str) -> Vec<auditrail_model::Event> {
+        self.trail().await.into_iter().filter(|e| e.action == action).collect()
+    }
+
     pub async fn count(&self) -> usize {
         self.list("limit=1000").await.len()
     }

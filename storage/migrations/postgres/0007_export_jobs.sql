@@ -12,6 +12,11 @@ CREATE TABLE export_jobs (
     as_of        BIGINT  NOT NULL,
     client_ip    TEXT,
     client_agent TEXT,
+    -- What the job may read: the asker's scope, then its owner's when it runs. Who may see or
+    -- download it later must read at least as much.
+    scope_projects TEXT,
+    scope_trail  BIGINT  NOT NULL,
+    scope_details BIGINT  NOT NULL,
     status       TEXT    NOT NULL,
     row_count    BIGINT  NOT NULL DEFAULT 0,
     estimate     BIGINT,
