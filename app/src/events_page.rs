@@ -51,6 +51,8 @@ pub fn EventsPage() -> impl IntoView {
         let query: String = form_urlencoded::byte_serialize(filters.as_bytes()).collect();
         if filters.is_empty() { "/exports".to_owned() } else { format!("/exports?query={query}") }
     };
+    // More than a page matches: the background export is the one to offer first.
+    let large = move || events.get().and_then(Result::ok).is_some_and(|p| p.next_cursor.is_some());
     view! {
         <section class="events-page">
             <FilterForm facets/>
@@ -61,10 +63,15 @@ pub fn EventsPage() -> impl IntoView {
                             {export_link(&filters, "csv", "Export CSV")}
                             {export_link(&filters, "xlsx", "Excel")}
                             {export_link(&filters, "jsonl", "JSON Lines")}
-                            <a class="button" href=job_link(&filters) data-testid="export-in-background"
+                            <a class="button" class:suggested=large href=job_link(&filters) data-testid="export-in-background"
                                 title="For large results: the file is prepared in the background, with progress, and kept for download">
                                 "Export in background…"
                             </a>
+                            {move || large().then(|| view! {
+                                <span class="export-hint" data-testid="export-hint">
+                                    "More than one page matches: a large export runs best in the background."
+                                </span>
+                            })}
                         </span>
                     })}
                 </Transition>

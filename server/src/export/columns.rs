@@ -67,7 +67,7 @@ pub const COLUMNS: [Column; 22] = [
     text_column("User agent", |e, _| text(&e.user_agent), 40.0),
     time_column("Received at", |e| e.received_at),
     text_column("Flagged", |e, _| if e.flagged { "yes" } else { "no" }.to_owned(), 8.0),
-    text_column("Details", |e, _| serde_json::Value::Object(e.details.clone()).to_string(), 60.0),
+    text_column("Details", |e, _| serde_json::to_string(&e.details).unwrap_or_default(), 60.0),
 ];
 
 /// Stops spreadsheets from evaluating a cell as a formula (OWASP "CSV injection", CWE-1236):

@@ -11,6 +11,7 @@ pub mod file;
 pub mod jobs;
 mod xlsx;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -90,7 +91,6 @@ impl Export {
             filter,
             now,
             next: Some(PageRequest { cursor: None, limit: PAGE }),
-            header_sent: false,
             rows: Arc::new(AtomicU64::new(0)),
             record,
         };
@@ -207,27 +207,64 @@ impl Drop for ExportRecord {
     }
 }
 
+/// Where an export stands: the page to read next, and what has been written.
 struct ExportState {
     store: Store,
     reader: Reader,
     filter: Filter,
     now: DateTime<Utc>,
     next: Option<PageRequest>,
-    header_sent: bool,
+    /// Rows written.
     rows: Arc<AtomicU64>,
     record: Option<ExportRecord>,
 }
 
-/// The columns a reader gets: without details, the table's only.
-fn columns(state: &ExportState) -> &'static [Column] {
-    if state.reader.details { &COLUMNS[..] } else { &COLUMNS[..LISTED_COLUMNS] }
-}
+impl ExportState {
+    /// The columns this reader gets: without details, the table's only.
+    fn columns(&self) -> &'static [Column] {
+        if self.reader.details { &COLUMNS[..] } else { &COLUMNS[..LISTED_COLUMNS] }
+    }
 
-/// The next page of the export's snapshot, or `None` after the last, when the export's end is
-/// recorded (before the stream ends: a download whose record failed fails too).
-async fn next_page(state: &mut ExportState) -> Result<Option<Vec<Event>>, std::io::Error> {
-    let Some(request) = state.next else {
-        if let Some(mut record) = state.record.take() {
+    /// Reads the next page of the export's snapshot; `None` after the last.
+    async fn read(
+        store: &Store,
+        reader: &Reader,
+        filter: &Filter,
+        now: DateTime<Utc>,
+        next: &mut Option<PageRequest>,
+    ) -> Result<Option<Vec<Event>>, std::io::Error> {
+        let Some(request) = *next else { return Ok(None) };
+        let page =
+            store.list_events_as_of(filter, &reader.scope, request, now).await.map_err(|e| {
+                tracing::error!(error = ?e, "export aborted");
+                std::io::Error::other("export aborted")
+            })?;
+        *next = page.next_cursor.map(|c| PageRequest { cursor: Some(c), limit: PAGE });
+        Ok(Some(page.events))
+    }
+
+    /// Reads the next page while `work` runs: the database finds the next rows (on its own
+    /// thread, or server) while this one encodes the last ones.
+    async fn read_during<T>(
+        &mut self,
+        work: impl Future<Output = T>,
+    ) -> (Result<Option<Vec<Event>>, std::io::Error>, T) {
+        let read = Self::read(&self.store, &self.reader, &self.filter, self.now, &mut self.next);
+        futures::join!(read, work)
+    }
+
+    /// Counts `n` rows as written.
+    fn wrote(&mut self, n: usize) {
+        self.rows.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(record) = &mut self.record {
+            record.rows += n as u64;
+        }
+    }
+
+    /// Records the export's end once its last row is out (before the stream ends: a download
+    /// whose record failed fails too).
+    async fn finish(&mut self) -> Result<(), std::io::Error> {
+        if let Some(mut record) = self.record.take() {
             let entry = record.ended(true);
             record.finished = true;
             record.reader.record(&record.store, entry).await.map_err(|e| {
@@ -235,82 +272,97 @@ async fn next_page(state: &mut ExportState) -> Result<Option<Vec<Event>>, std::i
                 std::io::Error::other("export could not be recorded")
             })?;
         }
-        return Ok(None);
-    };
-    let page = state
-        .store
-        .list_events_as_of(&state.filter, &state.reader.scope, request, state.now)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = ?e, "export aborted");
-            std::io::Error::other("export aborted")
-        })?;
-    let read = page.events.len() as u64;
-    state.rows.fetch_add(read, Ordering::Relaxed);
-    if let Some(record) = &mut state.record {
-        record.rows += read;
+        Ok(())
     }
-    state.next = page.next_cursor.map(|c| PageRequest { cursor: Some(c), limit: PAGE });
-    Ok(Some(page.events))
 }
 
-/// CSV or JSON Lines, one chunk per page of events.
+/// A page of events as CSV or JSON Lines.
+fn encode(
+    events: &[Event],
+    format: ExportFormat,
+    columns: &[Column],
+    details: bool,
+    header: bool,
+    zone: &Tz,
+) -> Result<Vec<u8>, std::io::Error> {
+    let mut out = Vec::with_capacity(events.len() * 256);
+    if let ExportFormat::Jsonl = format {
+        for event in events {
+            if details {
+                serde_json::to_writer(&mut out, event)?;
+            } else {
+                serde_json::to_writer(&mut out, &ListedEvent::from(event.clone()))?;
+            }
+            out.push(b'\n');
+        }
+    } else {
+        let mut writer = csv_writer(&mut out);
+        if header {
+            writer.write_record(columns.iter().map(|c| c.name))?;
+        }
+        for event in events {
+            writer.write_record(columns.iter().map(|c| neutralise(c.text(event, zone))))?;
+        }
+        writer.flush()?;
+    }
+    Ok(out)
+}
+
+/// CSV or JSON Lines, one chunk per page of events; each page is encoded while the next is
+/// read.
 fn rows(
     start: ExportState,
     format: ExportFormat,
     zone: Tz,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    stream::try_unfold(start, move |mut state| async move {
-        let Some(events) = next_page(&mut state).await? else {
-            return Ok(None);
+    // (state, the page read ahead, whether this is the first chunk)
+    let first = (start, None, true);
+    stream::try_unfold(first, move |(mut state, ahead, first)| async move {
+        let page = match ahead {
+            Some(page) => page,
+            None if first => state.read_during(async {}).await.0?.unwrap_or_default(),
+            None => {
+                state.finish().await?;
+                return Ok(None);
+            }
         };
-        let mut out = Vec::with_capacity(events.len() * 256);
-        if let ExportFormat::Jsonl = format {
-            for event in events {
-                if state.reader.details {
-                    serde_json::to_writer(&mut out, &event)?;
-                } else {
-                    serde_json::to_writer(&mut out, &ListedEvent::from(event))?;
-                }
-                out.push(b'\n');
-            }
-        } else {
-            let columns = columns(&state);
-            let mut writer = csv_writer(&mut out);
-            if !state.header_sent {
-                writer.write_record(columns.iter().map(|c| c.name))?;
-                state.header_sent = true;
-            }
-            for event in &events {
-                writer.write_record(columns.iter().map(|c| neutralise(c.text(event, &zone))))?;
-            }
-            writer.flush()?;
-        }
-        Ok(Some((Bytes::from(out), state)))
+        let (columns, details, n) = (state.columns(), state.reader.details, page.len());
+        // On a blocking thread: encoding is CPU work, and this task keeps reading meanwhile.
+        let encoded = tokio::task::spawn_blocking(move || {
+            encode(&page, format, columns, details, first, &zone)
+        });
+        let (next, chunk) = state.read_during(encoded).await;
+        let chunk = chunk.map_err(std::io::Error::other)??;
+        state.wrote(n);
+        Ok(Some((Bytes::from(chunk), (state, next?, false))))
     })
 }
 
 /// The XLSX workbook, written page by page (on a blocking thread: rust_xlsxwriter writes
-/// files) and then sent in chunks.
+/// files) while the next page is read, and then sent in chunks.
 fn workbook(start: ExportState, zone: Tz) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
     let io = |e: rust_xlsxwriter::XlsxError| std::io::Error::other(e.to_string());
     let joined = |e: tokio::task::JoinError| std::io::Error::other(e.to_string());
     stream::once(async move {
         let mut state = start;
         let mut sheets =
-            xlsx::Sheets::new(columns(&state), zone, xlsx::ROWS_PER_SHEET).map_err(io)?;
-        while let Some(events) = next_page(&mut state).await? {
-            sheets = tokio::task::spawn_blocking(move || {
+            xlsx::Sheets::new(state.columns(), zone, xlsx::ROWS_PER_SHEET).map_err(io)?;
+        let mut ahead = state.read_during(async {}).await.0?;
+        while let Some(events) = ahead {
+            let n = events.len();
+            let added = tokio::task::spawn_blocking(move || {
                 events.iter().try_for_each(|e| sheets.add(e)).map(|()| sheets)
-            })
-            .await
-            .map_err(joined)?
-            .map_err(io)?;
+            });
+            let (next, added) = state.read_during(added).await;
+            sheets = added.map_err(joined)?.map_err(io)?;
+            state.wrote(n);
+            ahead = next?;
         }
         let file = tokio::task::spawn_blocking(move || sheets.finish())
             .await
             .map_err(joined)?
             .map_err(io)?;
+        state.finish().await?;
         Ok::<_, std::io::Error>(chunks(tokio::fs::File::from_std(file)))
     })
     .try_flatten()
