@@ -2,8 +2,8 @@
 //! server functions and the REST API read through here, so both answer and record alike.
 
 use auditrail_model::{
-    Account, Actor, ApiKey, Cursor, Event, EventPage, Filter, PageRequest, Permission, ReadScope,
-    Scope, limits,
+    Account, Actor, ApiKey, Cursor, Event, EventPage, Filter, Identifier, PageRequest, Permission,
+    ReadScope, Scope, Trace, limits,
 };
 use auditrail_storage::{StorageError, Store};
 use hmac::{Hmac, KeyInit, Mac};
@@ -129,6 +129,25 @@ pub async fn open(store: &Store, reader: &Reader, id: &str) -> Result<Option<Eve
         reader.record(store, entry).await?;
     }
     Ok(event)
+}
+
+/// Every event of one trace the reader may read, oldest first, recorded like opening events.
+/// The caller has checked that the reader may read details (a trace id is one of them).
+pub async fn trace(store: &Store, reader: &Reader, trace_id: &str) -> Result<Trace, ReadError> {
+    Identifier::parse(trace_id).map_err(|why| ReadError::Invalid(format!("trace_id: {why}")))?;
+    let filter = Filter { trace_id: vec![trace_id.to_owned()], ..Filter::default() };
+    let page = PageRequest { cursor: None, limit: limits::TRACE_STEPS_MAX };
+    let newest_first = store.list_events(&filter, &reader.scope, page, chrono::Utc::now()).await?;
+    let truncated = newest_first.next_cursor.is_some();
+    let mut steps = newest_first.events;
+    steps.reverse();
+    if !steps.is_empty() {
+        let entry = Entry::new(Kind::Access, "events", "view_trace", "Viewed a trace")
+            .target("trace", trace_id, None)
+            .detail("steps", steps.len());
+        reader.record(store, entry).await?;
+    }
+    Ok(Trace { trace_id: trace_id.to_owned(), steps, truncated })
 }
 
 /// Flags an event for follow-up or clears its flag, recording who did it and their note;

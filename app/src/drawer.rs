@@ -61,11 +61,14 @@ fn EventDetails(event: Event) -> impl IntoView {
     let details = serde_json::to_string_pretty(&event.details).unwrap_or_default();
     let trace_link = event.trace_id.clone().map(|t| {
         let filter = auditrail_model::Filter { trace_id: vec![t.clone()], ..Default::default() };
-        let href = format!("/?{}", filter.to_query());
+        let in_list = format!("/?{}", filter.to_query());
+        let timeline: String = form_urlencoded::byte_serialize(t.as_bytes()).collect();
         view! {
             <dt>"Trace"</dt>
             <dd data-field="Trace">
-                <a href=href>{t}</a>
+                <a href=in_list>{t}</a>
+                " "
+                <a class="button" href=format!("/traces/{timeline}") data-testid="view-trace">"View trace"</a>
             </dd>
         }
     });

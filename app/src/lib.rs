@@ -13,6 +13,7 @@ mod filter_form;
 mod server_fns;
 mod sign_in;
 mod time;
+mod trace_page;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -87,6 +88,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sign-in") view=sign_in::SignInPage/>
                     <Route path=path!("account") view=account_page::AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("exports") view=exports_page::ExportsPage ssr=SsrMode::Async/>
+                    <Route path=path!("traces") view=trace_page::TracePage ssr=SsrMode::Async/>
+                    <Route path=path!("traces/:id") view=trace_page::TracePage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("admin") view=admin::AdminLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=|| view! { <Redirect path="/admin/users"/> }/>
                         <Route path=path!("users") view=admin::UsersPage ssr=SsrMode::Async/>

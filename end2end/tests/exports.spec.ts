@@ -62,8 +62,10 @@ test("an export job runs in the background, downloads the filtered rows and can 
   const other = await page.context().browser()!.newContext();
   const auditor = await other.newPage();
   await signIn(auditor, "shop@e2e.test", "/exports");
+  await expect(auditor).toHaveURL(/\/exports$/);
+  await expect(auditor.getByTestId("account")).toContainText("shop@e2e.test");
   await expect(auditor.getByTestId("exports-link")).toBeVisible();
-  await expect(auditor.getByText(token)).toHaveCount(0);
+  await expect(auditor.getByTestId("export-job").filter({ hasText: token })).toHaveCount(0);
   const stolen = await auditor.request.get(manifestUrl!);
   expect(stolen.status()).toBe(404);
   await other.close();

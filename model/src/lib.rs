@@ -24,5 +24,5 @@ pub use export::{ExportFormat, ExportJob, JobStatus, Manifest};
 pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};
 pub use names::{Action, Category, EventId, Identifier, Module, Project, source_address};
-pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest};
+pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest, Trace};
 pub use validate::{EventError, limits};

@@ -23,6 +23,16 @@ impl<T> Page<T> {
     }
 }
 
+/// Every event of one trace a reader may read, oldest first: the steps of one operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    pub trace_id: String,
+    pub steps: Vec<Event>,
+    /// More steps exist than one trace shows ([`crate::limits::TRACE_STEPS_MAX`]): these are
+    /// its latest.
+    pub truncated: bool,
+}
+
 /// An event as the list shows it: the table's columns and the id that opens the drawer.
 /// Listing needs `logs.view`; the rest of an event (details, error, user agent, target, trace)
 /// needs `logs.view_details` and is read through the recorded detail view.

@@ -41,6 +41,9 @@ pub mod limits {
     pub const FILTER_VALUES_MAX: usize = 100;
     /// Values in one facet dropdown: the most recently seen stay.
     pub const FACET_VALUES_MAX: usize = 1000;
+    /// Steps one trace shows: a trace id shared by millions of events (a constant sent by
+    /// mistake, say) shows its latest steps and says it was cut.
+    pub const TRACE_STEPS_MAX: u32 = 1000;
 }
 
 /// Why an event was refused, naming the field (dotted path) when there is one.

@@ -4,7 +4,7 @@
 
 use auditrail_access::reading::{self, ReadError};
 use auditrail_model::Scope;
-use auditrail_model::{Event, EventPage, Facets};
+use auditrail_model::{Event, EventPage, Facets, Trace};
 use auditrail_storage::Store;
 use axum::Json;
 use axum::body::Bytes;
@@ -50,6 +50,20 @@ pub async fn get_one(
     auth.require(Scope::Read)?;
     let event = reading::open(&store, &auth.reader(), &id).await?;
     Ok(Json(event.ok_or(ApiError::NotFound("no event with this id"))?))
+}
+
+/// Every step of a trace, oldest first: whole events, so `read` as for one event.
+pub async fn trace(
+    State(store): State<Store>,
+    auth: Authenticated,
+    Path(trace_id): Path<String>,
+) -> Result<Json<Trace>, ApiError> {
+    auth.require(Scope::Read)?;
+    let trace = reading::trace(&store, &auth.reader(), &trace_id).await?;
+    if trace.steps.is_empty() {
+        return Err(ApiError::NotFound("no events with this trace id"));
+    }
+    Ok(Json(trace))
 }
 
 pub async fn facets(

@@ -44,6 +44,7 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
         .route("/exports/{id}/manifest", get(exports::manifest))
         .route("/events/{id}", get(events::get_one))
         .route("/events/{id}/flag", put(events::flag).delete(events::flag))
+        .route("/traces/{trace_id}", get(events::trace))
         .route("/facets", get(events::facets))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
