@@ -80,7 +80,8 @@ test("filter, open the drawer, export exactly the filtered list", async ({ page,
   await expect(field("Target name")).toHaveText("E2E account");
   await expect(field("User agent")).toHaveText("Playwright");
   await expect(field("Time")).toHaveText(berlin(occurredAt));
-  await expect(field("Trace")).toHaveText(`trace-${token}`);
+  await expect(field("Trace").locator("a").first()).toHaveText(`trace-${token}`);
+  await expect(field("Trace").getByTestId("view-trace")).toHaveAttribute("href", `/traces/trace-${token}`);
   const json = await drawer.getByTestId("event-json").textContent();
   expect(JSON.parse(json!)).toEqual({ login_source: "sso", request: { method: "POST", path: "/login" } });
   expect(json).toContain('\n  "login_source": "sso"');
