@@ -2,8 +2,8 @@
 //! server functions and the REST API read through here, so both answer and record alike.
 
 use auditrail_model::{
-    Account, Actor, ApiKey, Cursor, Event, EventPage, Filter, Identifier, PageRequest, Permission,
-    ReadScope, Scope, Trace, limits,
+    Account, Actor, ApiKey, Cursor, Event, EventPage, Filter, Flag, Identifier, PageRequest,
+    Permission, ReadScope, Scope, Trace, limits,
 };
 use auditrail_storage::{StorageError, Store};
 use hmac::{Hmac, KeyInit, Mac};
@@ -181,5 +181,10 @@ pub async fn flag(
         .detail("project", event.project.as_str())
         .detail("note", note);
     let record = audit::event(&reader.actor, &reader.client, entry)?;
-    Ok(store.set_flag(id, flagged, &reader.scope, &[record]).await?)
+    let flag = flagged.then(|| Flag {
+        note: note.map(str::to_owned),
+        by: reader.actor.label().map(str::to_owned),
+        at: chrono::Utc::now(),
+    });
+    Ok(store.set_flag(id, flag.as_ref(), &reader.scope, &[record]).await?)
 }

@@ -6,14 +6,15 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::events_page::{current_query, with_query};
-use crate::server_fns::get_event;
+use crate::server_fns::{FlagEvent, get_event};
 use crate::time::LocalTime;
 
 #[component]
 pub fn EventDrawer() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let event = Resource::new(id, get_event);
+    let flag = ServerAction::<FlagEvent>::new();
+    let event = Resource::new(move || (id(), flag.version().get()), |(id, _)| get_event(id));
     let query = current_query();
     let close_href = move || with_query("/", &query.get());
 
@@ -36,13 +37,51 @@ pub fn EventDrawer() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="notice">"Loading event…"</p> }>
                 {move || Suspend::new(async move {
                     match event.await {
-                        Ok(Some(event)) => view! { <EventDetails event/> }.into_any(),
+                        Ok(Some(event)) => view! { <FlagPanel event=event.clone() flag/><EventDetails event/> }.into_any(),
                         Ok(None) => view! { <p class="notice" data-testid="drawer-missing">"There is no event with this id."</p> }.into_any(),
                         Err(err) => view! { <p class="error-box" role="alert" data-testid="drawer-error">{err.to_string()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
         </aside>
+    }
+}
+
+/// Flag for follow-up, with an optional note, or clear the flag; each change is recorded and
+/// the event itself never changes.
+#[component]
+fn FlagPanel(event: Event, flag: ServerAction<FlagEvent>) -> impl IntoView {
+    let note = RwSignal::new(String::new());
+    let id = event.id.clone();
+    let error = move || flag.value().get().and_then(Result::err);
+    let set = {
+        let id = id.clone();
+        move |flagged: bool| {
+            flag.dispatch(FlagEvent { id: id.clone(), flagged, note: note.get_untracked() });
+            note.set(String::new());
+        }
+    };
+    let set_on = set.clone();
+    let current = event.flag.clone();
+    let is_flagged = current.is_some();
+    view! {
+        <div class="flag-panel" class:flagged=is_flagged data-testid="flag-panel">
+            {match current {
+                Some(f) => view! {
+                    <p data-testid="flag-state">
+                        "⚑ Flagged by "{f.by.clone().unwrap_or_else(|| "someone".into())}" at "<LocalTime at=f.at/>
+                        {f.note.clone().map(|n| view! { <span class="flag-note" data-testid="flag-note">": "{n}</span> })}
+                    </p>
+                    <button type="button" on:click=move |_| set(false) data-testid="unflag">"Clear flag"</button>
+                }.into_any(),
+                None => view! {
+                    <input type="text" maxlength="1000" placeholder="Note (optional)" aria-label="Flag note"
+                        bind:value=note data-testid="flag-note-input"/>
+                    <button type="button" on:click=move |_| set_on(true) data-testid="flag">"⚑ Flag for follow-up"</button>
+                }.into_any(),
+            }}
+            {move || error().map(|e| view! { <p class="error-box" role="alert">{e.to_string()}</p> })}
+        </div>
     }
 }
 

@@ -26,6 +26,15 @@ fn bound_value(b: Option<TimeBound>) -> String {
     }
 }
 
+/// What the Flagged dropdown shows for a filter.
+fn flagged_value(flagged: Option<bool>) -> &'static str {
+    match flagged {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "",
+    }
+}
+
 fn first(values: &[String]) -> String {
     values.first().cloned().unwrap_or_default()
 }
@@ -124,6 +133,20 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                     <option value="">"Any result"</option>
                     <option value="success" selected=initial.result.first() == Some(&Outcome::Success)>"Success"</option>
                     <option value="failure" selected=initial.result.first() == Some(&Outcome::Failure)>"Failure"</option>
+                </select>
+            </label>
+            <label>
+                "Flagged"
+                <select name="flagged" data-testid="f-flagged"
+                    prop:value=move || draft.with(|f| flagged_value(f.flagged).to_owned())
+                    on:change=move |ev| draft.update(|f| f.flagged = match event_target_value(&ev).as_str() {
+                        "true" => Some(true),
+                        "false" => Some(false),
+                        _ => None,
+                    })>
+                    <option value="">"Flagged or not"</option>
+                    <option value="true" selected=initial.flagged == Some(true)>"Flagged"</option>
+                    <option value="false" selected=initial.flagged == Some(false)>"Not flagged"</option>
                 </select>
             </label>
             <label>

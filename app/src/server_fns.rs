@@ -86,6 +86,20 @@ pub async fn get_event(id: String) -> Result<Option<Event>, UiError> {
     Ok(auditrail_access::reading::open(&ssr::store()?, &reader, &id).await?)
 }
 
+/// Flags an event for follow-up with an optional note, or clears the flag; recorded.
+#[server(prefix = "/ui", endpoint = "event/flag")]
+pub async fn flag_event(id: String, flagged: bool, note: String) -> Result<(), UiError> {
+    let reader = ssr::reader(auditrail_model::Permission::LogsViewDetails)?;
+    let note = Some(note.as_str()).filter(|n| !n.trim().is_empty());
+    let found =
+        auditrail_access::reading::flag(&ssr::store()?, &reader, &id, flagged, note).await?;
+    if found {
+        Ok(())
+    } else {
+        Err(UiError::Invalid("There is no event with this id.".into()).answered())
+    }
+}
+
 #[server(prefix = "/ui", endpoint = "facets")]
 pub async fn filter_facets() -> Result<Facets, UiError> {
     let reader = ssr::reader(auditrail_model::Permission::LogsView)?;

@@ -214,6 +214,19 @@ pub struct Event {
     pub details: Map<String, Value>,
     pub trace_id: Option<String>,
     pub flagged: bool,
+    /// Who flagged the event for follow-up, when and why; `None` when it is not flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<Flag>,
+}
+
+/// A flag for follow-up. Flags sit beside events: setting or clearing one never changes the
+/// event, and every change is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    pub note: Option<String>,
+    /// Who set it: a person's email or a key's name.
+    pub by: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 impl From<&Event> for EventDraft {

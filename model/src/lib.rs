@@ -18,7 +18,7 @@ pub use access::{
 };
 pub use cursor::Cursor;
 pub use delivery::{Delivery, DeliveryRun, RunStatus};
-pub use event::{Actor, ActorType, Event, EventDraft, NewEvent, Outcome, Target};
+pub use event::{Actor, ActorType, Event, EventDraft, Flag, NewEvent, Outcome, Target};
 pub use export::{ExportFormat, ExportJob, JobStatus, Manifest};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;

@@ -468,6 +468,7 @@ mod tests {
             details: e.details.clone(),
             trace_id: None,
             flagged: true,
+            flag: None,
         };
         let again = NewEvent::try_from(&stored).unwrap();
         assert!(again.is_stored_as(&stored));

@@ -334,21 +334,32 @@ async fn facets_and_flags(app: TestApp) {
     assert_eq!(shop["modules"], json!([{"value": "Campaigns", "count": 1}]));
 
     let id = ids[1].as_str().unwrap();
-    let req = |method: &str, id: &str| {
+    let req = |method: &str, id: &str, body: &str| {
         Request::builder()
             .method(method)
             .uri(format!("/api/v1/events/{id}/flag"))
             .header(header::AUTHORIZATION, format!("Bearer {}", app.key))
-            .body(Body::empty())
+            .body(Body::from(body.to_owned()))
             .unwrap()
     };
-    assert_eq!(app.send(req("PUT", id)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.send(req("PUT", "missing")).await.status, StatusCode::NOT_FOUND);
+    let before = app.get(&format!("/api/v1/events/{id}")).await.json();
+    assert!(before.get("flag").is_none());
+    let note = r#"{"note": "ask finance"}"#;
+    assert_eq!(app.send(req("PUT", id, note)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.send(req("PUT", "missing", "")).await.status, StatusCode::NOT_FOUND);
     let flagged = app.list("flagged=true").await;
     assert_eq!(flagged.len(), 1);
     assert_eq!(flagged[0]["id"], id);
-    assert_eq!(app.send(req("DELETE", id)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(flagged[0]["flag"]["note"], "ask finance");
+    assert_eq!(flagged[0]["flag"]["by"], "tests", "the key's name");
+    assert!(flagged[0]["flag"]["at"].is_string());
+    let mut unchanged = flagged[0].clone();
+    unchanged.as_object_mut().unwrap().remove("flag");
+    unchanged["flagged"] = json!(false);
+    assert_eq!(unchanged, before, "a flag never changes the event");
+    assert_eq!(app.send(req("DELETE", id, "")).await.status, StatusCode::NO_CONTENT);
     assert!(app.list("flagged=true").await.is_empty());
+    assert!(app.get(&format!("/api/v1/events/{id}")).await.json().get("flag").is_none());
 }
 
 async fn key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate(app: TestApp) {

@@ -293,7 +293,12 @@ async fn copy_copies_everything_both_ways_and_can_run_again() {
     let sqlite = testing::sqlite().await;
     run(&["demo", "--events", "2500", "--database", &sqlite.url]);
     let flagged = all_events(&sqlite.store).await[7].id.clone();
-    sqlite.store.set_flag(&flagged, true, &ReadScope::everything(), &[]).await.unwrap();
+    let flag = auditrail_model::Flag {
+        note: Some("copied along".into()),
+        by: Some("ann@example.com".into()),
+        at: chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros()).unwrap(),
+    };
+    sqlite.store.set_flag(&flagged, Some(&flag), &ReadScope::everything(), &[]).await.unwrap();
     let original = all_events(&sqlite.store).await;
     assert_eq!(original.len(), 2500);
 

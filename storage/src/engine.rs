@@ -289,8 +289,7 @@ macro_rules! store_engine {
     pub async fn set_flag(
         &self,
         id: &str,
-        flagged: bool,
-        now: DateTime<Utc>,
+        flag: Option<&auditrail_model::Flag>,
         records: &[NewEvent],
     ) -> Result<bool, StorageError> {
         let mut tx = begin_write(&self.writer).await?;
@@ -299,10 +298,20 @@ macro_rules! store_engine {
         let exists = query_as::<(String,)>(buf)?.fetch_optional(&mut *tx).await?.is_some();
         if exists {
             let mut buf = SqlBuf::new(placeholder);
-            if flagged {
-                buf.push("INSERT INTO event_flags (event_id, flagged_at) VALUES ");
-                buf.bind_list([Arg::Text(id.to_owned()), Arg::Int(now.timestamp_micros())]);
-                buf.push(" ON CONFLICT DO NOTHING");
+            if let Some(flag) = flag {
+                let text = |v: &Option<String>| v.clone().map_or(Arg::Null, Arg::Text);
+                buf.push("INSERT INTO event_flags (event_id, flagged_at, note, flagged_by) VALUES ");
+                buf.bind_list([
+                    Arg::Text(id.to_owned()),
+                    Arg::Int(flag.at.timestamp_micros()),
+                    text(&flag.note),
+                    text(&flag.by),
+                ]);
+                // Flagging again keeps the latest note and who wrote it.
+                buf.push(
+                    " ON CONFLICT (event_id) DO UPDATE SET flagged_at = excluded.flagged_at, \
+                     note = excluded.note, flagged_by = excluded.flagged_by",
+                );
             } else {
                 buf.push("DELETE FROM event_flags WHERE event_id = ").bind(Arg::Text(id.to_owned()));
             }

@@ -19,7 +19,7 @@ mod sqlite;
 pub mod testing;
 
 use auditrail_model::{
-    Account, ApiKey, Delivery, DeliveryRun, Event, EventPage, Facets, Filter, NewEvent,
+    Account, ApiKey, Delivery, DeliveryRun, Event, EventPage, Facets, Filter, Flag, NewEvent,
     PageRequest, Permission, Projects, ReadScope, Role, Scope, User,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -85,8 +85,10 @@ impl Store {
             .collect::<Result<Vec<NewEvent>, StorageError>>()?;
         let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
         on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
-        for event in events.iter().filter(|e| e.flagged) {
-            self.set_flag(&event.id, true, &ReadScope::everything(), &[]).await?;
+        for event in events.iter() {
+            if let Some(flag) = &event.flag {
+                self.set_flag(&event.id, Some(flag), &ReadScope::everything(), &[]).await?;
+            }
         }
         Ok(())
     }
@@ -172,19 +174,20 @@ impl Store {
         on_backend!(self, s => s.facets(&narrowed).await)
     }
 
-    /// Flags or unflags an event for follow-up, with its records; `false` when no such event
-    /// exists in `scope` (then nothing is recorded).
+    /// Flags an event for follow-up (again: the latest note wins), or clears its flag with
+    /// `None`, with its records; `false` when no such event exists in `scope` (then nothing is
+    /// recorded). The event itself never changes.
     pub async fn set_flag(
         &self,
         id: &str,
-        flagged: bool,
+        flag: Option<&Flag>,
         scope: &ReadScope,
         records: &[NewEvent],
     ) -> Result<bool, StorageError> {
         if self.get_event(id, scope).await?.is_none() {
             return Ok(false);
         }
-        on_backend!(self, s => s.set_flag(id, flagged, Utc::now(), records).await)
+        on_backend!(self, s => s.set_flag(id, flag, records).await)
     }
 
     /// Makes a key and stores it with the audit records `records` makes for it, in one

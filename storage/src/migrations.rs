@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// Version, description (the file name's words), SQL.
 type Step = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: [Step; 8] = [
+pub(crate) const SQLITE: [Step; 9] = [
     (1, "events", include_str!("../migrations/sqlite/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/sqlite/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/sqlite/0003_accounts.sql")),
@@ -20,9 +20,10 @@ pub(crate) const SQLITE: [Step; 8] = [
     (6, "facet indexes", include_str!("../migrations/sqlite/0006_facet_indexes.sql")),
     (7, "export jobs", include_str!("../migrations/sqlite/0007_export_jobs.sql")),
     (8, "deliveries", include_str!("../migrations/sqlite/0008_deliveries.sql")),
+    (9, "flag notes", include_str!("../migrations/sqlite/0009_flag_notes.sql")),
 ];
 
-pub(crate) const POSTGRES: [Step; 8] = [
+pub(crate) const POSTGRES: [Step; 9] = [
     (1, "events", include_str!("../migrations/postgres/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/postgres/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/postgres/0003_accounts.sql")),
@@ -31,6 +32,7 @@ pub(crate) const POSTGRES: [Step; 8] = [
     (6, "facet indexes", include_str!("../migrations/postgres/0006_facet_indexes.sql")),
     (7, "export jobs", include_str!("../migrations/postgres/0007_export_jobs.sql")),
     (8, "deliveries", include_str!("../migrations/postgres/0008_deliveries.sql")),
+    (9, "flag notes", include_str!("../migrations/postgres/0009_flag_notes.sql")),
 ];
 
 pub(crate) fn migrator(steps: &[Step]) -> Migrator {

@@ -69,7 +69,9 @@ pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.recei
     e.project, e.category, e.module, e.action, e.result, e.actor_id, e.actor_name, \
     e.actor_email, e.actor_type, e.source_ip, e.user_agent, e.target_type, e.target_id, \
     e.target_name, e.description, e.error, e.details, e.trace_id, \
-    EXISTS (SELECT 1 FROM event_flags fl WHERE fl.event_id = e.id) AS flagged";
+    (SELECT fl.flagged_at FROM event_flags fl WHERE fl.event_id = e.id) AS flagged_at, \
+    (SELECT fl.note FROM event_flags fl WHERE fl.event_id = e.id) AS flag_note, \
+    (SELECT fl.flagged_by FROM event_flags fl WHERE fl.event_id = e.id) AS flag_by";
 
 /// Appends ` AND …` for every part of the filter except the keyword search, which each dialect
 /// matches with its own index. `key` is the sort-key column the outer query walks.

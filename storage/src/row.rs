@@ -1,6 +1,6 @@
 //! Mapping database rows to model events.
 
-use auditrail_model::{Actor, ActorType, Event, Outcome, Target};
+use auditrail_model::{Actor, ActorType, Event, Flag, Outcome, Target};
 use chrono::DateTime;
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
@@ -28,7 +28,9 @@ pub(crate) struct EventRow {
     error: Option<String>,
     details: String,
     trace_id: Option<String>,
-    flagged: bool,
+    flagged_at: Option<i64>,
+    flag_note: Option<String>,
+    flag_by: Option<String>,
 }
 
 /// What `#[derive(sqlx::FromRow)]` would write, for either backend's rows (the derive needs
@@ -38,7 +40,6 @@ where
     &'r str: ColumnIndex<R>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
-    bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         Ok(EventRow {
@@ -64,7 +65,9 @@ where
             error: row.try_get("error")?,
             details: row.try_get("details")?,
             trace_id: row.try_get("trace_id")?,
-            flagged: row.try_get("flagged")?,
+            flagged_at: row.try_get("flagged_at")?,
+            flag_note: row.try_get("flag_note")?,
+            flag_by: row.try_get("flag_by")?,
         })
     }
 }
@@ -94,7 +97,12 @@ impl From<EventRow> for Event {
             error: r.error,
             details: serde_json::from_str(&r.details).unwrap_or_default(),
             trace_id: r.trace_id,
-            flagged: r.flagged,
+            flagged: r.flagged_at.is_some(),
+            flag: r.flagged_at.map(|at| Flag {
+                note: r.flag_note,
+                by: r.flag_by,
+                at: DateTime::from_timestamp_micros(at).unwrap_or_default(),
+            }),
         }
     }
 }

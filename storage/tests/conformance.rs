@@ -535,22 +535,41 @@ async fn facets_keep_the_most_recent_values_with_exact_counts(db: TestDb) {
     assert_eq!(facets.projects.len(), 5);
 }
 
+/// A flag with who set it and why, at microsecond precision as stored.
+fn flag(note: Option<&str>, by: &str) -> auditrail_model::Flag {
+    auditrail_model::Flag { note: note.map(str::to_owned), by: Some(by.to_owned()), at: now() }
+}
+
 async fn flags_are_set_filtered_and_cleared(db: TestDb) {
     db.store
         .insert_events(&[event(1, json!({"id": "a"})), event(2, json!({"id": "b"}))])
         .await
         .unwrap();
-    assert!(db.store.set_flag("b", true, &EVERYTHING, &[]).await.unwrap());
+    let before = db.store.get_event("b", &EVERYTHING).await.unwrap().unwrap();
+    let first = flag(Some("check the refund"), "ann@example.com");
+    assert!(db.store.set_flag("b", Some(&first), &EVERYTHING, &[]).await.unwrap());
+    let again = flag(None, "bob@example.com");
     assert!(
-        db.store.set_flag("b", true, &EVERYTHING, &[]).await.unwrap(),
-        "flagging twice is fine"
+        db.store.set_flag("b", Some(&again), &EVERYTHING, &[]).await.unwrap(),
+        "flagging twice is fine; the latest note and author win"
     );
-    assert!(!db.store.set_flag("missing", true, &EVERYTHING, &[]).await.unwrap());
+    assert!(!db.store.set_flag("missing", Some(&first), &EVERYTHING, &[]).await.unwrap());
     assert_eq!(list_ids(&db.store, "flagged=true").await, ["b"]);
     assert_eq!(list_ids(&db.store, "flagged=false").await, ["a"]);
-    assert!(db.store.get_event("b", &EVERYTHING).await.unwrap().unwrap().flagged);
-    db.store.set_flag("b", false, &EVERYTHING, &[]).await.unwrap();
+    let flagged = db.store.get_event("b", &EVERYTHING).await.unwrap().unwrap();
+    assert!(flagged.flagged);
+    assert_eq!(flagged.flag, Some(again));
+    let page = PageRequest { cursor: None, limit: 10 };
+    let listed =
+        db.store.list_events(&filter("flagged=true"), &EVERYTHING, page, now()).await.unwrap();
+    assert_eq!(
+        listed.events[0].flag.as_ref().and_then(|f| f.by.as_deref()),
+        Some("bob@example.com")
+    );
+    assert!(db.store.set_flag("b", None, &EVERYTHING, &[]).await.unwrap());
     assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
+    let cleared = db.store.get_event("b", &EVERYTHING).await.unwrap().unwrap();
+    assert_eq!(cleared, before, "the event itself never changes");
 }
 
 async fn events_survive_reopening_the_database(db: TestDb) {
@@ -621,7 +640,7 @@ async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
     assert!(db.store.get_event("c1", &scope).await.unwrap().is_none());
     assert!(db.store.get_event("s1", &scope).await.unwrap().is_some());
     assert!(
-        !db.store.set_flag("c1", true, &scope, &[]).await.unwrap(),
+        !db.store.set_flag("c1", Some(&flag(None, "x")), &scope, &[]).await.unwrap(),
         "cannot flag what is hidden"
     );
     assert!(!db.store.get_event("c1", &EVERYTHING).await.unwrap().unwrap().flagged);
@@ -655,7 +674,7 @@ async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
     assert_eq!(listed("project=auditrail&project=shop", viewer.clone()).await, ["s1"]);
     assert_eq!(listed("q=campaign", viewer.clone()).await, ["s1"], "keyword search too");
     assert!(db.store.get_event("t1", &viewer).await.unwrap().is_none());
-    assert!(!db.store.set_flag("t1", true, &viewer, &[]).await.unwrap());
+    assert!(!db.store.set_flag("t1", Some(&flag(None, "x")), &viewer, &[]).await.unwrap());
     let facets = db.store.facets(&filter(""), &viewer).await.unwrap();
     let projects: Vec<_> = facets.projects.iter().map(|v| v.value.as_str()).collect();
     assert_eq!(projects, ["shop"]);
