@@ -463,6 +463,7 @@ async fn imported_events_keep_their_ids_and_are_checked_again(db: TestDb) {
     db.store.insert_events(std::slice::from_ref(&source)).await.unwrap();
     let mut copied = db.store.get_event("copied", &EVERYTHING).await.unwrap().unwrap();
     copied.flagged = true;
+    copied.flag = Some(flag(Some("copied along"), "ann@example.com"));
     let other = match db.store {
         Store::Sqlite(_) => sqlite().await,
         Store::Postgres(_) => postgres().await,
