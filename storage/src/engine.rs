@@ -163,7 +163,7 @@ macro_rules! store_engine {
             distinct_recent, fill_facet,
             page_from_rows,
         };
-        use crate::query::{Arg, EVENT_COLUMNS, SqlBuf, push_conditions};
+        use crate::query::{Arg, EVENT_COLUMNS, FLAGS_JOIN, SqlBuf, push_conditions};
         use crate::row::EventRow;
         use crate::{StorageError, sort_key};
 
@@ -242,7 +242,8 @@ macro_rules! store_engine {
 
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
         let mut buf = SqlBuf::new(placeholder);
-        buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e WHERE e.id = ");
+        buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e").push(FLAGS_JOIN);
+        buf.push(" WHERE e.id = ");
         buf.bind(Arg::Text(id.to_owned()));
         let row: Option<EventRow> = query_as(buf)?.fetch_optional(&self.pool).await?;
         Ok(row.map(Event::from))
@@ -392,7 +393,7 @@ fn push_matching(
 ) -> &'static str {
     let terms = narrowed.filter.search_terms();
     let key = if terms.is_empty() {
-        buf.push(" FROM events e WHERE 1 = 1");
+        buf.push(" FROM events e").push(FLAGS_JOIN).push(" WHERE 1 = 1");
         "e.sort_key"
     } else {
         push_keyword_source(buf, &terms, narrowed.listed_only)
@@ -426,7 +427,8 @@ async fn stored_with_ids(
         return Ok(HashMap::new());
     }
     let mut buf = SqlBuf::new(placeholder);
-    buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e WHERE e.sort_key IN (SELECT sort_key FROM ");
+    buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e").push(FLAGS_JOIN);
+    buf.push(" WHERE e.sort_key IN (SELECT sort_key FROM ");
     buf.push(ID_TABLE).push(" WHERE id IN ");
     buf.bind_list(wanted.into_iter().map(|id| Arg::Text(id.to_owned())));
     buf.push(")");

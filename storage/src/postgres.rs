@@ -29,10 +29,8 @@ async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, St
 /// document per event, so this runs on the rows the page walk reads; the SQL splits words as
 /// [`words`] does (runs of letters and digits, lower-cased).
 fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm], listed_only: bool) -> &'static str {
-    buf.push(
-        " FROM event_search s JOIN events e ON e.sort_key = s.sort_key \
-         WHERE s.doc @@ to_tsquery('simple', ",
-    );
+    buf.push(" FROM event_search s JOIN events e ON e.sort_key = s.sort_key").push(FLAGS_JOIN);
+    buf.push(" WHERE s.doc @@ to_tsquery('simple', ");
     buf.bind(Arg::Text(ts_query(terms))).push(")");
     if listed_only {
         buf.push(

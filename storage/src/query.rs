@@ -69,9 +69,11 @@ pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.recei
     e.project, e.category, e.module, e.action, e.result, e.actor_id, e.actor_name, \
     e.actor_email, e.actor_type, e.source_ip, e.user_agent, e.target_type, e.target_id, \
     e.target_name, e.description, e.error, e.details, e.trace_id, \
-    (SELECT fl.flagged_at FROM event_flags fl WHERE fl.event_id = e.id) AS flagged_at, \
-    (SELECT fl.note FROM event_flags fl WHERE fl.event_id = e.id) AS flag_note, \
-    (SELECT fl.flagged_by FROM event_flags fl WHERE fl.event_id = e.id) AS flag_by";
+    fl.flagged_at AS flagged_at, fl.note AS flag_note, fl.flagged_by AS flag_by";
+
+/// Joined after `events e` wherever [`EVENT_COLUMNS`] are selected: one lookup per row for the
+/// flag (three correlated subqueries made a million-row export 15 s slower).
+pub(crate) const FLAGS_JOIN: &str = " LEFT JOIN event_flags fl ON fl.event_id = e.id";
 
 /// Appends ` AND …` for every part of the filter except the keyword search, which each dialect
 /// matches with its own index. `key` is the sort-key column the outer query walks.

@@ -34,7 +34,8 @@ async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, 
 /// and the query stops after one page instead of collecting every match.
 /// `listed_only` keeps the match to the listed columns with an FTS5 column filter.
 fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm], listed_only: bool) -> &'static str {
-    buf.push(" FROM events_fts f JOIN events e ON e.sort_key = f.rowid WHERE events_fts MATCH ");
+    buf.push(" FROM events_fts f JOIN events e ON e.sort_key = f.rowid").push(FLAGS_JOIN);
+    buf.push(" WHERE events_fts MATCH ");
     let query = fts_query(terms);
     buf.bind(Arg::Text(if listed_only {
         format!("{{description actor}} : ({query})")
