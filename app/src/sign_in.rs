@@ -23,7 +23,9 @@ pub fn SignInPage() -> impl IntoView {
                 <p class="notice" data-testid="signed-out">"You have signed out."</p>
             })}
             <form method="post" action="/sign-in" class="stacked-form">
-                <input type="hidden" name="next" prop:value=next/>
+                // An attribute, not a property: the server-rendered form must carry it, since a
+                // person (or a test) may submit before the WASM app is live.
+                <input type="hidden" name="next" value=next/>
                 <label>
                     "Email"
                     <input type="email" name="email" autocomplete="username" required autofocus/>

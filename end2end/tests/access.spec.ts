@@ -24,6 +24,17 @@ test("signing in: wrong password, deep link kept, sign out", async ({ page }) =>
   await expect(page).toHaveURL(/\/sign-in/);
 });
 
+test("without the WASM app, signing in still lands on the deep link", async ({ browser }) => {
+  const page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
+  await page.goto("/admin/roles");
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fadmin%2Froles/);
+  await page.getByLabel("Email").fill("admin@e2e.test");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/admin\/roles$/);
+  await expect(page.getByRole("heading", { name: "Roles" })).toBeVisible();
+});
+
 test("a viewer lists events but cannot open details or export", async ({ page, request }) => {
   const [id] = await post(request, [
     { occurred_at: new Date().toISOString(), module: "Viewer check", action: "edit", description: "Seen by a viewer" },
