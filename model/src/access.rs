@@ -286,16 +286,29 @@ pub enum Scope {
     Read,
     /// Download exports.
     Export,
+    /// Post, list and manage system messages.
+    Messages,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Export];
+    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Read, Scope::Export, Scope::Messages];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Export => "export",
+            Scope::Messages => "messages",
+        }
+    }
+
+    /// What the scope lets a key do, for the API keys page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::Ingest => "post events",
+            Scope::Read => "list and open events",
+            Scope::Export => "download exports",
+            Scope::Messages => "post and manage system messages",
         }
     }
 
@@ -304,7 +317,9 @@ impl Scope {
         let mut scopes = Vec::new();
         for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let scope = Scope::ALL.into_iter().find(|s| s.as_str() == part).ok_or_else(|| {
-                AccessError(format!("unknown scope {part:?}; scopes are ingest, read, export"))
+                AccessError(format!(
+                    "unknown scope {part:?}; scopes are ingest, read, export, messages"
+                ))
             })?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
@@ -338,7 +353,8 @@ impl ApiKey {
     }
 
     /// What the key can do, in the permissions a person would need for it: `read` lists and
-    /// opens events (so it is `logs.view` and `logs.view_details`), `export` exports.
+    /// opens events (so it is `logs.view` and `logs.view_details`), `export` exports, `messages`
+    /// manages system messages.
     pub fn permissions(scopes: &[Scope]) -> Vec<Permission> {
         let mut permissions = Vec::new();
         for scope in scopes {
@@ -348,6 +364,7 @@ impl ApiKey {
                     permissions.extend([Permission::LogsView, Permission::LogsViewDetails])
                 }
                 Scope::Export => permissions.push(Permission::LogsExport),
+                Scope::Messages => permissions.push(Permission::MessagesManage),
             }
         }
         permissions.sort();

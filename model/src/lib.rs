@@ -8,6 +8,7 @@ mod delivery;
 mod event;
 mod export;
 mod filter;
+mod message;
 mod names;
 mod page;
 mod validate;
@@ -23,6 +24,7 @@ pub use export::{ExportFormat, ExportJob, JobStatus, Manifest};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};
+pub use message::{MESSAGE_METADATA_MAX_BYTES, MessagePage, NewMessage, SystemMessage};
 pub use names::{Action, Category, EventId, Identifier, Module, Project, source_address};
 pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest, Trace};
 pub use validate::{EventError, limits};

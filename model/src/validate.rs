@@ -297,7 +297,12 @@ fn opt_text(field: &str, value: Option<String>, max: usize) -> Result<Option<Str
     optional(value).map(|v| text(field, v, max, false)).transpose()
 }
 
-fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<String, EventError> {
+pub(crate) fn text(
+    field: &str,
+    value: String,
+    max: usize,
+    multiline: bool,
+) -> Result<String, EventError> {
     if value.chars().count() > max {
         return Err(EventError::new(field, format!("must be at most {max} characters")));
     }

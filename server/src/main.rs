@@ -280,7 +280,7 @@ enum ApiKeysCommand {
         #[arg(long)]
         name: String,
         /// What the key may do: any of ingest, read, export (comma-separated); all by default
-        #[arg(long, default_value = "ingest,read,export")]
+        #[arg(long, default_value = "ingest,read,export,messages")]
         scopes: String,
         /// Limit the key to this project (repeat for several); all projects by default
         #[arg(long = "project")]

@@ -8,6 +8,7 @@ mod deliveries;
 mod engine;
 mod error;
 mod export_jobs;
+mod messages;
 mod migrations;
 mod postgres;
 mod query;
@@ -19,8 +20,8 @@ mod sqlite;
 pub mod testing;
 
 use auditrail_model::{
-    Account, ApiKey, Delivery, DeliveryRun, Event, EventPage, Facets, Filter, Flag, NewEvent,
-    PageRequest, Permission, Projects, ReadScope, Role, Scope, User,
+    Account, ApiKey, Delivery, DeliveryRun, Event, EventPage, Facets, Filter, Flag, MessagePage,
+    NewEvent, NewMessage, PageRequest, Permission, Projects, ReadScope, Role, Scope, User,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -471,6 +472,64 @@ impl Store {
     /// Marks finished jobs past their expiry `expired`; returns their ids.
     pub async fn expire_export_jobs(&self) -> Result<Vec<String>, StorageError> {
         on_backend!(self, s => s.expire_export_jobs(Utc::now()).await)
+    }
+
+    /// Adds `times` occurrences of a system message now; returns its id and count.
+    pub async fn raise_message(
+        &self,
+        message: &NewMessage,
+        times: u64,
+    ) -> Result<(String, u64), StorageError> {
+        on_backend!(self, s => s.raise_message(message, times, Utc::now()).await)
+    }
+
+    /// A page of system messages, most recently seen first, after `cursor` (from the previous
+    /// page's `next_cursor`).
+    pub async fn messages(
+        &self,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<MessagePage, StorageError> {
+        on_backend!(self, s => s.messages(cursor, limit).await)
+    }
+
+    pub async fn message(
+        &self,
+        id: &str,
+    ) -> Result<Option<auditrail_model::SystemMessage>, StorageError> {
+        on_backend!(self, s => s.message(id).await)
+    }
+
+    pub async fn unread_messages(&self) -> Result<u64, StorageError> {
+        on_backend!(self, s => s.unread_messages().await)
+    }
+
+    /// `false` when there is no such message.
+    pub async fn mark_message_read(&self, id: &str) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.mark_message_read(id).await)
+    }
+
+    /// Marks read every message last seen by `as_of`; returns how many changed.
+    pub async fn mark_all_messages_read(&self, as_of: DateTime<Utc>) -> Result<u64, StorageError> {
+        on_backend!(self, s => s.mark_all_messages_read(as_of).await)
+    }
+
+    /// Removes a message with its records; `false` when there is none.
+    pub async fn delete_message(
+        &self,
+        id: &str,
+        records: &[NewEvent],
+    ) -> Result<bool, StorageError> {
+        on_backend!(self, s => s.delete_message(id, records).await)
+    }
+
+    /// Removes every message last seen by `as_of`, with its records; returns how many went.
+    pub async fn delete_all_messages(
+        &self,
+        as_of: DateTime<Utc>,
+        records: &[NewEvent],
+    ) -> Result<u64, StorageError> {
+        on_backend!(self, s => s.delete_all_messages(as_of, records).await)
     }
 
     /// Adds a daily delivery with its records; a taken name is a conflict.

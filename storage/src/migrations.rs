@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// Version, description (the file name's words), SQL.
 type Step = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: [Step; 9] = [
+pub(crate) const SQLITE: [Step; 10] = [
     (1, "events", include_str!("../migrations/sqlite/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/sqlite/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/sqlite/0003_accounts.sql")),
@@ -21,9 +21,10 @@ pub(crate) const SQLITE: [Step; 9] = [
     (7, "export jobs", include_str!("../migrations/sqlite/0007_export_jobs.sql")),
     (8, "deliveries", include_str!("../migrations/sqlite/0008_deliveries.sql")),
     (9, "flag notes", include_str!("../migrations/sqlite/0009_flag_notes.sql")),
+    (10, "system messages", include_str!("../migrations/sqlite/0010_system_messages.sql")),
 ];
 
-pub(crate) const POSTGRES: [Step; 9] = [
+pub(crate) const POSTGRES: [Step; 10] = [
     (1, "events", include_str!("../migrations/postgres/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/postgres/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/postgres/0003_accounts.sql")),
@@ -33,6 +34,7 @@ pub(crate) const POSTGRES: [Step; 9] = [
     (7, "export jobs", include_str!("../migrations/postgres/0007_export_jobs.sql")),
     (8, "deliveries", include_str!("../migrations/postgres/0008_deliveries.sql")),
     (9, "flag notes", include_str!("../migrations/postgres/0009_flag_notes.sql")),
+    (10, "system messages", include_str!("../migrations/postgres/0010_system_messages.sql")),
 ];
 
 pub(crate) fn migrator(steps: &[Step]) -> Migrator {

@@ -156,6 +156,7 @@ crate::engine::store_engine!(PostgresStore, Postgres, PgArguments, PgRow);
 crate::accounts::accounts_engine!(PostgresStore, Postgres);
 crate::export_jobs::export_jobs_engine!(PostgresStore, " FOR UPDATE SKIP LOCKED");
 crate::deliveries::deliveries_engine!(PostgresStore);
+crate::messages::messages_engine!(PostgresStore);
 
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StorageError> {

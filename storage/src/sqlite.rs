@@ -89,6 +89,7 @@ crate::engine::store_engine!(SqliteStore, Sqlite, SqliteArguments, SqliteRow);
 crate::accounts::accounts_engine!(SqliteStore, Sqlite);
 crate::export_jobs::export_jobs_engine!(SqliteStore, "");
 crate::deliveries::deliveries_engine!(SqliteStore);
+crate::messages::messages_engine!(SqliteStore);
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore, StorageError> {

@@ -2,10 +2,10 @@
 //! SQLite tests use a real database file in a temporary directory; Postgres tests a fresh
 //! database on the server named by `AUDITRAIL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
 
-use auditrail_model::Scope;
 use auditrail_model::{
     Cursor, Filter, NewEvent, Outcome, PageRequest, Permission, Projects, ReadScope, TRAIL_PROJECT,
 };
+use auditrail_model::{NewMessage, Scope};
 use auditrail_storage::Store;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -69,6 +69,10 @@ conformance!(
     a_delivered_day_is_delivered_again_only_on_request,
     a_failed_day_waits_for_its_retry_and_a_lapsed_lease_is_taken_over,
     concurrent_claims_deliver_a_day_once,
+    a_repeated_message_counts_up_instead_of_adding_a_row,
+    concurrent_repeats_of_a_message_all_count,
+    messages_page_most_recent_first,
+    messages_are_marked_read_and_deleted_one_by_one_or_all,
 );
 
 /// No project limit.
@@ -1189,4 +1193,99 @@ async fn concurrent_claims_deliver_a_day_once(db: TestDb) {
     });
     let claimed = futures::future::join_all(claims).await.into_iter().flatten().count();
     assert_eq!(claimed, 1);
+}
+
+fn message(text: &str) -> NewMessage {
+    NewMessage::new("export", "jobs", text)
+}
+
+async fn a_repeated_message_counts_up_instead_of_adding_a_row(db: TestDb) {
+    let first = message("Export job failed").meta("job", "j1").error("disk full");
+    let (id, count) = db.store.raise_message(&first, 1).await.unwrap();
+    assert_eq!(count, 1);
+    db.store.raise_message(&message("Another"), 1).await.unwrap();
+    db.store.mark_message_read(&id).await.unwrap();
+    // The same text in another module is another message.
+    let elsewhere = NewMessage::new("export", "deliveries", "Export job failed");
+    db.store.raise_message(&elsewhere, 1).await.unwrap();
+    // Long texts that differ only at the end are different messages.
+    let long = "x".repeat(999);
+    db.store.raise_message(&message(&format!("{long}a")), 1).await.unwrap();
+    db.store.raise_message(&message(&format!("{long}b")), 1).await.unwrap();
+
+    let again = message("Export job failed").meta("job", "j2");
+    let (same, count) = db.store.raise_message(&again, 2).await.unwrap();
+    assert_eq!((same.as_str(), count), (id.as_str(), 3));
+    let page = db.store.messages(None, 100).await.unwrap();
+    assert_eq!(page.messages.len(), 5);
+    let stored = &page.messages[0];
+    assert_eq!(stored.id, id, "the repeat is seen last, so listed first");
+    assert_eq!(stored.count, 3);
+    assert!(stored.last_seen_at > stored.first_seen_at);
+    assert_eq!(stored.metadata.as_ref().unwrap()["job"], "j2", "the latest metadata");
+    assert_eq!(stored.error.as_deref(), Some("disk full"), "kept when the repeat has none");
+    assert!(!stored.read, "a repeat is news again");
+    assert_eq!(page.unread, 5);
+    assert_eq!(db.store.message(&id).await.unwrap().as_ref(), Some(stored));
+}
+
+async fn concurrent_repeats_of_a_message_all_count(db: TestDb) {
+    let raises = (0..16).map(|_| {
+        let store = db.store.clone();
+        async move { store.raise_message(&message("Database unreachable"), 1).await.unwrap() }
+    });
+    let ids: Vec<_> = futures::future::join_all(raises).await;
+    assert!(ids.iter().all(|(id, _)| *id == ids[0].0));
+    let page = db.store.messages(None, 10).await.unwrap();
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].count, 16);
+}
+
+async fn messages_page_most_recent_first(db: TestDb) {
+    for n in 0..5 {
+        db.store.raise_message(&message(&format!("message {n}")), 1).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = db.store.messages(cursor.as_deref(), 2).await.unwrap();
+        assert!(page.messages.len() <= 2);
+        seen.extend(page.messages.into_iter().map(|m| m.message));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["message 4", "message 3", "message 2", "message 1", "message 0"]);
+    let bad = db.store.messages(Some("nonsense"), 2).await.unwrap_err();
+    assert!(bad.to_string().contains("not a messages cursor"), "{bad}");
+}
+
+async fn messages_are_marked_read_and_deleted_one_by_one_or_all(db: TestDb) {
+    let (a, _) = db.store.raise_message(&message("a"), 1).await.unwrap();
+    let (b, _) = db.store.raise_message(&message("b"), 1).await.unwrap();
+    assert!(db.store.mark_message_read(&a).await.unwrap());
+    assert!(!db.store.mark_message_read("no-such-id").await.unwrap());
+    assert_eq!(db.store.unread_messages().await.unwrap(), 1);
+
+    // Marking all read as of a moment leaves what was seen after it unread.
+    let as_of = Utc::now();
+    db.store.raise_message(&message("c"), 1).await.unwrap();
+    assert_eq!(db.store.mark_all_messages_read(as_of).await.unwrap(), 1, "b only");
+    assert_eq!(db.store.unread_messages().await.unwrap(), 1, "c stays unread");
+    assert_eq!(db.store.mark_all_messages_read(Utc::now()).await.unwrap(), 1);
+    assert_eq!(db.store.unread_messages().await.unwrap(), 0);
+
+    let record =
+        event(0, json!({"project": TRAIL_PROJECT, "module": "messages", "action": "delete"}));
+    assert!(db.store.delete_message(&b, std::slice::from_ref(&record)).await.unwrap());
+    assert!(!db.store.delete_message(&b, &[]).await.unwrap(), "gone already");
+    assert_eq!(list_ids(&db.store, "module=messages").await.len(), 1, "recorded with the change");
+
+    let as_of = Utc::now();
+    db.store.raise_message(&message("d"), 1).await.unwrap();
+    assert_eq!(db.store.delete_all_messages(as_of, &[record]).await.unwrap(), 2, "a and c");
+    let left = db.store.messages(None, 10).await.unwrap();
+    assert_eq!(left.messages.iter().map(|m| m.message.as_str()).collect::<Vec<_>>(), ["d"]);
+    assert_eq!(list_ids(&db.store, "module=messages").await.len(), 2);
 }

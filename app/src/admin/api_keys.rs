@@ -29,11 +29,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     let scopes =
         RwSignal::new(Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>());
     let projects = RwSignal::new(String::new());
-    let options = vec![
-        (Scope::Ingest.as_str(), "post events"),
-        (Scope::Read.as_str(), "list and open events"),
-        (Scope::Export.as_str(), "download exports"),
-    ];
+    let options: Vec<_> = Scope::ALL.iter().map(|s| (s.as_str(), s.describe())).collect();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         create.dispatch(CreateApiKey {
