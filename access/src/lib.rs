@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod exports;
+pub mod messages;
 pub mod password;
 pub mod reading;
 pub mod sessions;

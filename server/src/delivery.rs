@@ -24,7 +24,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::export::{Export, Exporter, count_events, file};
-use crate::lease;
+use crate::{lease, messages};
 
 /// Days before the latest that the schedule still catches up on after an outage; older ones
 /// are delivered on request.
@@ -227,7 +227,11 @@ impl Deliverer {
             None => return Ok(None),
             Some(Err(error)) => {
                 tracing::warn!(delivery = %name, %day, %error, "delivery failed");
-                RunEnd::Failed { error, next_attempt_at: Utc::now() + backoff(run.attempts) }
+                let next_attempt_at = Utc::now() + backoff(run.attempts);
+                let message =
+                    messages::delivery_failed(name, &day.to_string(), next_attempt_at, &error);
+                messages::raise(&self.store, message, 1).await;
+                RunEnd::Failed { error, next_attempt_at }
             }
         };
         let record = self.record(delivery, day, &end).map_err(stored)?;

@@ -53,6 +53,15 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The request was refused for what it held or asked: the caller's to fix, not the
+    /// server's (4xx but throttling, which is the server's choice).
+    pub fn is_callers(&self) -> bool {
+        let status = self.status_and_code().0;
+        status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         match err {

@@ -12,6 +12,7 @@ pub mod export;
 pub mod first_admin;
 pub mod import;
 pub mod lease;
+pub mod messages;
 pub mod routes;
 pub mod security;
 pub mod sessions;

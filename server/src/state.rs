@@ -3,6 +3,7 @@
 use auditrail_storage::Store;
 
 use crate::export::jobs::Jobs;
+use crate::messages::Rejections;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -10,5 +11,6 @@ use leptos::config::LeptosOptions;
 pub struct AppState {
     pub store: Store,
     pub jobs: Jobs,
+    pub rejections: Rejections,
     pub leptos_options: LeptosOptions,
 }

@@ -41,7 +41,8 @@ pub struct Settings {
 pub fn router(store: Store, leptos_options: LeptosOptions, settings: Settings) -> Router {
     let jobs = Jobs::new(store.clone(), settings.exports);
     jobs.start();
-    let state = AppState { store, jobs, leptos_options };
+    let rejections = crate::messages::Rejections::new(store.clone());
+    let state = AppState { store, jobs, rejections, leptos_options };
     let routes = generate_route_list(App);
     let context_store = state.store.clone();
     let job_files = state.jobs.files();
@@ -138,6 +139,7 @@ pub async fn serve(
         );
     }
     tokio::spawn(sweep_sessions(store.clone()));
+    tokio::spawn(crate::messages::watch_database(store.clone()));
     delivery::Deliverer::new(store.clone(), settings.exports.dir.join("deliveries")).start();
     let app = router(store, leptos_options, settings);
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -155,6 +155,14 @@ async fn a_failing_destination_is_retried_after_a_pause_and_recorded(app: TestAp
     let failed = app.trail_of("deliver").await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].result, auditrail_model::Outcome::Failure);
+    let told = db.store.messages(None, 10).await.unwrap().messages;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(
+        (told[0].module.as_str(), told[0].message.as_str()),
+        ("deliveries", "Delivery daily failed")
+    );
+    assert_eq!(told[0].metadata.as_ref().unwrap()["day"], "2026-11-25");
+    assert_eq!(told[0].error, runs[0].error);
 
     std::fs::remove_file(&blocked).unwrap();
     db.execute("UPDATE delivery_runs SET next_attempt_at = 0").await;

@@ -330,6 +330,13 @@ async fn a_job_runs_as_its_owner_stands_when_it_runs(app: TestApp) {
     let ended = wait(&app, &job.id).await;
     assert_eq!(ended.job.status, JobStatus::Failed);
     assert_eq!(ended.job.error.as_deref(), Some("not exported: its API key has been revoked"));
+    let told = |page: auditrail_model::MessagePage| {
+        page.messages.into_iter().find(|m| m.message == "An export job failed").expect("a message")
+    };
+    let message = told(app.db.store.messages(None, 10).await.unwrap());
+    assert_eq!(message.metadata.unwrap()["job"], job.id.as_str());
+    assert_eq!(message.error, ended.job.error);
+    assert_eq!((message.category.as_str(), message.count), ("exports", 1));
 
     person(&app, "root@example.com", "admin", "").await;
     let ann = person(&app, "ann@example.com", "auditor", "").await;
@@ -343,6 +350,9 @@ async fn a_job_runs_as_its_owner_stands_when_it_runs(app: TestApp) {
         ended.job.error.as_deref(),
         Some("not exported: its owner is no longer an active user")
     );
+    let message = told(app.db.store.messages(None, 10).await.unwrap());
+    assert_eq!(message.count, 2, "the same message again, counted");
+    assert_eq!(message.error, ended.job.error, "with the latest error");
     assert_eq!(
         std::fs::read_dir(app.exports.path()).unwrap().count(),
         0,

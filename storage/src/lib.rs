@@ -613,6 +613,11 @@ impl Store {
         on_backend!(self, s => s.signing_key())
     }
 
+    /// Whether the database answers at all.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        on_backend!(self, s => s.ping().await)
+    }
+
     /// Refreshes planner statistics; worth running after a bulk load.
     pub async fn optimize(&self) -> Result<(), StorageError> {
         on_backend!(self, s => s.optimize().await)

@@ -160,6 +160,11 @@ macro_rules! messages_engine {
                 Ok(row.map(|r| r.0))
             }
 
+            pub async fn ping(&self) -> Result<(), StorageError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
             pub async fn unread_messages(&self) -> Result<u64, StorageError> {
                 let (n,): (i64,) =
                     sqlx::query_as("SELECT COUNT(*) FROM system_messages WHERE is_read = 0")

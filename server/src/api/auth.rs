@@ -1,6 +1,7 @@
 //! API-key authentication (`Authorization: Bearer <key>`) and what a key may do.
 
 use auditrail_access::exports::Requester;
+use auditrail_access::messages::Steward;
 use auditrail_access::reading::Reader;
 use auditrail_access::{Client, Visitor};
 use auditrail_model::{ApiKey, Scope};
@@ -35,6 +36,15 @@ impl Authenticated {
     /// The key as someone asking for export jobs.
     pub fn requester(&self) -> Requester {
         Requester::key(&self.key, &self.client)
+    }
+
+    /// The key as a manager of system messages.
+    pub fn steward(&self) -> Steward {
+        Steward::key(&self.key, &self.client)
+    }
+
+    pub fn key(&self) -> &ApiKey {
+        &self.key
     }
 
     /// Whether the key may write events to `project`.

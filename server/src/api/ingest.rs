@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::auth::Authenticated;
 use crate::error::ApiError;
+use crate::messages::Rejections;
 
 #[derive(serde::Serialize)]
 pub struct Stored {
@@ -20,8 +21,24 @@ pub struct Stored {
 
 pub async fn ingest(
     State(store): State<Store>,
+    State(rejections): State<Rejections>,
     auth: Authenticated,
     headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Stored>), ApiError> {
+    let stored = store_events(&store, &auth, &headers, body).await;
+    if let Err(refused) = &stored
+        && refused.is_callers()
+    {
+        rejections.note(auth.key(), &refused.to_string());
+    }
+    stored
+}
+
+async fn store_events(
+    store: &Store,
+    auth: &Authenticated,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Stored>), ApiError> {
     auth.require(Scope::Ingest)?;
@@ -31,7 +48,7 @@ pub async fn ingest(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
     let events = if ndjson { parse_ndjson(&body)? } else { parse_json(&body)? };
-    check_projects(&auth, &events)?;
+    check_projects(auth, &events)?;
     let ids = store.insert_events(&events).await?.ids;
     Ok((StatusCode::CREATED, Json(Stored { ids })))
 }

@@ -5,12 +5,13 @@ mod events;
 mod exports;
 mod import;
 mod ingest;
+mod messages;
 
 use auditrail_model::{Filter, PageRequest};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower_governor::GovernorLayer;
 
 use crate::error::ApiError;
@@ -34,7 +35,7 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
         // Imports write like ingest: the same limits, counted in the same budgets.
         .route(
             "/import",
-            post(import::import.layer(per_network).layer(per_key))
+            post(import::import.layer(per_network).layer(per_key.clone()))
                 .layer(DefaultBodyLimit::max(auditrail_model::limits::MAX_BODY_BYTES)),
         )
         .route("/events/export", get(events::export))
@@ -46,6 +47,15 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
         .route("/events/{id}/flag", put(events::flag).delete(events::flag))
         .route("/traces/{trace_id}", get(events::trace))
         .route("/facets", get(events::facets))
+        // Posting a message counts against the key's ingest budget: a flood of distinct
+        // messages is a flood of writes.
+        .route(
+            "/messages",
+            get(messages::list).post(messages::raise.layer(per_key)).delete(messages::delete_all),
+        )
+        .route("/messages/read-all", post(messages::mark_all_read))
+        .route("/messages/{id}", delete(messages::delete))
+        .route("/messages/{id}/read", post(messages::mark_read))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("no such API endpoint") })
 }

@@ -20,7 +20,7 @@ use chrono::Utc;
 
 use super::{Export, Exporter, chunks, file};
 use crate::error::ApiError;
-use crate::lease;
+use crate::{lease, messages};
 
 /// A job taken this many times (its server died each time) fails instead of being retried.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -127,6 +127,8 @@ impl Jobs {
             Some(Err(why)) => {
                 JobFiles::remove(&self.part(&id)).await;
                 tracing::warn!(job = %id, reason = %why, "export job failed");
+                let message = messages::export_failed(&id, &job.job.created_by, &why);
+                messages::raise(&self.store, message, 1).await;
                 JobEnd::Failed(why)
             }
         };
