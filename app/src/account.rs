@@ -47,6 +47,9 @@ pub fn AccountMenu() -> impl IntoView {
                         {account.can(Permission::LogsExport).then(|| view! {
                             <a href="/exports" data-testid="exports-link">"Exports"</a>
                         })}
+                        {account.can(Permission::MessagesManage).then(|| view! {
+                            <a href="/messages" data-testid="messages-link">"Messages"<crate::messages_page::UnreadBadge/></a>
+                        })}
                         {admin_page(&account).map(|href| view! {
                             <a href=href data-testid="admin-link">"Admin"</a>
                         })}

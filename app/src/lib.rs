@@ -10,6 +10,7 @@ mod error;
 mod events_page;
 mod exports_page;
 mod filter_form;
+mod messages_page;
 mod server_fns;
 mod sign_in;
 mod time;
@@ -67,6 +68,7 @@ fn set_content_security_policy() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     account::provide_account();
+    messages_page::provide_messages_changed();
     // Effects run only in the browser, once the app is live; tests wait for this mark before
     // using controls that need the WASM app.
     Effect::new(|_| {
@@ -88,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("sign-in") view=sign_in::SignInPage/>
                     <Route path=path!("account") view=account_page::AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("exports") view=exports_page::ExportsPage ssr=SsrMode::Async/>
+                    <Route path=path!("messages") view=messages_page::MessagesPage ssr=SsrMode::Async/>
                     <Route path=path!("traces") view=trace_page::TracePage ssr=SsrMode::Async/>
                     <Route path=path!("traces/:id") view=trace_page::TracePage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("admin") view=admin::AdminLayout ssr=SsrMode::Async>

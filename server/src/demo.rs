@@ -2,7 +2,7 @@
 //! every category (sign-ins, impersonation, webhook and integration failures, system jobs),
 //! failures with error messages, request parameters, and multi-step traces, spread over 30 days.
 
-use auditrail_model::{Actor, ActorType, EventDraft, NewEvent, Outcome, Target};
+use auditrail_model::{Actor, ActorType, EventDraft, NewEvent, NewMessage, Outcome, Target};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -31,6 +31,39 @@ const AGENTS: [&str; 4] = [
 
 const CAMPAIGNS: [&str; 6] =
     ["Spring Sale", "Black Friday", "Welcome Series", "Win-back", "Product Launch", "Newsletter"];
+
+/// Demo system messages with how often each was seen: what an integration-heavy deployment
+/// shows on its Messages page.
+pub fn messages() -> Vec<(NewMessage, u64)> {
+    vec![
+        (
+            NewMessage::new("integration", "Salesforce sync", "OAuth token refresh failed")
+                .meta("tenant", "acme-shop")
+                .meta("integration_id", "sf-001")
+                .error("invalid_grant: expired access/refresh token"),
+            14,
+        ),
+        (
+            NewMessage::new("webhook", "Webhooks", "Endpoint timed out after 10 s")
+                .meta("webhook_url", "https://hooks.acme.test/audit")
+                .meta("attempts", 3)
+                .error("operation timed out"),
+            6,
+        ),
+        (
+            NewMessage::new("exports", "deliveries", "Delivery siem-daily failed")
+                .meta("delivery", "siem-daily")
+                .error("destination \"s3://acme-audit/siem\": AccessDenied"),
+            2,
+        ),
+        (
+            NewMessage::new("database", "storage", "The database was unreachable, then recovered")
+                .meta("seconds", 42)
+                .error("connection refused"),
+            1,
+        ),
+    ]
+}
 
 /// Makes demo events in time order, as they would arrive: `total` events spread over the 30
 /// days before `now`. One scenario may give several events sharing a trace id.
@@ -388,6 +421,15 @@ impl Draft {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn demo_messages_pass_the_checks_and_repeat() {
+        let demo = messages();
+        assert!(demo.iter().any(|(_, times)| *times > 1));
+        for (message, _) in demo {
+            assert_eq!(message.clone().checked().unwrap(), message);
+        }
+    }
 
     #[test]
     fn demo_events_pass_validation_and_cover_every_category() {

@@ -392,8 +392,11 @@ async fn main() -> anyhow::Result<()> {
                 store.insert_events(&batch).await?;
                 written += batch.len();
             }
+            for (message, times) in demo::messages() {
+                store.raise_message(&message, times).await?;
+            }
             store.optimize().await?;
-            println!("Wrote {written} demo events.");
+            println!("Wrote {written} demo events and {} system messages.", demo::messages().len());
             Ok(())
         }
         Command::Copy { from, to, batch } => {
