@@ -38,9 +38,11 @@ fn admin_page(account: &auditrail_model::Account) -> Option<&'static str> {
 #[component]
 pub fn AccountMenu() -> impl IntoView {
     let account = use_account();
+    let unread = crate::messages_page::use_unread();
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
+                let unread = unread.await.unwrap_or(0);
                 account.await.ok().flatten().map(|account| view! {
                     <nav class="main-nav">
                         <a href="/">"Events"</a>
@@ -48,7 +50,7 @@ pub fn AccountMenu() -> impl IntoView {
                             <a href="/exports" data-testid="exports-link">"Exports"</a>
                         })}
                         {account.can(Permission::MessagesManage).then(|| view! {
-                            <a href="/messages" data-testid="messages-link">"Messages"<crate::messages_page::UnreadBadge/></a>
+                            <a href="/messages" data-testid="messages-link">"Messages"{crate::messages_page::unread_badge(unread)}</a>
                         })}
                         {admin_page(&account).map(|href| view! {
                             <a href=href data-testid="admin-link">"Admin"</a>

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_location, use_navigate};
 use crate::UiError;
 use crate::account::{can, use_account};
 use crate::filter_form::FilterForm;
-use crate::server_fns::{filter_facets, list_events};
+use crate::server_fns::{filter_facets, flag_event, list_events};
 use crate::time::{LocalTime, zone_label};
 
 /// The page URL's query string without the leading `?`.
@@ -33,7 +33,8 @@ pub fn EventsPage() -> impl IntoView {
     let query = current_query();
     let events = Resource::new(move || query.get(), list_events);
     let facets = OnceResource::new(filter_facets());
-    let may_export = can(use_account(), auditrail_model::Permission::LogsExport);
+    let account = use_account();
+    let may_export = can(account, auditrail_model::Permission::LogsExport);
     // With an unreadable filter there is nothing to export: no button rather than a file of
     // everything. Without the export permission, no button either.
     let export_filters = move || filter_query(&query.get()).filter(|_| may_export());
@@ -78,8 +79,13 @@ pub fn EventsPage() -> impl IntoView {
             </div>
             <Transition fallback=|| view! { <p class="notice" data-testid="loading">"Loading events…"</p> }>
                 {move || Suspend::new(async move {
+                    // Awaited here, not read in each row: the server and the browser must
+                    // render the same rows, whichever resource resolved first.
+                    let may_flag = account.await.ok().flatten().is_some_and(|a| {
+                        a.can(auditrail_model::Permission::LogsViewDetails)
+                    });
                     match events.await {
-                        Ok(page) => view! { <EventTable page/> }.into_any(),
+                        Ok(page) => view! { <EventTable page may_flag/> }.into_any(),
                         Err(err) => view! { <LoadError err/> }.into_any(),
                     }
                 })}
@@ -107,7 +113,7 @@ fn LoadError(err: UiError) -> impl IntoView {
 }
 
 #[component]
-fn EventTable(page: Page<ListedEvent>) -> impl IntoView {
+fn EventTable(page: Page<ListedEvent>, may_flag: bool) -> impl IntoView {
     let query = current_query();
     let zone = zone_label();
     if page.events.is_empty() {
@@ -142,10 +148,11 @@ fn EventTable(page: Page<ListedEvent>) -> impl IntoView {
                     <th>"Result"</th>
                     <th>"Description"</th>
                     <th>"IP"</th>
+                    <th><span class="visually-hidden">"Flag"</span></th>
                 </tr>
             </thead>
             <tbody>
-                {page.events.into_iter().map(|event| view! { <EventRow event/> }).collect_view()}
+                {page.events.into_iter().map(|event| view! { <EventRow event may_flag/> }).collect_view()}
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
@@ -158,7 +165,7 @@ fn EventTable(page: Page<ListedEvent>) -> impl IntoView {
 }
 
 #[component]
-fn EventRow(event: ListedEvent) -> impl IntoView {
+fn EventRow(event: ListedEvent, may_flag: bool) -> impl IntoView {
     let query = current_query();
     let navigate = use_navigate();
     let href = {
@@ -188,6 +195,48 @@ fn EventRow(event: ListedEvent) -> impl IntoView {
             </td>
             <td class="description">{event.description.unwrap_or_default()}</td>
             <td class="ip">{event.source_ip.unwrap_or_default()}</td>
+            <td class="flag-cell"><FlagToggle id=event.id.clone() flagged=event.flagged may_flag/></td>
         </tr>
+    }
+}
+
+/// The row's flag: a toggle for those who may flag (`logs.view_details`, as in the drawer,
+/// where a note can be added), a mark for the others. Flagging here sets no note; clearing
+/// clears the note too.
+#[component]
+fn FlagToggle(id: String, flagged: bool, may_flag: bool) -> impl IntoView {
+    let flagged = RwSignal::new(flagged);
+    let toggle = Action::new(move |want: &bool| {
+        let (id, want) = (id.clone(), *want);
+        async move { flag_event(id, want, String::new()).await.map(|()| want) }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(now)) = toggle.value().get() {
+            flagged.set(now);
+        }
+    });
+    let failed = move || toggle.value().get().and_then(Result::err).map(|e| e.to_string());
+    move || {
+        let on = flagged.get();
+        let label = if on { "Clear flag" } else { "Flag for follow-up" };
+        if may_flag {
+            view! {
+                <button
+                    class="flag-toggle"
+                    class:on=on
+                    title=move || failed().unwrap_or_else(|| label.to_owned())
+                    aria-label=label
+                    aria-pressed=on.to_string()
+                    data-testid="flag-toggle"
+                    on:click=move |ev| {
+                        ev.stop_propagation();
+                        toggle.dispatch(!on);
+                    }
+                >"⚑"</button>
+            }
+            .into_any()
+        } else {
+            on.then(|| view! { <span class="flag-mark" title="Flagged" data-testid="flag-mark">"⚑"</span> }).into_any()
+        }
     }
 }

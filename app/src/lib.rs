@@ -68,7 +68,7 @@ fn set_content_security_policy() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     account::provide_account();
-    messages_page::provide_messages_changed();
+    messages_page::provide_unread();
     // Effects run only in the browser, once the app is live; tests wait for this mark before
     // using controls that need the WASM app.
     Effect::new(|_| {

@@ -63,24 +63,40 @@ pub async fn delete_all_messages() -> Result<u64, UiError> {
 #[derive(Clone, Copy)]
 pub struct MessagesChanged(pub RwSignal<u32>);
 
-pub fn provide_messages_changed() {
-    provide_context(MessagesChanged(RwSignal::new(0)));
+type UnreadResource = Resource<Result<u64, UiError>>;
+
+/// Made with the account, in the same place on the server and in the browser (a resource made
+/// inside a suspended view gets a different position in each, and hydration then fails). Asks
+/// only for people with `messages.manage`.
+pub fn provide_unread() {
+    let changed = RwSignal::new(0);
+    provide_context(MessagesChanged(changed));
+    let account = crate::account::use_account();
+    let unread: UnreadResource = Resource::new(
+        move || changed.get(),
+        move |_| async move {
+            let may = account
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|a| a.can(auditrail_model::Permission::MessagesManage));
+            if may { unread_messages().await } else { Ok(0) }
+        },
+    );
+    provide_context(unread);
 }
 
-/// The unread count beside the navigation's Messages link; nothing when all are read.
-#[component]
-pub fn UnreadBadge() -> impl IntoView {
-    let changed = expect_context::<MessagesChanged>().0;
-    let unread = Resource::new(move || changed.get(), |_| unread_messages());
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                unread.await.ok().filter(|n| *n > 0).map(|n| view! {
-                    <span class="badge" data-testid="unread-badge" title="Unread messages">{n}</span>
-                })
-            })}
-        </Transition>
-    }
+/// The unread count, for the navigation to show beside its Messages link. Awaited within the
+/// navigation's own suspense: a suspense nested in it hydrates differently than it renders.
+pub fn use_unread() -> UnreadResource {
+    expect_context::<UnreadResource>()
+}
+
+/// The unread count as the navigation shows it; nothing when all are read.
+pub fn unread_badge(unread: u64) -> impl IntoView {
+    (unread > 0).then(|| {
+        view! { <span class="badge" data-testid="unread-badge" title="Unread messages">{unread}</span> }
+    })
 }
 
 #[component]

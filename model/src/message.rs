@@ -45,6 +45,29 @@ impl NewMessage {
         self
     }
 
+    /// Made fit to store, for messages the server writes from what it ran into (a client's
+    /// error text may hold anything): control characters become spaces, fields are cut to
+    /// their limits, metadata beyond [`MESSAGE_METADATA_MAX_BYTES`] is left out.
+    pub fn fitted(self) -> NewMessage {
+        let fit = |value: String, max: usize, multiline: bool| -> String {
+            let clean = |c: char| {
+                if c.is_control() && !(multiline && matches!(c, '\n' | '\t')) { ' ' } else { c }
+            };
+            let fitted: String = value.chars().map(clean).take(max).collect();
+            if fitted.trim().is_empty() { "(none)".to_owned() } else { fitted }
+        };
+        let metadata = self
+            .metadata
+            .filter(|m| serde_json::to_vec(m).is_ok_and(|v| v.len() <= MESSAGE_METADATA_MAX_BYTES));
+        NewMessage {
+            category: fit(self.category, limits::SHORT_MAX, false),
+            module: fit(self.module, limits::SHORT_MAX, false),
+            message: fit(self.message, limits::TEXT_MAX, true),
+            metadata,
+            error: self.error.map(|e| fit(e, limits::ERROR_MAX, true)),
+        }
+    }
+
     /// Reads and checks a posted message; the error names the field.
     pub fn from_json(raw: &[u8]) -> Result<NewMessage, EventError> {
         let message: NewMessage = serde_json::from_slice(raw).map_err(|e| EventError {
@@ -132,6 +155,18 @@ pub struct MessagePage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fitted_message_passes_the_checks() {
+        let wild = NewMessage::new("ingest", "api", "Refused \u{0}events")
+            .error(format!("unknown field `\u{0}{}`", "x".repeat(limits::ERROR_MAX)))
+            .meta("big", "y".repeat(MESSAGE_METADATA_MAX_BYTES));
+        let fitted = wild.fitted();
+        assert_eq!(fitted.message, "Refused  events");
+        assert_eq!(fitted.error.as_ref().unwrap().chars().count(), limits::ERROR_MAX);
+        assert_eq!(fitted.metadata, None);
+        assert_eq!(fitted.clone().checked().unwrap(), fitted);
+    }
 
     #[test]
     fn a_message_is_checked_field_by_field() {

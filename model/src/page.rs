@@ -48,6 +48,8 @@ pub struct ListedEvent {
     pub result: Outcome,
     pub description: Option<String>,
     pub source_ip: Option<String>,
+    /// Flagged for follow-up; who flagged it and the note are behind the drawer.
+    pub flagged: bool,
 }
 
 impl From<Event> for ListedEvent {
@@ -62,6 +64,7 @@ impl From<Event> for ListedEvent {
             result: e.result,
             description: e.description,
             source_ip: e.source_ip,
+            flagged: e.flagged,
         }
     }
 }

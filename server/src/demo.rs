@@ -33,8 +33,10 @@ const CAMPAIGNS: [&str; 6] =
     ["Spring Sale", "Black Friday", "Welcome Series", "Win-back", "Product Launch", "Newsletter"];
 
 /// Demo system messages with how often each was seen: what an integration-heavy deployment
-/// shows on its Messages page.
-pub fn messages() -> Vec<(NewMessage, u64)> {
+/// shows on its Messages page, two of them as Auditrail itself writes them.
+pub fn messages(now: DateTime<Utc>) -> Vec<(NewMessage, u64)> {
+    let yesterday = (now - Duration::days(1)).date_naive().to_string();
+    let outage = now - Duration::hours(3);
     vec![
         (
             NewMessage::new("integration", "Salesforce sync", "OAuth token refresh failed")
@@ -51,15 +53,20 @@ pub fn messages() -> Vec<(NewMessage, u64)> {
             6,
         ),
         (
-            NewMessage::new("exports", "deliveries", "Delivery siem-daily failed")
-                .meta("delivery", "siem-daily")
-                .error("destination \"s3://acme-audit/siem\": AccessDenied"),
+            crate::messages::delivery_failed(
+                "siem-daily",
+                &yesterday,
+                now + Duration::minutes(4),
+                "destination \"s3://acme-audit/siem\": AccessDenied",
+            ),
             2,
         ),
         (
-            NewMessage::new("database", "storage", "The database was unreachable, then recovered")
-                .meta("seconds", 42)
-                .error("connection refused"),
+            crate::messages::outage_over(
+                outage,
+                outage + Duration::seconds(42),
+                "connection refused",
+            ),
             1,
         ),
     ]
@@ -424,7 +431,7 @@ mod tests {
 
     #[test]
     fn demo_messages_pass_the_checks_and_repeat() {
-        let demo = messages();
+        let demo = messages(Utc::now());
         assert!(demo.iter().any(|(_, times)| *times > 1));
         for (message, _) in demo {
             assert_eq!(message.clone().checked().unwrap(), message);

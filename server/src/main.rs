@@ -279,7 +279,7 @@ enum ApiKeysCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// What the key may do: any of ingest, read, export (comma-separated); all by default
+        /// What the key may do: any of ingest, read, export, messages (comma-separated); all by default
         #[arg(long, default_value = "ingest,read,export,messages")]
         scopes: String,
         /// Limit the key to this project (repeat for several); all projects by default
@@ -392,11 +392,12 @@ async fn main() -> anyhow::Result<()> {
                 store.insert_events(&batch).await?;
                 written += batch.len();
             }
-            for (message, times) in demo::messages() {
-                store.raise_message(&message, times).await?;
+            let messages = demo::messages(now);
+            for (message, times) in &messages {
+                store.raise_message(message, *times).await?;
             }
             store.optimize().await?;
-            println!("Wrote {written} demo events and {} system messages.", demo::messages().len());
+            println!("Wrote {written} demo events and {} system messages.", messages.len());
             Ok(())
         }
         Command::Copy { from, to, batch } => {

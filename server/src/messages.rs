@@ -11,10 +11,16 @@ use auditrail_model::{ApiKey, NewMessage};
 use auditrail_storage::Store;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-/// Adds `times` occurrences of `message`; a failure to do so is logged, not passed on.
-pub async fn raise(store: &Store, message: NewMessage, times: u64) {
-    if let Err(e) = store.raise_message(&message, times).await {
-        tracing::error!(error = ?e, message = %message.message, "could not write a system message");
+/// Adds `times` occurrences of `message`, made fit to store; a failure to do so is logged,
+/// not passed on. `false` when it could not be written.
+pub async fn raise(store: &Store, message: NewMessage, times: u64) -> bool {
+    let message = message.fitted();
+    match store.raise_message(&message, times).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = ?e, message = %message.message, "could not write a system message");
+            false
+        }
     }
 }
 
@@ -31,6 +37,14 @@ pub fn delivery_failed(delivery: &str, day: &str, next: DateTime<Utc>, why: &str
         .meta("day", day)
         .meta("next_attempt_at", next.to_rfc3339())
         .error(why)
+}
+
+pub fn outage_over(since: DateTime<Utc>, back: DateTime<Utc>, error: &str) -> NewMessage {
+    NewMessage::new("database", "storage", "The database was unreachable, then recovered")
+        .meta("down_since", since.to_rfc3339())
+        .meta("back_at", back.to_rfc3339())
+        .meta("seconds", (back - since).num_seconds())
+        .error(error)
 }
 
 /// How often the database is asked whether it answers.
@@ -58,19 +72,8 @@ impl Outage {
             }
             (Ok(()), None) => None,
             (Ok(()), Some((since, error))) => {
-                let seconds = (now - since).num_seconds();
-                tracing::warn!(seconds, "the database answers again");
-                Some(
-                    NewMessage::new(
-                        "database",
-                        "storage",
-                        "The database was unreachable, then recovered",
-                    )
-                    .meta("down_since", since.to_rfc3339())
-                    .meta("back_at", now.to_rfc3339())
-                    .meta("seconds", seconds)
-                    .error(error),
-                )
+                tracing::warn!(seconds = (now - since).num_seconds(), "the database answers again");
+                Some(outage_over(since, now, &error))
             }
         }
     }
@@ -143,20 +146,31 @@ impl Rejections {
                     &mut *gathered.pending.lock().unwrap_or_else(|e| e.into_inner()),
                 );
                 for ((key_id, hour), tally) in taken {
+                    let Tally { key_name, count, last_error } = tally;
                     let message = NewMessage::new(
                         "ingest",
                         "api",
                         format!(
                             "Refused events from API key {} ({key_id}) in the hour from {}",
-                            tally.key_name,
+                            key_name,
                             hour.format("%Y-%m-%d %H:00 UTC")
                         ),
                     )
-                    .meta("key_id", key_id)
-                    .meta("key_name", tally.key_name)
+                    .meta("key_id", key_id.as_str())
+                    .meta("key_name", key_name.as_str())
                     .meta("hour", hour.to_rfc3339())
-                    .error(tally.last_error);
-                    raise(&gathered.store, message, tally.count).await;
+                    .error(last_error.as_str());
+                    if !raise(&gathered.store, message, count).await {
+                        // Counted again with the next refusals, not lost.
+                        let mut pending =
+                            gathered.pending.lock().unwrap_or_else(|e| e.into_inner());
+                        let tally = pending.entry((key_id, hour)).or_insert_with(|| Tally {
+                            key_name,
+                            count: 0,
+                            last_error,
+                        });
+                        tally.count += count;
+                    }
                 }
             });
         }

@@ -292,7 +292,7 @@ async fn an_export_only_key_gets_the_listed_columns_only(app: TestApp) {
     let file = app.get_as(&export_only, &format!("/api/v1/exports/{id}/file")).await;
     let csv = gunzip(&file.body);
     let header = csv::Reader::from_reader(&csv[..]).headers().unwrap().clone();
-    assert_eq!(header.len(), 8, "{header:?}");
+    assert_eq!(header.len(), 9, "{header:?}");
     assert!(!header.iter().any(|c| c == "Details"));
 }
 

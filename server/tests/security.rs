@@ -93,6 +93,20 @@ fn form(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
+/// The fields a list row holds, sorted: the table's columns and the id.
+const LISTED_KEYS: [&str; 10] = [
+    "action",
+    "description",
+    "flagged",
+    "id",
+    "module",
+    "occurred_at",
+    "project",
+    "result",
+    "source_ip",
+    "user",
+];
+
 fn body(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.body).into_owned()
 }
@@ -117,20 +131,7 @@ async fn a_viewer_gets_the_table_columns_and_nothing_behind_the_drawer(app: Test
     let row = listed.json()["events"][0].clone();
     let mut keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(
-        keys,
-        [
-            "action",
-            "description",
-            "id",
-            "module",
-            "occurred_at",
-            "project",
-            "result",
-            "source_ip",
-            "user"
-        ]
-    );
+    assert_eq!(keys, LISTED_KEYS);
     assert_eq!(row["id"], id.as_str());
     assert_eq!(row["user"], "Alice");
     assert!(!body(&listed).contains(SECRET));
@@ -158,16 +159,22 @@ async fn a_viewer_gets_the_table_columns_and_nothing_behind_the_drawer(app: Test
     let csv = app.page("/export?format=csv", &exporter).await;
     assert_eq!(csv.status, StatusCode::OK);
     let rows = parse_csv(&csv.body);
-    assert_eq!(rows[0].len(), 8, "{:?}", rows[0]);
+    assert_eq!(rows[0].len(), 9, "{:?}", rows[0]);
+    assert_eq!(rows[0][8], "Flagged");
     assert!(!body(&csv).contains(SECRET));
     let jsonl = app.page("/export?format=jsonl", &exporter).await;
     assert!(!body(&jsonl).contains(SECRET));
     assert!(body(&jsonl).contains(&id));
+    let line: serde_json::Value =
+        serde_json::from_str(body(&jsonl).lines().next().unwrap()).unwrap();
+    let mut keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, LISTED_KEYS, "the same fields as the list");
 
     // Keys follow the same split: `export` alone gets the table's columns; `read` opens events.
     let export_only = app.key(&[Scope::Export], "").await;
     let csv = app.get_as(&export_only, "/api/v1/events/export?format=csv").await;
-    assert_eq!(parse_csv(&csv.body)[0].len(), 8);
+    assert_eq!(parse_csv(&csv.body)[0].len(), 9);
     assert!(!body(&csv).contains(SECRET));
     let searched =
         app.get_as(&export_only, &format!("/api/v1/events/export?format=csv&q={SECRET}")).await;

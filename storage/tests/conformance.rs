@@ -1270,6 +1270,8 @@ async fn messages_are_marked_read_and_deleted_one_by_one_or_all(db: TestDb) {
 
     // Marking all read as of a moment leaves what was seen after it unread.
     let as_of = Utc::now();
+    // Times are stored to the microsecond: the next occurrence must come after `as_of`.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     db.store.raise_message(&message("c"), 1).await.unwrap();
     assert_eq!(db.store.mark_all_messages_read(as_of).await.unwrap(), 1, "b only");
     assert_eq!(db.store.unread_messages().await.unwrap(), 1, "c stays unread");
@@ -1283,6 +1285,7 @@ async fn messages_are_marked_read_and_deleted_one_by_one_or_all(db: TestDb) {
     assert_eq!(list_ids(&db.store, "module=messages").await.len(), 1, "recorded with the change");
 
     let as_of = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     db.store.raise_message(&message("d"), 1).await.unwrap();
     assert_eq!(db.store.delete_all_messages(as_of, &[record]).await.unwrap(), 2, "a and c");
     let left = db.store.messages(None, 10).await.unwrap();

@@ -23,7 +23,7 @@ pub async fn import(
     auth.require(Scope::Ingest)?;
     let (format, project) = parse_query(query.as_deref().unwrap_or_default())?;
     check_project(&auth, &project).map_err(ApiError::Forbidden)?;
-    let body = body_bytes(body)?;
+    let body = body_bytes(body, auditrail_model::limits::MAX_BODY_BYTES)?;
     let summary =
         import::import(&store, format, &project, import::records(&body[..]), |_| {}).await?;
     Ok(Json(summary))

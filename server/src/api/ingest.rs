@@ -42,7 +42,7 @@ async fn store_events(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Stored>), ApiError> {
     auth.require(Scope::Ingest)?;
-    let body = body_bytes(body)?;
+    let body = body_bytes(body, limits::MAX_BODY_BYTES)?;
     let ndjson = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -53,14 +53,15 @@ async fn store_events(
     Ok((StatusCode::CREATED, Json(Stored { ids })))
 }
 
-/// The request body, or the error every write endpoint gives for it.
-pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+/// The request body, or the error every write endpoint gives for it; `limit` is the route's
+/// body limit, named in the error.
+pub(super) fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!(
-                "request body exceeds {} bytes",
-                limits::MAX_BODY_BYTES
-            ))
+            ApiError::PayloadTooLarge(format!("request body exceeds {limit} bytes"))
         } else {
             ApiError::BadRequest(rejection.body_text())
         }

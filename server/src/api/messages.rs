@@ -6,12 +6,16 @@ use auditrail_model::{MessagePage, NewMessage, Scope};
 use auditrail_storage::Store;
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::auth::Authenticated;
 use crate::error::ApiError;
+
+/// A posted message is at most a few tens of kilobytes (see the field limits).
+pub const BODY_MAX: usize = 64 * 1024;
 
 fn steward(auth: &Authenticated) -> Result<Steward, ApiError> {
     auth.require(Scope::Messages)?;
@@ -21,9 +25,10 @@ fn steward(auth: &Authenticated) -> Result<Steward, ApiError> {
 pub async fn raise(
     State(store): State<Store>,
     auth: Authenticated,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     steward(&auth)?;
+    let body = super::ingest::body_bytes(body, BODY_MAX)?;
     let message = NewMessage::from_json(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (id, count) = store.raise_message(&message, 1).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "count": count }))))

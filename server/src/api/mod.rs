@@ -51,7 +51,10 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
         // messages is a flood of writes.
         .route(
             "/messages",
-            get(messages::list).post(messages::raise.layer(per_key)).delete(messages::delete_all),
+            get(messages::list)
+                .post(messages::raise.layer(per_key))
+                .delete(messages::delete_all)
+                .layer(DefaultBodyLimit::max(messages::BODY_MAX)),
         )
         .route("/messages/read-all", post(messages::mark_all_read))
         .route("/messages/{id}", delete(messages::delete))

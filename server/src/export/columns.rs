@@ -38,7 +38,7 @@ fn text(value: &Option<String>) -> String {
 }
 
 /// The first columns: the table's, which is all a reader without details gets.
-pub const LISTED_COLUMNS: usize = 8;
+pub const LISTED_COLUMNS: usize = 9;
 
 /// Column order follows the table on the events page, then every remaining field.
 pub const COLUMNS: [Column; 22] = [
@@ -50,6 +50,7 @@ pub const COLUMNS: [Column; 22] = [
     text_column("Result", |e, _| e.result.as_str().to_owned(), 9.0),
     text_column("Description", |e, _| text(&e.description), 40.0),
     text_column("IP", |e, _| text(&e.source_ip), 18.0),
+    text_column("Flagged", |e, _| if e.flagged { "yes" } else { "no" }.to_owned(), 8.0),
     text_column("Category", |e, _| e.category.clone(), 14.0),
     text_column("Event ID", |e, _| e.id.clone(), 28.0),
     text_column("Actor ID", |e, _| text(&e.actor.id), 24.0),
@@ -66,7 +67,6 @@ pub const COLUMNS: [Column; 22] = [
     text_column("Trace ID", |e, _| text(&e.trace_id), 24.0),
     text_column("User agent", |e, _| text(&e.user_agent), 40.0),
     time_column("Received at", |e| e.received_at),
-    text_column("Flagged", |e, _| if e.flagged { "yes" } else { "no" }.to_owned(), 8.0),
     text_column("Details", |e, _| serde_json::to_string(&e.details).unwrap_or_default(), 60.0),
 ];
 

@@ -127,13 +127,17 @@ impl Jobs {
             Some(Err(why)) => {
                 JobFiles::remove(&self.part(&id)).await;
                 tracing::warn!(job = %id, reason = %why, "export job failed");
-                let message = messages::export_failed(&id, &job.job.created_by, &why);
-                messages::raise(&self.store, message, 1).await;
                 JobEnd::Failed(why)
             }
         };
         match self.store.finish_export_job(&id, &self.worker, &end, &[]).await {
-            Ok(true) => self.remove_parts(&id).await,
+            Ok(true) => {
+                self.remove_parts(&id).await;
+                if let JobEnd::Failed(why) = &end {
+                    let message = messages::export_failed(&id, &job.job.created_by, why);
+                    messages::raise(&self.store, message, 1).await;
+                }
+            }
             Ok(false) => {
                 // Deleted, or taken over, while its file was being put in place: the file is
                 // this run's alone, and nobody's now.
