@@ -258,9 +258,10 @@ async fn every_export_format_equals_the_filtered_list_and_neutralises_formulas(a
     );
     let header_row = csv::Reader::from_reader(&reply.body[..]).headers().unwrap().clone();
     assert_eq!(
-        header_row.iter().take(8).collect::<Vec<_>>(),
-        ["Time", "User", "Project", "Module", "Action", "Result", "Description", "IP"]
+        header_row.iter().take(9).collect::<Vec<_>>(),
+        ["Time", "User", "Project", "Module", "Action", "Result", "Description", "IP", "Flagged"]
     );
+    let id_at = header_row.iter().position(|c| c == "Event ID").unwrap();
     let rows = parse_csv(&reply.body);
 
     let mut listed = Vec::new();
@@ -275,7 +276,7 @@ async fn every_export_format_equals_the_filtered_list_and_neutralises_formulas(a
             None => break,
         }
     }
-    let exported: Vec<String> = rows.iter().map(|r| r[9].clone()).collect();
+    let exported: Vec<String> = rows.iter().map(|r| r[id_at].clone()).collect();
     assert_eq!(exported.len(), 2499);
     assert_eq!(exported, listed, "same rows, same order");
     assert!(rows.iter().any(|r| r[6] == "'=HYPERLINK(\"http://evil.test\",\"click\")"));
@@ -308,7 +309,7 @@ async fn every_export_format_equals_the_filtered_list_and_neutralises_formulas(a
     let sheet = book.worksheet_range("Events").unwrap();
     let cells: Vec<Vec<calamine::Data>> = sheet.rows().map(<[_]>::to_vec).collect();
     assert_eq!(cells[0][0], calamine::Data::String("Time (UTC)".into()));
-    let xlsx_ids: Vec<String> = cells[1..].iter().map(|r| r[9].to_string()).collect();
+    let xlsx_ids: Vec<String> = cells[1..].iter().map(|r| r[id_at].to_string()).collect();
     assert_eq!(xlsx_ids, listed, "XLSX: same rows, same order");
     assert!(cells[1..].iter().all(|r| matches!(r[0], calamine::Data::DateTime(_))));
     let hyperlink = calamine::Data::String("=HYPERLINK(\"http://evil.test\",\"click\")".into());

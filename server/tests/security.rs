@@ -160,7 +160,7 @@ async fn a_viewer_gets_the_table_columns_and_nothing_behind_the_drawer(app: Test
     assert_eq!(csv.status, StatusCode::OK);
     let rows = parse_csv(&csv.body);
     assert_eq!(rows[0].len(), 9, "{:?}", rows[0]);
-    assert_eq!(rows[0][8], "Flagged");
+    assert_eq!(rows[0][8], "no", "the Flagged column");
     assert!(!body(&csv).contains(SECRET));
     let jsonl = app.page("/export?format=jsonl", &exporter).await;
     assert!(!body(&jsonl).contains(SECRET));

@@ -155,6 +155,7 @@ mod tests {
             calamine::open_workbook_from_rs(std::io::BufReader::new(file)).unwrap();
         assert_eq!(book.sheet_names(), ["Events", "Events 2", "Events 3"]);
         let mut seen = Vec::new();
+        let id_at = COLUMNS.iter().position(|c| c.name == "Event ID").unwrap();
         for name in book.sheet_names() {
             let range = book.worksheet_range(&name).unwrap();
             let rows: Vec<_> = range.rows().collect();
@@ -166,7 +167,7 @@ mod tests {
                     "{row:?}"
                 );
                 assert!(matches!(row[0], Data::DateTime(_)), "{row:?}");
-                seen.push(row[9].clone());
+                seen.push(row[id_at].clone());
             }
         }
         let ids: Vec<Data> = (0..7).map(|i| Data::String(format!("e{i}"))).collect();
