@@ -45,4 +45,4 @@ yesterday=$(date -u -d yesterday +%F)
 rm -rf "$E2E_DIR/$port/broken" && touch "$E2E_DIR/$port/broken"
 ! "$bin" deliveries run broken --date "$yesterday" --database "$db" >/dev/null 2>&1
 exec "$bin" serve --addr "127.0.0.1:$port" --database "$db" --site-root target/site \
-    --export-dir "$E2E_DIR/$port/exports"
+    --export-dir "$E2E_DIR/$port/exports" --log-dir "$E2E_DIR/$port/logs"

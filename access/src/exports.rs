@@ -3,7 +3,8 @@
 //! both come through here; the server runs the jobs.
 
 use auditrail_model::{
-    Account, ApiKey, ExportFormat, ExportJob, Filter, JobStatus, Permission, Scope, TimeWindow,
+    Account, ApiKey, ExportFormat, ExportJob, Filter, JobKind, JobStatus, Permission, RangePreset,
+    Scope, TimeWindow,
 };
 use auditrail_storage::{NewExportJob, Owner, StorageError, Store, StoredJob};
 use std::path::{Path, PathBuf};
@@ -90,15 +91,24 @@ impl Requester {
     }
 
     /// Their own jobs, and for an admin everyone's within what the admin may read: a job's
-    /// filter and counts say something about what it read.
+    /// filter and counts say something about what it read. Debug-log archives are for admins
+    /// only, whoever asked for them.
     fn sees(&self, job: &StoredJob) -> bool {
-        job.owner == self.owner || (self.admin && self.reader.scope.covers(&job.scope))
+        match job.job.kind {
+            JobKind::Events => {
+                job.owner == self.owner || (self.admin && self.reader.scope.covers(&job.scope))
+            }
+            JobKind::DebugLog => self.admin,
+        }
     }
 
     /// A file holds what its run could read: whoever downloads it, its owner too, must still
     /// read at least that much.
     fn may_download(&self, job: &StoredJob) -> bool {
-        self.sees(job) && self.reader.scope.covers(&job.scope)
+        match job.job.kind {
+            JobKind::Events => self.sees(job) && self.reader.scope.covers(&job.scope),
+            JobKind::DebugLog => self.admin,
+        }
     }
 
     async fn record(&self, store: &Store, entry: Entry) -> Result<(), StorageError> {
@@ -168,6 +178,7 @@ pub async fn request(
         owner: requester.owner.clone(),
         scope: requester.reader.scope.clone(),
         created_by: requester.name.clone(),
+        kind: JobKind::Events,
         format,
         query: query.clone(),
         filename: name,
@@ -188,10 +199,72 @@ pub async fn request(
     Ok(stored.job)
 }
 
-/// The requester's jobs, or everyone's for an admin; newest first.
-pub async fn list(store: &Store, requester: &Requester) -> Result<Vec<ExportJob>, ReadError> {
+/// Queues an archive of the server's debug log over the last `range` (2 hours, 24 hours or 7
+/// days), for admins (`settings.manage`) only; recorded as requested.
+pub async fn request_debug_log(
+    store: &Store,
+    requester: &Requester,
+    range: RangePreset,
+) -> Result<ExportJob, ReadError> {
+    if !requester.admin {
+        return Err(ReadError::Denied("debug-log archives need settings.manage".into()));
+    }
+    if !DEBUG_LOG_RANGES.contains(&range) {
+        return Err(ReadError::Invalid(
+            "range: a debug-log archive covers the last 2 hours, 24 hours or 7 days".into(),
+        ));
+    }
+    let as_of = Utc::now();
+    let filter = Filter { range: Some(range), ..Filter::default() };
+    let window = filter.time_window(as_of).map_err(|e| ReadError::Invalid(e.to_string()))?;
+    let at = |t: DateTime<Utc>| t.format("%Y%m%dT%H%MZ").to_string();
+    let from = window.from.map_or_else(|| "start".to_owned(), at);
+    let query = filter.to_query();
+    let job = NewExportJob {
+        owner: requester.owner.clone(),
+        scope: requester.reader.scope.clone(),
+        created_by: requester.name.clone(),
+        kind: JobKind::DebugLog,
+        format: ExportFormat::Jsonl,
+        query: query.clone(),
+        filename: format!("auditrail-debug-log-{from}-{}.jsonl.gz", at(as_of)),
+        as_of,
+        client_ip: requester.reader.client.ip.clone(),
+        client_agent: requester.reader.client.user_agent.clone(),
+    };
+    let id = store
+        .create_export_job(&job, |id| {
+            let entry =
+                Entry::new(Kind::Access, "debug_logs", "request", "Asked for a debug-log archive")
+                    .target("debug_log", id, None)
+                    .detail("range", query.clone());
+            Ok(vec![audit::event(&requester.reader.actor, &requester.reader.client, entry)?])
+        })
+        .await?;
+    let stored = store.export_job(&id).await?.ok_or(ReadError::NotFound("no such archive"))?;
+    Ok(stored.job)
+}
+
+/// The ranges a debug-log archive may cover.
+pub const DEBUG_LOG_RANGES: [RangePreset; 3] =
+    [RangePreset::Hours2, RangePreset::Days1, RangePreset::Days7];
+
+/// How the trail names what a job is.
+fn trail_module(kind: JobKind) -> (&'static str, &'static str) {
+    match kind {
+        JobKind::Events => ("exports", "export"),
+        JobKind::DebugLog => ("debug_logs", "debug_log"),
+    }
+}
+
+/// The requester's jobs of `kind`, or everyone's for an admin; newest first.
+pub async fn list(
+    store: &Store,
+    requester: &Requester,
+    kind: JobKind,
+) -> Result<Vec<ExportJob>, ReadError> {
     let owner = (!requester.admin).then_some(&requester.owner);
-    let jobs = store.export_jobs(owner, LIST_MAX).await?;
+    let jobs = store.export_jobs(kind, owner, LIST_MAX).await?;
     Ok(jobs.into_iter().filter(|j| requester.sees(j)).map(|j| j.job).collect())
 }
 
@@ -232,8 +305,9 @@ pub async fn download(
             )));
         }
     }
-    let entry = Entry::new(Kind::Access, "exports", "download", "Downloaded an export")
-        .target("export", id, Some(&job.job.filename))
+    let (module, target) = trail_module(job.job.kind);
+    let entry = Entry::new(Kind::Access, module, "download", "Downloaded an export")
+        .target(target, id, Some(&job.job.filename))
         .detail("filter", job.job.query.clone())
         .detail("rows", job.job.rows);
     requester.record(store, entry).await?;
@@ -248,8 +322,9 @@ pub async fn delete(
     id: &str,
 ) -> Result<(), ReadError> {
     let job = get(store, requester, id).await?;
-    let entry = Entry::new(Kind::Access, "exports", "delete", "Deleted an export")
-        .target("export", id, Some(&job.job.filename))
+    let (module, target) = trail_module(job.job.kind);
+    let entry = Entry::new(Kind::Access, module, "delete", "Deleted an export")
+        .target(target, id, Some(&job.job.filename))
         .detail("status", job.job.status.as_str());
     let record = audit::event(&requester.reader.actor, &requester.reader.client, entry)?;
     let job = store.delete_export_job(id, &[record]).await?;

@@ -30,7 +30,12 @@ mod ssr {
 #[server(prefix = "/ui", endpoint = "exports")]
 pub async fn export_jobs() -> Result<Vec<ExportJob>, UiError> {
     let store = crate::server_fns::store()?;
-    Ok(auditrail_access::exports::list(&store, &ssr::requester()?).await?)
+    Ok(auditrail_access::exports::list(
+        &store,
+        &ssr::requester()?,
+        auditrail_model::JobKind::Events,
+    )
+    .await?)
 }
 
 /// Queues an export of `query` (the list's filter query string) in `format`.
@@ -216,7 +221,7 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
     let mut size = bytes as f64;
     let mut unit = 0;

@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("roles") view=admin::RolesPage ssr=SsrMode::Async/>
                         <Route path=path!("api-keys") view=admin::ApiKeysPage ssr=SsrMode::Async/>
                         <Route path=path!("deliveries") view=admin::DeliveriesPage ssr=SsrMode::Async/>
+                        <Route path=path!("debug-logs") view=admin::DebugLogsPage ssr=SsrMode::Async/>
                     </ParentRoute>
                     // Async SSR sends the page with its data in the HTML: the list and the form
                     // are readable (and the form usable) before or without the WASM app, and the

@@ -147,7 +147,7 @@ pub fn MessagesPage() -> impl IntoView {
         <section class="messages-page">
             <h1>"Messages"</h1>
             <p class="hint">"Operational errors from Auditrail and the applications that post here. The same message again counts up instead of adding a row."</p>
-            <div class="toolbar">
+            <div class="toolbar left">
                 <button on:click=move |_| { read_all.dispatch(MarkAllMessagesRead {}); } data-testid="read-all">"Mark all read"</button>
                 <button on:click=confirm_delete_all data-testid="delete-all">"Delete all"</button>
             </div>

@@ -57,6 +57,29 @@ impl ExportFormat {
     }
 }
 
+/// What an export job writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// A filtered list of events.
+    Events,
+    /// The server's own diagnostic log of a recent time range, as JSON Lines.
+    DebugLog,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Events => "events",
+            JobKind::DebugLog => "debug_log",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<JobKind> {
+        [JobKind::Events, JobKind::DebugLog].into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
 /// Where an export job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -102,6 +125,7 @@ impl JobStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportJob {
     pub id: String,
+    pub kind: JobKind,
     pub status: JobStatus,
     pub format: ExportFormat,
     /// The list's filter query string the job exports.

@@ -20,7 +20,7 @@ pub use access::{
 pub use cursor::Cursor;
 pub use delivery::{Delivery, DeliveryRun, RunStatus};
 pub use event::{Actor, ActorType, Event, EventDraft, Flag, NewEvent, Outcome, Target};
-pub use export::{ExportFormat, ExportJob, JobStatus, Manifest};
+pub use export::{ExportFormat, ExportJob, JobKind, JobStatus, Manifest};
 #[cfg(feature = "tz")]
 pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};

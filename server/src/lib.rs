@@ -5,6 +5,7 @@ pub mod api;
 pub mod bench;
 pub mod client_addr;
 pub mod copy;
+pub mod debug_log;
 pub mod delivery;
 pub mod demo;
 pub mod error;

@@ -14,7 +14,7 @@ use auditrail_model::{Filter, PageRequest, Projects, ReadScope};
 use auditrail_server::client_addr::{self, ProxyHeader, TrustedProxies};
 use auditrail_server::export::jobs::JobSettings;
 use auditrail_server::security::IngestLimit;
-use auditrail_server::{bench, copy, delivery, demo, export, first_admin, import, web};
+use auditrail_server::{bench, copy, debug_log, delivery, demo, export, first_admin, import, web};
 use auditrail_storage::Store;
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
@@ -91,6 +91,14 @@ enum Command {
         #[arg(long, env = "AUDITRAIL_EXPORT_LEASE_SECONDS", default_value_t = 30,
               value_parser = clap::value_parser!(u32).range(1..))]
         export_lease_seconds: u32,
+        /// Folder for the server's own debug log (hourly JSON Lines files), which admins can
+        /// download archives of
+        #[arg(long, env = "AUDITRAIL_LOG_DIR", default_value = "data/logs")]
+        log_dir: PathBuf,
+        /// Megabytes the debug log folder may hold; the oldest hours are removed beyond it
+        #[arg(long, env = "AUDITRAIL_LOG_MAX_MB", default_value_t = 100,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        log_max_mb: u64,
     },
     /// Manage the people who sign in to the web app
     #[command(subcommand)]
@@ -301,16 +309,43 @@ enum ApiKeysCommand {
     },
 }
 
+/// Logs to stderr and, for the server, to its debug log as JSON Lines; `AUDITRAIL_LOG` sets
+/// what is logged (default `info,sqlx=warn`).
+fn start_tracing(
+    log: Option<&debug_log::LogSettings>,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AUDITRAIL_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let (file, guard) = match log {
+        Some(settings) => {
+            let (writer, guard) = debug_log::writer(settings).with_context(|| {
+                format!("cannot write the debug log in {}", settings.dir.display())
+            })?;
+            let layer = tracing_subscriber::fmt::layer().json().with_writer(writer);
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(filter).with(stderr).with(file).init();
+    Ok(guard)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AUDITRAIL_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let log = match &cli.command {
+        Command::Serve { log_dir, log_max_mb, .. } => Some(debug_log::LogSettings {
+            dir: log_dir.clone(),
+            max_bytes: log_max_mb.saturating_mul(1024 * 1024),
+        }),
+        _ => None,
+    };
+    // Kept until exit: dropping it writes the last lines of the debug log.
+    let _log_guard = start_tracing(log.as_ref())?;
+    match cli.command {
         Command::Serve {
             addr,
             db,
@@ -323,6 +358,8 @@ async fn main() -> anyhow::Result<()> {
             export_dir,
             export_retention_hours,
             export_lease_seconds,
+            log_dir,
+            ..
         } => {
             let store = db.open().await?;
             if let Some(password) = first_admin::ensure(&store, &admin_email).await? {
@@ -336,10 +373,14 @@ async fn main() -> anyhow::Result<()> {
                 ingest: IngestLimit { per_second: ingest_rate, burst: ingest_burst },
                 exports: JobSettings {
                     dir: export_dir,
+                    log_dir,
                     retention: chrono::Duration::hours(export_retention_hours.into()),
                     lease: chrono::Duration::seconds(export_lease_seconds.into()),
                 },
             };
+            if let Some(log) = log {
+                tokio::spawn(debug_log::keep_trimmed(log));
+            }
             web::serve(addr, store, site_root, settings).await
         }
         Command::Users(command) => users(command).await,

@@ -55,6 +55,7 @@ pub fn router(store: Store, leptos_options: LeptosOptions, settings: Settings) -
         .route("/export", get(page_export))
         .route("/exports/{id}/file", get(page_job_file))
         .route("/exports/{id}/manifest", get(page_job_manifest))
+        .route("/debug-logs/{id}/file", get(page_debug_log_file))
         .route("/sign-in", post(sessions::sign_in.layer(password_limit())))
         .route("/account/password", post(sessions::change_password.layer(password_limit())))
         .route("/sign-out", post(sessions::sign_out))
@@ -93,11 +94,28 @@ async fn page_export(
 
 /// The signed-in person with `logs.export`, as someone asking about export jobs.
 fn job_requester(visitor: &Visitor) -> Result<Requester, ApiError> {
-    let account = visitor.require(Permission::LogsExport).map_err(|denied| match denied {
-        auditrail_access::Denied::SignedOut => ApiError::Unauthorized("sign in to export"),
+    requester_with(visitor, Permission::LogsExport)
+}
+
+/// The signed-in person, if they hold `permission`, as someone asking about jobs.
+fn requester_with(visitor: &Visitor, permission: Permission) -> Result<Requester, ApiError> {
+    let account = visitor.require(permission).map_err(|denied| match denied {
+        auditrail_access::Denied::SignedOut => ApiError::Unauthorized("sign in first"),
         lacks => ApiError::Forbidden(lacks.to_string()),
     })?;
     Ok(Requester::person(account, &visitor.client))
+}
+
+/// The Debug logs page's download link, for `settings.manage`.
+async fn page_debug_log_file(
+    State(store): State<Store>,
+    State(jobs): State<Jobs>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let requester = requester_with(&visitor, Permission::SettingsManage)?;
+    let job = exports::download(&store, &requester, &id).await?;
+    jobs.respond_file(&job).await
 }
 
 /// The Exports page's download link.
@@ -144,6 +162,7 @@ pub async fn serve(
     let app = router(store, leptos_options, settings);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Auditrail is listening on http://{addr}");
+    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "listening");
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())

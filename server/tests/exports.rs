@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io::Read;
 use std::time::Duration;
 
 use auditrail_access::exports::{self, Requester};
-use auditrail_model::{Account, ExportFormat, JobStatus, Projects, Scope};
+use auditrail_model::{ExportFormat, JobKind, JobStatus, Projects, Scope};
 use auditrail_server::export::jobs::Jobs;
 use auditrail_storage::testing::unrecorded;
 use axum::body::Body;
@@ -16,7 +15,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use common::{Reply, TestApp, parse_csv, sample};
+use common::{Reply, TestApp, gunzip, parse_csv, person, requester, sample, wait};
 
 backend_tests!(
     a_job_file_holds_what_the_list_shows_and_its_manifest_checks_it,
@@ -81,12 +80,6 @@ async fn seed(app: &TestApp) {
         "description": "=HYPERLINK(\"http://evil\")"});
     events.push(formula);
     assert_eq!(app.post_json(json!(events)).await.status, StatusCode::CREATED);
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
-    out
 }
 
 async fn a_job_file_holds_what_the_list_shows_and_its_manifest_checks_it(app: TestApp) {
@@ -296,29 +289,6 @@ async fn an_export_only_key_gets_the_listed_columns_only(app: TestApp) {
     assert!(!header.iter().any(|c| c == "Details"));
 }
 
-/// Waits for a job to leave queued and running.
-async fn wait(app: &TestApp, id: &str) -> auditrail_storage::StoredJob {
-    for _ in 0..600 {
-        let job = app.db.store.export_job(id).await.unwrap().unwrap();
-        if !job.job.status.is_pending() {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("export job {id} did not finish in 30 s");
-}
-
-/// A person with `role` over `projects`, as they stand now.
-async fn person(app: &TestApp, email: &str, role: &str, projects: &str) -> Account {
-    let projects = Projects::parse(projects).unwrap();
-    let user = app.db.store.create_user(email, role, projects, "hash", unrecorded).await.unwrap();
-    app.db.store.account(&user.id).await.unwrap().unwrap()
-}
-
-fn requester(account: &Account) -> Requester {
-    Requester::person(account, &Default::default())
-}
-
 /// A job runs with its owner's permissions when it runs, not when it was asked for.
 async fn a_job_runs_as_its_owner_stands_when_it_runs(app: TestApp) {
     seed(&app).await;
@@ -380,10 +350,10 @@ async fn a_file_goes_only_to_whoever_may_still_read_all_it_holds(app: TestApp) {
         .await
         .unwrap();
     let narrow_admin = person(&app, "nadia@example.com", "shop-admin", "shop").await;
-    let listed = exports::list(store, &requester(&narrow_admin)).await.unwrap();
+    let listed = exports::list(store, &requester(&narrow_admin), JobKind::Events).await.unwrap();
     assert!(listed.is_empty(), "an admin of one project sees no job that read every project");
     assert!(exports::get(store, &requester(&narrow_admin), &job.id).await.is_err());
-    let listed = exports::list(store, &requester(&full_admin)).await.unwrap();
+    let listed = exports::list(store, &requester(&full_admin), JobKind::Events).await.unwrap();
     assert_eq!(listed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), [job.id.as_str()]);
     assert!(exports::download(store, &requester(&full_admin), &job.id).await.is_ok());
 

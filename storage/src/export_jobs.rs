@@ -2,7 +2,7 @@
 //! swept when their file expires. The SQL is the same for both dialects but for how a claim
 //! skips rows another server is claiming, written once in `export_jobs_engine!`.
 
-use auditrail_model::{ExportFormat, ExportJob, JobStatus, ReadScope};
+use auditrail_model::{ExportFormat, ExportJob, JobKind, JobStatus, ReadScope};
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
@@ -41,6 +41,7 @@ pub struct NewExportJob {
     /// What the asker may read now; replaced by the owner's scope when the job runs.
     pub scope: ReadScope,
     pub created_by: String,
+    pub kind: JobKind,
     pub format: ExportFormat,
     pub query: String,
     pub filename: String,
@@ -70,7 +71,7 @@ pub enum JobEnd {
     Failed(String),
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, owner, created_by, format, query, filename, as_of, \
+pub(crate) const JOB_COLUMNS: &str = "id, kind, owner, created_by, format, query, filename, as_of, \
     client_ip, client_agent, scope_projects, scope_trail, scope_details, status, row_count, \
     estimate, bytes, sha256, error, attempts, created_at, finished_at, expires_at";
 
@@ -100,10 +101,12 @@ where
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         let count = |v: Option<i64>| v.map(|n| n.max(0) as u64);
         let format: String = row.try_get("format")?;
+        let kind: String = row.try_get("kind")?;
         let status: String = row.try_get("status")?;
         let owner: String = row.try_get("owner")?;
         let job = ExportJob {
             id: row.try_get("id")?,
+            kind: JobKind::parse(&kind).ok_or_else(|| unreadable("kind", &kind))?,
             status: JobStatus::parse(&status).ok_or_else(|| unreadable("status", &status))?,
             format: ExportFormat::parse(&format).map_err(|_| unreadable("format", &format))?,
             query: row.try_get("query")?,
@@ -161,8 +164,9 @@ macro_rules! export_jobs_engine {
                 sqlx::query(
                     "INSERT INTO export_jobs (id, owner, created_by, format, query, filename, \
                      as_of, client_ip, client_agent, status, created_at, scope_projects, \
-                     scope_trail, scope_details) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $12, $13)",
+                     scope_trail, scope_details, kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $12, $13, \
+                     $14)",
                 )
                 .bind(id)
                 .bind(job.owner.stored())
@@ -177,6 +181,7 @@ macro_rules! export_jobs_engine {
                 .bind(projects)
                 .bind(trail)
                 .bind(details)
+                .bind(job.kind.as_str())
                 .execute(&mut *tx)
                 .await?;
                 record_in(&mut tx, records).await?;
@@ -219,15 +224,17 @@ macro_rules! export_jobs_engine {
 
             pub async fn export_jobs(
                 &self,
+                kind: auditrail_model::JobKind,
                 owner: Option<&Owner>,
                 limit: i64,
             ) -> Result<Vec<StoredJob>, StorageError> {
                 let sql = format!(
                     "SELECT {JOB_COLUMNS} FROM export_jobs WHERE ($1 IS NULL OR owner = $1) \
-                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                     AND kind = $2 ORDER BY created_at DESC, id DESC LIMIT $3"
                 );
                 let rows: Vec<JobRow> = sqlx::query_as(AssertSqlSafe(sql))
                     .bind(owner.map(Owner::stored))
+                    .bind(kind.as_str())
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;

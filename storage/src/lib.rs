@@ -401,13 +401,14 @@ impl Store {
         on_backend!(self, s => s.export_job(id).await)
     }
 
-    /// The newest `limit` jobs of `owner`, or of everyone; newest first.
+    /// The newest `limit` jobs of `kind` of `owner`, or of everyone; newest first.
     pub async fn export_jobs(
         &self,
+        kind: auditrail_model::JobKind,
         owner: Option<&Owner>,
         limit: i64,
     ) -> Result<Vec<StoredJob>, StorageError> {
-        on_backend!(self, s => s.export_jobs(owner, limit).await)
+        on_backend!(self, s => s.export_jobs(kind, owner, limit).await)
     }
 
     /// Takes the next job to run for `worker` for `lease`: the oldest queued one, or one

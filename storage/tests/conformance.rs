@@ -5,7 +5,7 @@
 use auditrail_model::{
     Cursor, Filter, NewEvent, Outcome, PageRequest, Permission, Projects, ReadScope, TRAIL_PROJECT,
 };
-use auditrail_model::{NewMessage, Scope};
+use auditrail_model::{JobKind, NewMessage, Scope};
 use auditrail_storage::Store;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -953,6 +953,7 @@ fn new_job(owner: &str) -> auditrail_storage::NewExportJob {
         owner: auditrail_storage::Owner::User(owner.to_owned()),
         scope: EVERYTHING,
         created_by: format!("{owner}@example.com"),
+        kind: JobKind::Events,
         format: auditrail_model::ExportFormat::Csv,
         query: "project=shop".to_owned(),
         filename: "auditrail-shop.csv.gz".to_owned(),
@@ -971,13 +972,13 @@ async fn export_jobs_run_on_one_worker_under_a_lease(db: TestDb) {
     let id = db.store.create_export_job(&new_job("ann"), unrecorded).await.unwrap();
     db.store.create_export_job(&new_job("bob"), unrecorded).await.unwrap();
     let ann = Owner::User("ann".into());
-    let mine = db.store.export_jobs(Some(&ann), 50).await.unwrap();
+    let mine = db.store.export_jobs(JobKind::Events, Some(&ann), 50).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].job.status, JobStatus::Queued);
     assert_eq!(mine[0].as_of, now());
     assert_eq!(mine[0].client_ip.as_deref(), Some("192.0.2.1"));
     assert_eq!(mine[0].scope, EVERYTHING);
-    assert_eq!(db.store.export_jobs(None, 50).await.unwrap().len(), 2);
+    assert_eq!(db.store.export_jobs(JobKind::Events, None, 50).await.unwrap().len(), 2);
 
     // Oldest first: ann's. Expired lease at once, so another worker may take it over.
     let taken = db.store.claim_export_job("w1", -minute, 3).await.unwrap().unwrap();

@@ -1,7 +1,8 @@
-//! The admin pages: users, roles, API keys and deliveries. Each page lists what exists and changes it
+//! The admin pages: users, roles, API keys, deliveries and debug logs. Each page lists what exists and changes it
 //! through server functions that check the permission again and record every change.
 
 mod api_keys;
+mod debug_logs;
 mod deliveries;
 mod roles;
 mod server_fns;
@@ -13,6 +14,7 @@ use leptos_router::components::{A, Outlet};
 use crate::UiError;
 
 pub use api_keys::ApiKeysPage;
+pub use debug_logs::DebugLogsPage;
 pub use deliveries::DeliveriesPage;
 pub use roles::RolesPage;
 pub use users::UsersPage;
@@ -26,6 +28,7 @@ pub fn AdminLayout() -> impl IntoView {
                 <A href="/admin/roles">"Roles"</A>
                 <A href="/admin/api-keys">"API keys"</A>
                 <A href="/admin/deliveries">"Deliveries"</A>
+                <A href="/admin/debug-logs">"Debug logs"</A>
             </nav>
             <Outlet/>
         </section>

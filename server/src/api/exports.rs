@@ -3,7 +3,7 @@
 //! recorded (see `auditrail_access::exports`).
 
 use auditrail_access::exports::{self, Requester};
-use auditrail_model::{ExportFormat, ExportJob, Manifest, Scope};
+use auditrail_model::{ExportFormat, ExportJob, JobKind, Manifest, Scope};
 use auditrail_storage::Store;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -51,7 +51,7 @@ pub async fn list(
     State(store): State<Store>,
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    let jobs = exports::list(&store, &requester(&auth)?).await?;
+    let jobs = exports::list(&store, &requester(&auth)?, JobKind::Events).await?;
     Ok(Json(json!({ "exports": jobs })))
 }
 

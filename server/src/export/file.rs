@@ -97,7 +97,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Counts and hashes what reaches the disk.
-struct Hashed {
+pub(crate) struct Hashed {
     file: std::fs::File,
     hash: Sha256,
     bytes: u64,
@@ -117,13 +117,13 @@ impl Write for Hashed {
 }
 
 /// A job's file being written: gzip-compressed or as is.
-enum Sink {
+pub(crate) enum Sink {
     Plain(std::io::BufWriter<Hashed>),
     Gzip(Box<GzEncoder<std::io::BufWriter<Hashed>>>),
 }
 
 impl Sink {
-    fn create(path: &Path, compressed: bool) -> std::io::Result<Sink> {
+    pub(crate) fn create(path: &Path, compressed: bool) -> std::io::Result<Sink> {
         let file = std::fs::File::create(path)?;
         let out = std::io::BufWriter::with_capacity(
             256 * 1024,
@@ -136,7 +136,7 @@ impl Sink {
         })
     }
 
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::Plain(out) => out.write_all(buf),
             Sink::Gzip(out) => out.write_all(buf),
@@ -144,7 +144,7 @@ impl Sink {
     }
 
     /// Completes the file and makes it durable; its size and SHA-256.
-    fn finish(self) -> std::io::Result<(u64, String)> {
+    pub(crate) fn finish(self) -> std::io::Result<(u64, String)> {
         let out = match self {
             Sink::Plain(out) => out,
             Sink::Gzip(out) => out.finish()?,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use auditrail_access::exports::{self, JobFiles, ReaderGone};
-use auditrail_model::{Filter, JobStatus, Manifest};
+use auditrail_model::{Filter, JobKind, JobStatus, Manifest};
 use auditrail_storage::{JobEnd, StorageError, Store, StoredJob};
 use axum::body::Body;
 use axum::http::header;
@@ -20,7 +20,7 @@ use chrono::Utc;
 
 use super::{Export, Exporter, chunks, file};
 use crate::error::ApiError;
-use crate::{lease, messages};
+use crate::{debug_log, lease, messages};
 
 /// A job taken this many times (its server died each time) fails instead of being retried.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -34,6 +34,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct JobSettings {
     pub dir: PathBuf,
+    /// The debug log's folder, which debug-log archives read.
+    pub log_dir: PathBuf,
     /// How long a finished file stays downloadable.
     pub retention: chrono::Duration,
     /// How long a worker holds a job without renewing; after a crash the job waits this long
@@ -45,6 +47,7 @@ impl Default for JobSettings {
     fn default() -> Self {
         JobSettings {
             dir: PathBuf::from("data/exports"),
+            log_dir: crate::debug_log::LogSettings::default().dir,
             retention: chrono::Duration::days(7),
             lease: chrono::Duration::seconds(30),
         }
@@ -160,22 +163,44 @@ impl Jobs {
             ReaderGone::Storage(e) => stored(e),
         })?;
         let filter = Filter::from_query(&job.job.query).map_err(|e| e.to_string())?.0;
-        let estimate = self
-            .store
-            .count_events_as_of(&filter, &reader.scope, job.as_of, ESTIMATE_CAP)
-            .await
-            .map_err(stored)?;
-        let scope = reader.scope.clone();
-        if !self.store.begin_export_job(id, &self.worker, &scope, estimate).await.map_err(stored)? {
-            return Ok(None);
-        }
-        let exporter =
-            Exporter { store: self.store.clone(), reader, recorded: true, job: Some(id.clone()) };
-        let export = Export::new(exporter, filter, job.job.format, job.as_of)
-            .map_err(|e| e.to_string())?
-            .counting_into(rows);
         let part = self.part(id);
-        let written = file::write(export, &part).await?;
+        let scope = reader.scope.clone();
+        let written = match job.job.kind {
+            JobKind::Events => {
+                let estimate = self
+                    .store
+                    .count_events_as_of(&filter, &reader.scope, job.as_of, ESTIMATE_CAP)
+                    .await
+                    .map_err(stored)?;
+                let begun = self.store.begin_export_job(id, &self.worker, &scope, estimate);
+                if !begun.await.map_err(stored)? {
+                    return Ok(None);
+                }
+                let exporter = Exporter {
+                    store: self.store.clone(),
+                    reader,
+                    recorded: true,
+                    job: Some(id.clone()),
+                };
+                let export = Export::new(exporter, filter, job.job.format, job.as_of)
+                    .map_err(|e| e.to_string())?
+                    .counting_into(rows);
+                file::write(export, &part).await?
+            }
+            JobKind::DebugLog => {
+                if !self
+                    .store
+                    .begin_export_job(id, &self.worker, &scope, 0)
+                    .await
+                    .map_err(stored)?
+                {
+                    return Ok(None);
+                }
+                let window = filter.time_window(job.as_of).map_err(|e| e.to_string())?;
+                let since = window.from.unwrap_or(job.as_of);
+                debug_log::archive(&self.settings.log_dir, since, &part).await?
+            }
+        };
         let place = |e: std::io::Error| format!("writing the file failed: {e}");
         tokio::fs::rename(&part, self.files().file(job)).await.map_err(place)?;
         file::sync_dir(&self.settings.dir).await.map_err(place)?;

@@ -62,9 +62,18 @@ pub async fn spawn_app(db: ScratchDb) -> TestApp {
 }
 
 impl TestApp {
-    /// Export job settings writing into this app's own folder.
+    /// Export job settings writing into this app's own folder, and reading its own log.
     pub fn job_settings(&self) -> JobSettings {
-        JobSettings { dir: self.exports.path().to_owned(), ..JobSettings::default() }
+        JobSettings {
+            dir: self.exports.path().to_owned(),
+            log_dir: self.log_dir(),
+            ..JobSettings::default()
+        }
+    }
+
+    /// Where this app's debug-log archives read the log from.
+    pub fn log_dir(&self) -> std::path::PathBuf {
+        self.exports.path().join("logs")
     }
 
     fn router_with(&self, settings: Settings) -> Router {
@@ -198,4 +207,38 @@ pub fn parse_csv(body: &[u8]) -> Vec<Vec<String>> {
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect()
+}
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
+    out
+}
+
+/// Waits for a job to leave queued and running.
+pub async fn wait(app: &TestApp, id: &str) -> auditrail_storage::StoredJob {
+    for _ in 0..600 {
+        let job = app.db.store.export_job(id).await.unwrap().unwrap();
+        if !job.job.status.is_pending() {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("export job {id} did not finish in 30 s");
+}
+
+/// A person with `role` over `projects`, as they stand now.
+pub async fn person(
+    app: &TestApp,
+    email: &str,
+    role: &str,
+    projects: &str,
+) -> auditrail_model::Account {
+    let projects = auditrail_model::Projects::parse(projects).unwrap();
+    let user = app.db.store.create_user(email, role, projects, "hash", unrecorded).await.unwrap();
+    app.db.store.account(&user.id).await.unwrap().unwrap()
+}
+
+pub fn requester(account: &auditrail_model::Account) -> auditrail_access::exports::Requester {
+    auditrail_access::exports::Requester::person(account, &Default::default())
 }
