@@ -49,7 +49,7 @@ pub fn AccountMenu() -> impl IntoView {
                         {account.can(Permission::LogsExport).then(|| view! {
                             <a href="/exports" data-testid="exports-link">"Exports"</a>
                         })}
-                        {account.can(Permission::MessagesManage).then(|| view! {
+                        {account.manages_messages().then(|| view! {
                             <a href="/messages" data-testid="messages-link">"Messages"{crate::messages_page::unread_badge(unread)}</a>
                         })}
                         {admin_page(&account).map(|href| view! {

@@ -19,6 +19,10 @@ mod ssr {
 
     pub fn steward() -> Result<Steward, UiError> {
         let (visitor, account) = require(Permission::MessagesManage)?;
+        if !account.manages_messages() {
+            let why = "System messages span every project; your account is limited to some.";
+            return Err(UiError::Forbidden(why.into()).answered());
+        }
         Ok(Steward::person(&account, &visitor.client))
     }
 }
@@ -67,7 +71,7 @@ type UnreadResource = Resource<Result<u64, UiError>>;
 
 /// Made with the account, in the same place on the server and in the browser (a resource made
 /// inside a suspended view gets a different position in each, and hydration then fails). Asks
-/// only for people with `messages.manage`.
+/// only for people who manage messages ([`auditrail_model::Account::manages_messages`]).
 pub fn provide_unread() {
     let changed = RwSignal::new(0);
     provide_context(MessagesChanged(changed));
@@ -75,11 +79,7 @@ pub fn provide_unread() {
     let unread: UnreadResource = Resource::new(
         move || changed.get(),
         move |_| async move {
-            let may = account
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|a| a.can(auditrail_model::Permission::MessagesManage));
+            let may = account.await.ok().flatten().is_some_and(|a| a.manages_messages());
             if may { unread_messages().await } else { Ok(0) }
         },
     );

@@ -352,6 +352,11 @@ impl ApiKey {
         !self.revoked && self.scopes.contains(&scope)
     }
 
+    /// As [`Account::manages_messages`]: the `messages` scope over every project.
+    pub fn manages_messages(&self) -> bool {
+        self.allows(Scope::Messages) && self.projects == Projects::All
+    }
+
     /// What the key can do, in the permissions a person would need for it: `read` lists and
     /// opens events (so it is `logs.view` and `logs.view_details`), `export` exports, `messages`
     /// manages system messages.
@@ -418,6 +423,12 @@ pub struct Account {
 impl Account {
     pub fn can(&self, permission: Permission) -> bool {
         self.permissions.contains(&permission)
+    }
+
+    /// System messages name keys, deliveries and jobs of every project, so managing them needs
+    /// `messages.manage` over every project.
+    pub fn manages_messages(&self) -> bool {
+        self.can(Permission::MessagesManage) && self.user.projects == Projects::All
     }
 
     pub fn read_scope(&self) -> ReadScope {

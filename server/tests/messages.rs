@@ -154,11 +154,32 @@ async fn messages_need_the_messages_scope_and_valid_input(app: TestApp) {
         (Method::POST, "/api/v1/messages", Some(body.clone())),
         (Method::GET, "/api/v1/messages", None),
         (Method::POST, "/api/v1/messages/read-all", None),
+        (Method::POST, "/api/v1/messages/x/read", None),
+        (Method::DELETE, "/api/v1/messages/x", None),
         (Method::DELETE, "/api/v1/messages", None),
     ] {
         let refused = call(&app, &other, method, uri, body).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{uri}");
         assert!(refused.error_message().contains("messages scope"), "{}", refused.error_message());
+    }
+
+    // Messages name keys, deliveries and jobs of every project: not for a key limited to some.
+    let limited = app
+        .db
+        .store
+        .create_api_key("shop only", &Scope::ALL, Projects::parse("shop").unwrap(), unrecorded)
+        .await
+        .unwrap()
+        .secret;
+    for (method, uri, body) in [
+        (Method::POST, "/api/v1/messages", Some(body.clone())),
+        (Method::GET, "/api/v1/messages", None),
+        (Method::POST, "/api/v1/messages/x/read", None),
+        (Method::DELETE, "/api/v1/messages/x", None),
+    ] {
+        let refused = call(&app, &limited, method, uri, body).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(refused.error_message().contains("limited to some"), "{}", refused.error_message());
     }
 
     let blank = post_message(&app, json!({"category": "", "module": "m", "message": "x"})).await;

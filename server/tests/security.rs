@@ -29,6 +29,7 @@ backend_tests!(
     many_writers_at_once_all_succeed,
     a_change_and_its_record_commit_together,
     another_sites_links_and_downloads_are_not_served,
+    system_messages_are_for_those_who_manage_them_over_every_project,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -688,4 +689,23 @@ async fn another_sites_links_and_downloads_are_not_served(app: TestApp) {
     }
     let signin = Request::get("/sign-in").header("sec-fetch-site", "cross-site");
     assert_eq!(app.send(signin.body(Body::empty()).unwrap()).await.status, StatusCode::OK);
+}
+
+/// The Messages page's server functions: `messages.manage` over every project, as for keys.
+async fn system_messages_are_for_those_who_manage_them_over_every_project(app: TestApp) {
+    app.db.store.raise_message(&auditrail_model::NewMessage::new("c", "m", "x"), 1).await.unwrap();
+    let admin = app.session("root@example.com", "admin", Projects::All).await;
+    let shop_admin =
+        app.session("shop@example.com", "admin", Projects::parse("shop").unwrap()).await;
+    let viewer = app.session("view@example.com", "viewer", Projects::All).await;
+    let listed = app.call("messages", &[], &admin).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", body(&listed));
+    assert_eq!(listed.json()["unread"], 1);
+    for endpoint in ["messages", "messages/unread", "messages/read-all", "messages/delete-all"] {
+        for (who, cookie) in [("viewer", &viewer), ("project-limited admin", &shop_admin)] {
+            let refused = app.call(endpoint, &[], cookie).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{endpoint} for the {who}");
+        }
+    }
+    assert_eq!(app.db.store.unread_messages().await.unwrap(), 1, "nothing changed");
 }

@@ -19,6 +19,11 @@ pub const BODY_MAX: usize = 64 * 1024;
 
 fn steward(auth: &Authenticated) -> Result<Steward, ApiError> {
     auth.require(Scope::Messages)?;
+    if !auth.key().manages_messages() {
+        return Err(ApiError::Forbidden(
+            "system messages span every project; this API key is limited to some".into(),
+        ));
+    }
     Ok(auth.steward())
 }
 
