@@ -1,6 +1,7 @@
 //! The home page: filter form, newest-first table, paging links, and the drawer outlet.
 
-use auditrail_model::{Filter, ListedEvent, Page};
+use auditrail_model::views::Source;
+use auditrail_model::{Filter, ListedEvent, LogView, Page};
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate};
@@ -56,6 +57,17 @@ pub fn EventsPage() -> impl IntoView {
     let large = move || events.get().and_then(Result::ok).is_some_and(|p| p.next_cursor.is_some());
     view! {
         <section class="events-page">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    // The access trail's tab only for those who may read it.
+                    let trail = account.await.ok().flatten().is_some_and(|a| {
+                        auditrail_model::Permission::read_trail(&a.permissions)
+                    });
+                    let current = Filter::from_query(&query.get())
+                        .map_or("all", |(f, _)| f.log_view().id);
+                    view! { <ViewTabs trail current/> }
+                })}
+            </Transition>
             <FilterForm facets/>
             <div class="toolbar">
                 <Transition fallback=|| ()>
@@ -95,6 +107,24 @@ pub fn EventsPage() -> impl IntoView {
     }
 }
 
+/// The log views as tabs; each opens its list with no other filter.
+#[component]
+fn ViewTabs(trail: bool, current: &'static str) -> impl IntoView {
+    let tabs = auditrail_model::VIEWS
+        .iter()
+        .filter(|v| trail || !v.is_trail())
+        .map(|v| {
+            let href = if v.id == "all" { "/".to_owned() } else { format!("/?view={}", v.id) };
+            let active = v.id == current;
+            view! {
+                <a href=href class:active=active aria-current=active.then_some("page")
+                    data-testid=format!("view-{}", v.id)>{v.name}</a>
+            }
+        })
+        .collect_view();
+    view! { <nav class="view-tabs" aria-label="Log views" data-testid="view-tabs">{tabs}</nav> }
+}
+
 #[component]
 fn LoadError(err: UiError) -> impl IntoView {
     let (title, link, label) = match err {
@@ -116,6 +146,8 @@ fn LoadError(err: UiError) -> impl IntoView {
 fn EventTable(page: Page<ListedEvent>, may_flag: bool) -> impl IntoView {
     let query = current_query();
     let zone = zone_label();
+    let view = Filter::from_query(&query.get_untracked())
+        .map_or(&auditrail_model::views::ALL, |(f, _)| f.log_view());
     if page.events.is_empty() {
         let paged = query.get_untracked().contains("cursor=");
         return view! {
@@ -140,19 +172,15 @@ fn EventTable(page: Page<ListedEvent>, may_flag: bool) -> impl IntoView {
         <table class="events" data-testid="events-table">
             <thead>
                 <tr>
-                    <th>"Time (" {zone} ")"</th>
-                    <th>"User"</th>
-                    <th>"Project"</th>
-                    <th>"Module"</th>
-                    <th>"Action"</th>
-                    <th>"Result"</th>
-                    <th>"Description"</th>
-                    <th>"IP"</th>
+                    {view.columns.iter().map(|c| match c.source {
+                        Source::Time => view! { <th>"Time (" {zone} ")"</th> }.into_any(),
+                        _ => view! { <th data-column=c.id>{c.label}</th> }.into_any(),
+                    }).collect_view()}
                     <th><span class="visually-hidden">"Flag"</span></th>
                 </tr>
             </thead>
             <tbody>
-                {page.events.into_iter().map(|event| view! { <EventRow event may_flag/> }).collect_view()}
+                {page.events.into_iter().map(|event| view! { <EventRow event view may_flag/> }).collect_view()}
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
@@ -165,7 +193,7 @@ fn EventTable(page: Page<ListedEvent>, may_flag: bool) -> impl IntoView {
 }
 
 #[component]
-fn EventRow(event: ListedEvent, may_flag: bool) -> impl IntoView {
+fn EventRow(event: ListedEvent, view: &'static LogView, may_flag: bool) -> impl IntoView {
     let query = current_query();
     let navigate = use_navigate();
     let href = {
@@ -177,24 +205,48 @@ fn EventRow(event: ListedEvent, may_flag: bool) -> impl IntoView {
         move |_| navigate(&href(), Default::default())
     };
     let failed = event.result == auditrail_model::Outcome::Failure;
+    let cells = view
+        .columns
+        .iter()
+        .map(|column| {
+            let text = |value: Option<&String>| value.cloned().unwrap_or_default();
+            match column.source {
+                Source::Time => view! {
+                    <td class="time"><A href=href.clone()><LocalTime at=event.occurred_at/></A></td>
+                }
+                .into_any(),
+                Source::User => {
+                    view! { <td>{event.user.clone().unwrap_or_else(|| "—".to_owned())}</td> }
+                        .into_any()
+                }
+                Source::Project => view! { <td>{event.project.clone()}</td> }.into_any(),
+                Source::Module => view! { <td class="name">{event.module.clone()}</td> }.into_any(),
+                Source::Action => view! { <td class="name">{event.action.clone()}</td> }.into_any(),
+                Source::Result => view! {
+                    <td>
+                        <span class=if failed { "badge failure" } else { "badge success" }>
+                            {event.result.as_str()}
+                        </span>
+                    </td>
+                }
+                .into_any(),
+                Source::Description => view! {
+                    <td class="description">{text(event.description.as_ref())}</td>
+                }
+                .into_any(),
+                Source::Ip => {
+                    view! { <td class="ip">{text(event.source_ip.as_ref())}</td> }.into_any()
+                }
+                Source::Target | Source::Detail(_) => view! {
+                    <td data-column=column.id>{text(event.columns.get(column.id))}</td>
+                }
+                .into_any(),
+            }
+        })
+        .collect_view();
     view! {
         <tr class="event-row" class:failure=failed on:click=open data-testid="event-row" data-id=event.id.clone()>
-            <td class="time">
-                <A href=href>
-                    <LocalTime at=event.occurred_at/>
-                </A>
-            </td>
-            <td>{event.user.unwrap_or_else(|| "—".to_owned())}</td>
-            <td>{event.project}</td>
-            <td class="name">{event.module}</td>
-            <td class="name">{event.action}</td>
-            <td>
-                <span class=if failed { "badge failure" } else { "badge success" }>
-                    {event.result.as_str()}
-                </span>
-            </td>
-            <td class="description">{event.description.unwrap_or_default()}</td>
-            <td class="ip">{event.source_ip.unwrap_or_default()}</td>
+            {cells}
             <td class="flag-cell"><FlagToggle id=event.id.clone() flagged=event.flagged may_flag/></td>
         </tr>
     }

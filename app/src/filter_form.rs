@@ -97,9 +97,24 @@ fn FilterFields(facets: Facets) -> impl IntoView {
         custom.set(value == "custom");
     };
     let show_custom = move || draft.with(|f| range_value(f, custom.get()) == "custom");
+    // Each view offers its own filters; the URL's view decides which.
+    let offers = move |key: &'static str| applied.with(|f| f.log_view().filters.contains(&key));
+    let detail_keys = move || {
+        let view = applied.with(|f| f.log_view());
+        view.filters.iter().filter_map(|k| k.strip_prefix("details.")).map(move |key| {
+            let label = view
+                .columns
+                .iter()
+                .find(|c| c.source == auditrail_model::views::Source::Detail(key))
+                .map_or(key, |c| c.label);
+            (key, label)
+        })
+    };
 
     view! {
         <form class="filters" method="get" action="/" on:submit=on_submit data-testid="filters">
+            <input type="hidden" name="view" value=initial.view.clone().unwrap_or_default()
+                prop:value=move || draft.with(|f| f.view.clone().unwrap_or_default())/>
             <label>
                 "Time"
                 <select name="range" on:change=on_range prop:value=move || draft.with(|f| range_value(f, custom.get())) data-testid="f-range">
@@ -112,6 +127,7 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                 <BoundInput label="From" name="from" draft get=|f| f.from set=|f, b| f.from = b/>
                 <BoundInput label="To" name="to" draft get=|f| f.to set=|f, b| f.to = b/>
             </Show>
+            <Show when=move || offers("actor")>
             <label>
                 "User"
                 <input type="search" name="actor" list="actor-values" placeholder="Name, email or id" data-testid="f-actor" value=first(&initial.actor)
@@ -121,10 +137,24 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                     {facets.actors.iter().map(|a| view! { <option value=a.value.clone()/> }).collect_view()}
                 </datalist>
             </label>
-            <FacetSelect label="Project" name="project" values=facets.projects draft get=|f| first(&f.project) set=|f, v| f.project = one(v)/>
-            <FacetSelect label="Module" name="module" values=facets.modules draft get=|f| first(&f.module) set=|f, v| f.module = one(v)/>
-            <FacetSelect label="Operation" name="action" values=facets.actions draft get=|f| first(&f.action) set=|f, v| f.action = one(v)/>
-            <FacetSelect label="Category" name="category" values=facets.categories draft get=|f| first(&f.category) set=|f, v| f.category = one(v)/>
+            </Show>
+            <Show when=move || offers("project")>
+                <FacetSelect label="Project" name="project" values=facets.projects.clone() draft get=|f| first(&f.project) set=|f, v| f.project = one(v)/>
+            </Show>
+            <Show when=move || offers("module")>
+                <FacetSelect label="Module" name="module" values=facets.modules.clone() draft get=|f| first(&f.module) set=|f, v| f.module = one(v)/>
+            </Show>
+            <Show when=move || offers("action")>
+                <FacetSelect label="Operation" name="action" values=facets.actions.clone() draft get=|f| first(&f.action) set=|f, v| f.action = one(v)/>
+            </Show>
+            <Show when=move || offers("category")>
+                <FacetSelect label="Category" name="category" values=facets.categories.clone() draft get=|f| first(&f.category) set=|f, v| f.category = one(v)/>
+            </Show>
+            <Show when=move || offers("target")>
+                <TextFilter label="Webhook" name="target" placeholder="Name or id" draft get=|f| first(&f.target) set=|f, v| f.target = one(v)/>
+            </Show>
+            {move || detail_keys().map(|(key, label)| view! { <DetailFilter key label draft/> }).collect_view()}
+            <Show when=move || offers("result")>
             <label>
                 "Result"
                 <select name="result" data-testid="f-result"
@@ -135,6 +165,8 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                     <option value="failure" selected=initial.result.first() == Some(&Outcome::Failure)>"Failure"</option>
                 </select>
             </label>
+            </Show>
+            <Show when=move || offers("flagged")>
             <label>
                 "Flagged"
                 <select name="flagged" data-testid="f-flagged"
@@ -149,12 +181,15 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                     <option value="false" selected=initial.flagged == Some(false)>"Not flagged"</option>
                 </select>
             </label>
+            </Show>
+            <Show when=move || offers("ip")>
             <label>
                 "IP address"
                 <input type="search" name="ip" placeholder="IP address or host" data-testid="f-ip" value=first(&initial.ip)
                     prop:value=move || draft.with(|f| first(&f.ip))
                     on:input=move |ev| draft.update(|f| f.ip = one(event_target_value(&ev)))/>
             </label>
+            </Show>
             <label class="wide">
                 "Keyword"
                 <input type="search" name="q" placeholder="Whole words; end with * for a prefix" data-testid="f-q" value=initial.q.clone().unwrap_or_default()
@@ -169,6 +204,50 @@ fn FilterFields(facets: Facets) -> impl IntoView {
                 <a class="button" href="/" data-testid="reset">"Reset"</a>
             </div>
         </form>
+    }
+}
+
+/// A free-text filter of one value.
+#[component]
+fn TextFilter(
+    label: &'static str,
+    name: &'static str,
+    placeholder: &'static str,
+    draft: RwSignal<Filter>,
+    get: fn(&Filter) -> String,
+    set: fn(&mut Filter, String),
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input type="search" name=name placeholder=placeholder data-testid=format!("f-{name}")
+                value=draft.with_untracked(get)
+                prop:value=move || draft.with(get)
+                on:input=move |ev| draft.update(|f| set(f, event_target_value(&ev)))/>
+        </label>
+    }
+}
+
+/// A filter on one key of `details` (`details.KEY`), one value.
+#[component]
+fn DetailFilter(key: &'static str, label: &'static str, draft: RwSignal<Filter>) -> impl IntoView {
+    let get = move |f: &Filter| f.details.get(key).map(|v| first(v)).unwrap_or_default();
+    let name = format!("details.{key}");
+    view! {
+        <label>
+            {label}
+            <input type="search" name=name.clone() data-testid=format!("f-{name}")
+                value=draft.with_untracked(get)
+                prop:value=move || draft.with(get)
+                on:input=move |ev| draft.update(|f| {
+                    let values = one(event_target_value(&ev));
+                    if values.is_empty() {
+                        f.details.remove(key);
+                    } else {
+                        f.details.insert(key.to_owned(), values);
+                    }
+                })/>
+        </label>
     }
 }
 

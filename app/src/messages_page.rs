@@ -33,9 +33,14 @@ pub async fn system_messages(cursor: Option<String>) -> Result<MessagePage, UiEr
     Ok(ssr::steward()?.list(&store, cursor.as_deref(), None).await?)
 }
 
+/// How many messages are unread, for the navigation's badge: 0 for anyone who does not manage
+/// messages (the badge is not theirs, and the page must not fail for them).
 #[server(prefix = "/ui", endpoint = "messages/unread")]
 pub async fn unread_messages() -> Result<u64, UiError> {
-    ssr::steward()?;
+    let visitor = crate::server_fns::visitor()?;
+    if !visitor.account().is_some_and(auditrail_model::Account::manages_messages) {
+        return Ok(0);
+    }
     Ok(crate::server_fns::store()?.unread_messages().await?)
 }
 
@@ -69,20 +74,12 @@ pub struct MessagesChanged(pub RwSignal<u32>);
 
 type UnreadResource = Resource<Result<u64, UiError>>;
 
-/// Made with the account, in the same place on the server and in the browser (a resource made
-/// inside a suspended view gets a different position in each, and hydration then fails). Asks
-/// only for people who manage messages ([`auditrail_model::Account::manages_messages`]).
+/// Made in one place, on the server and in the browser alike (a resource made inside a
+/// suspended view gets a different position in each, and hydration then fails).
 pub fn provide_unread() {
     let changed = RwSignal::new(0);
     provide_context(MessagesChanged(changed));
-    let account = crate::account::use_account();
-    let unread: UnreadResource = Resource::new(
-        move || changed.get(),
-        move |_| async move {
-            let may = account.await.ok().flatten().is_some_and(|a| a.manages_messages());
-            if may { unread_messages().await } else { Ok(0) }
-        },
-    );
+    let unread: UnreadResource = Resource::new(move || changed.get(), |_| unread_messages());
     provide_context(unread);
 }
 

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::UiError;
 
 #[cfg(feature = "ssr")]
-pub(crate) use ssr::{require, store};
+pub(crate) use ssr::{require, store, visitor};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -62,7 +62,8 @@ pub async fn current_account() -> Result<Option<Account>, UiError> {
 }
 
 /// One page of the list for the page's query string (filters plus an optional `cursor`): the
-/// table's columns only, whatever the role; the rest of an event comes through [`get_event`].
+/// table's columns only (the view's, those behind the drawer only with `logs.view_details`);
+/// the rest of an event comes through [`get_event`].
 /// Opening the list is recorded with the filter used (see `auditrail_access::reading::list`).
 #[server(prefix = "/ui", endpoint = "events")]
 pub async fn list_events(query: String) -> Result<Page<ListedEvent>, UiError> {
@@ -76,7 +77,8 @@ pub async fn list_events(query: String) -> Result<Page<ListedEvent>, UiError> {
     let page = PageRequest::parse(cursor, None)
         .map_err(|e| UiError::BadFilter(e.to_string()).answered())?;
     let events = auditrail_access::reading::list(&ssr::store()?, &reader, &filter, page).await?;
-    Ok(events.map(ListedEvent::from))
+    let view = filter.log_view();
+    Ok(events.map(|e| ListedEvent::in_view(e, view, reader.details)))
 }
 
 /// One event's full details; each opening is recorded.

@@ -250,6 +250,12 @@ impl ReadScope {
         if self.details {
             return Ok(());
         }
+        if let Some(key) = filter.details.keys().next() {
+            return Err(FilterError::new(
+                &format!("details.{key}"),
+                "filtering by a field behind the details view needs logs.view_details",
+            ));
+        }
         for (param, values) in [("target", &filter.target), ("trace_id", &filter.trace_id)] {
             if !values.is_empty() {
                 return Err(FilterError::new(
@@ -263,10 +269,13 @@ impl ReadScope {
 
     /// The filter narrowed to what may be read; `None` when nothing readable is left.
     pub fn narrow(&self, filter: &Filter) -> Option<Narrowed> {
-        let mut filter = self.projects.narrow(filter)?;
+        let mut filter = self.projects.narrow(&filter.with_view_preset())?;
         let listed_only = !self.details;
         if self.trail {
-            return Some(Narrowed { filter, hide_trail: false, listed_only });
+            // The trail is listed when asked for by project (its view): left out of a list
+            // of every project, which would otherwise open with its own "accessed" rows.
+            let hide_trail = filter.project.is_empty();
+            return Some(Narrowed { filter, hide_trail, listed_only });
         }
         if filter.project.is_empty() {
             return Some(Narrowed { filter, hide_trail: true, listed_only });
@@ -502,7 +511,14 @@ mod tests {
 
         let manager = ReadScope::everything();
         assert_eq!(manager.narrow(&trail_only).unwrap().filter, trail_only);
-        assert!(!manager.narrow(&everything).unwrap().hide_trail);
+        assert!(manager.narrow(&everything).unwrap().hide_trail, "the trail has its own view");
+        let (trail_view, _) = Filter::from_query("view=trail").unwrap();
+        let narrowed = manager.narrow(&trail_view).unwrap();
+        assert_eq!(
+            (narrowed.filter.project, narrowed.hide_trail),
+            (vec![TRAIL_PROJECT.into()], false)
+        );
+        assert_eq!(viewer.narrow(&trail_view), None, "nor for a viewer through its view");
 
         let key = |projects: &str| ApiKey {
             id: "k".into(),

@@ -148,6 +148,10 @@ pub struct Filter {
     pub flagged: Option<bool>,
     /// Keyword search over description, error, target, actor and details.
     pub q: Option<String>,
+    /// `details.KEY=value`: values of a key of `details`, one of [`crate::DETAIL_KEYS`].
+    pub details: std::collections::BTreeMap<String, Vec<String>>,
+    /// A log view's id ([`crate::VIEWS`]): its category or project preset applies.
+    pub view: Option<String>,
 }
 
 /// A query parameter that could not be understood.
@@ -166,9 +170,9 @@ impl FilterError {
 
 impl Filter {
     /// Every query key a filter understands.
-    pub const KEYS: [&'static str; 15] = [
+    pub const KEYS: [&'static str; 16] = [
         "range", "from", "to", "tz", "actor", "project", "module", "action", "category", "result",
-        "ip", "target", "trace_id", "flagged", "q",
+        "ip", "target", "trace_id", "flagged", "q", "view",
     ];
 
     /// Parses a query string (with or without the leading `?`). Pairs whose key is not a filter
@@ -185,6 +189,12 @@ impl Filter {
         let mut rest = Vec::new();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             let value = value.trim();
+            if let Some(detail) = key.strip_prefix("details.") {
+                if !value.is_empty() {
+                    filter.set_detail(detail, value)?;
+                }
+                continue;
+            }
             if !Filter::KEYS.contains(&key.as_ref()) {
                 rest.push((key.into_owned(), value.to_owned()));
                 continue;
@@ -214,7 +224,51 @@ impl Filter {
                 ));
             }
         }
+        for (key, list) in &mut self.details {
+            let mut seen = std::collections::HashSet::with_capacity(list.len());
+            list.retain(|v| seen.insert(v.clone()));
+            if list.len() > limits::FILTER_VALUES_MAX {
+                return Err(FilterError::new(
+                    &format!("details.{key}"),
+                    format!("at most {} values", limits::FILTER_VALUES_MAX),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    fn set_detail(&mut self, key: &str, value: &str) -> Result<(), FilterError> {
+        let param = format!("details.{key}");
+        if !crate::DETAIL_KEYS.contains(&key) {
+            return Err(FilterError::new(
+                &param,
+                format!("not a filterable detail; those are {}", crate::DETAIL_KEYS.join(", ")),
+            ));
+        }
+        if value.chars().count() > limits::TEXT_MAX {
+            return Err(FilterError::new(&param, "value is too long"));
+        }
+        self.details.entry(key.to_owned()).or_default().push(value.to_owned());
+        Ok(())
+    }
+
+    /// The filter with its view's preset applied: the view's category, or its project.
+    pub fn with_view_preset(&self) -> Filter {
+        let mut filter = self.clone();
+        if let Some(view) = self.view.as_deref().and_then(crate::views::view) {
+            if let Some(category) = view.category {
+                filter.category = vec![category.to_owned()];
+            }
+            if let Some(project) = view.project {
+                filter.project = vec![project.to_owned()];
+            }
+        }
+        filter
+    }
+
+    /// The view this filter shows: [`crate::views::ALL`] without one.
+    pub fn log_view(&self) -> &'static crate::LogView {
+        self.view.as_deref().and_then(crate::views::view).unwrap_or(&crate::views::ALL)
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), FilterError> {
@@ -272,6 +326,17 @@ impl Filter {
                     "false" | "0" | "no" => false,
                     _ => return Err(FilterError::new(key, "must be true or false")),
                 });
+            }
+            "view" => {
+                single(self.view.is_some())?;
+                let view = crate::views::view(value).ok_or_else(|| {
+                    let ids: Vec<_> = crate::VIEWS.iter().map(|v| v.id).collect();
+                    FilterError::new(key, format!("must be one of {}", ids.join(", ")))
+                })?;
+                // The default view is no view: one URL per list.
+                if view.id != crate::views::ALL.id {
+                    self.view = Some(view.id.to_owned());
+                }
             }
             "q" => {
                 single(self.q.is_some())?;
@@ -365,6 +430,11 @@ impl Filter {
                 out.append_pair(key, v);
             }
         }
+        for (key, values) in &self.details {
+            for v in values {
+                out.append_pair(&format!("details.{key}"), v);
+            }
+        }
         if let Some(f) = self.flagged {
             out.append_pair("flagged", if f { "true" } else { "false" });
         }
@@ -373,6 +443,9 @@ impl Filter {
         }
         if let Some(tz) = &self.tz {
             out.append_pair("tz", tz);
+        }
+        if let Some(view) = &self.view {
+            out.append_pair("view", view);
         }
         out.finish()
     }

@@ -12,6 +12,7 @@ mod message;
 mod names;
 mod page;
 mod validate;
+pub mod views;
 
 pub use access::{
     AccessError, Account, ApiKey, Narrowed, Permission, Projects, ReadScope, Role, Scope,
@@ -28,3 +29,4 @@ pub use message::{MESSAGE_METADATA_MAX_BYTES, MessagePage, NewMessage, SystemMes
 pub use names::{Action, Category, EventId, Identifier, Module, Project, source_address};
 pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest, Trace};
 pub use validate::{EventError, limits};
+pub use views::{DETAIL_KEYS, LogView, VIEWS};

@@ -50,6 +50,36 @@ pub struct ListedEvent {
     pub source_ip: Option<String>,
     /// Flagged for follow-up; who flagged it and the note are behind the drawer.
     pub flagged: bool,
+    /// A log view's columns from behind the drawer (target, `details` keys) by column id:
+    /// only for readers with `logs.view_details` (see [`ListedEvent::in_view`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub columns: std::collections::BTreeMap<String, String>,
+}
+
+impl ListedEvent {
+    /// The event as `view` lists it: its columns from behind the drawer too, when `details`
+    /// may be read.
+    pub fn in_view(event: Event, view: &crate::LogView, details: bool) -> ListedEvent {
+        let mut columns = std::collections::BTreeMap::new();
+        if details {
+            for column in view.columns {
+                let value = match column.source {
+                    crate::views::Source::Target => {
+                        event.target.name.clone().or_else(|| event.target.id.clone())
+                    }
+                    crate::views::Source::Detail(key) => event.details.get(key).map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    }),
+                    _ => None,
+                };
+                if let Some(value) = value {
+                    columns.insert(column.id.to_owned(), value);
+                }
+            }
+        }
+        ListedEvent { columns, ..ListedEvent::from(event) }
+    }
 }
 
 impl From<Event> for ListedEvent {
@@ -65,6 +95,7 @@ impl From<Event> for ListedEvent {
             description: e.description,
             source_ip: e.source_ip,
             flagged: e.flagged,
+            columns: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -250,28 +250,37 @@ impl DemoGenerator {
         ]
         .choose(&mut self.rng)
         .unwrap_or(&"https://example.test/hook");
+        let attempt = self.rng.random_range(1..=4);
+        let name = *["Partner audit feed", "Globex CRM events", "Test hook"]
+            .choose(&mut self.rng)
+            .unwrap_or(&"Test hook");
         b.system_event("webhook_failure", "Webhooks", "deliver")
             .describe("Webhook delivery failed".into())
-            .error(&format!("HTTP {status} from {url} after 3 retries"))
-            .target("webhook", &format!("wh-{}", self.rng.random_range(10..99)), url)
-            .details(json!({"webhook_url": url, "status": status, "retries": 3, "event_type": "campaign.published"}))
+            .error(&format!("HTTP {status} from {url} on attempt {attempt}"))
+            .target("webhook", &format!("wh-{}", self.rng.random_range(10..99)), name)
+            .details(json!({"webhook_url": url, "status": status, "attempt": attempt, "event_type": "campaign.published"}))
             .build()
     }
 
     fn integration_failure(&mut self, b: &Base) -> NewEvent {
-        let (name, error) = *[
-            ("Salesforce", "OAuth token expired; reconnect the integration"),
-            ("Slack", "channel_not_found: #marketing-alerts"),
-            ("Shopify", "Rate limited (429); retry after 30s"),
-            ("HubSpot", "Field 'lifecycle_stage' does not exist"),
+        let (name, kind, failure, error) = *[
+            ("Salesforce", "crm", "auth", "OAuth token expired; reconnect the integration"),
+            ("Slack", "messaging", "not_found", "channel_not_found: #marketing-alerts"),
+            ("Shopify", "commerce", "rate_limit", "Rate limited (429); retry after 30s"),
+            ("HubSpot", "crm", "schema", "Field 'lifecycle_stage' does not exist"),
         ]
         .choose(&mut self.rng)
-        .unwrap_or(&("Salesforce", "OAuth token expired"));
+        .unwrap_or(&("Salesforce", "crm", "auth", "OAuth token expired"));
         b.system_event("integration_failure", "Integrations", "sync")
             .describe(format!("{name} sync failed"))
             .error(error)
             .target("integration", &name.to_lowercase(), name)
-            .details(json!({"integration": name, "records_pending": self.rng.random_range(1..500)}))
+            .details(json!({
+                "integration": name,
+                "integration_type": kind,
+                "failure_type": failure,
+                "records_pending": self.rng.random_range(1..500),
+            }))
             .build()
     }
 

@@ -398,7 +398,7 @@ fn push_matching(
     } else {
         push_keyword_source(buf, &terms, narrowed.listed_only)
     };
-    push_conditions(buf, narrowed, window, key);
+    push_conditions(buf, narrowed, window, key, detail_text);
     if let Some(as_of) = as_of {
         buf.push(" AND e.received_at <= ").bind(Arg::Int(as_of.timestamp_micros()));
     }

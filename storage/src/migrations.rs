@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// Version, description (the file name's words), SQL.
 type Step = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: [Step; 11] = [
+pub(crate) const SQLITE: [Step; 12] = [
     (1, "events", include_str!("../migrations/sqlite/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/sqlite/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/sqlite/0003_accounts.sql")),
@@ -23,9 +23,10 @@ pub(crate) const SQLITE: [Step; 11] = [
     (9, "flag notes", include_str!("../migrations/sqlite/0009_flag_notes.sql")),
     (10, "system messages", include_str!("../migrations/sqlite/0010_system_messages.sql")),
     (11, "job kinds", include_str!("../migrations/sqlite/0011_job_kinds.sql")),
+    (12, "detail indexes", include_str!("../migrations/sqlite/0012_detail_indexes.sql")),
 ];
 
-pub(crate) const POSTGRES: [Step; 11] = [
+pub(crate) const POSTGRES: [Step; 12] = [
     (1, "events", include_str!("../migrations/postgres/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/postgres/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/postgres/0003_accounts.sql")),
@@ -37,6 +38,7 @@ pub(crate) const POSTGRES: [Step; 11] = [
     (9, "flag notes", include_str!("../migrations/postgres/0009_flag_notes.sql")),
     (10, "system messages", include_str!("../migrations/postgres/0010_system_messages.sql")),
     (11, "job kinds", include_str!("../migrations/postgres/0011_job_kinds.sql")),
+    (12, "detail indexes", include_str!("../migrations/postgres/0012_detail_indexes.sql")),
 ];
 
 pub(crate) fn migrator(steps: &[Step]) -> Migrator {

@@ -16,6 +16,11 @@ fn placeholder(n: usize) -> String {
     format!("${n}")
 }
 
+/// A `details` key's value as text, as the index on it (migration 0012) computes it.
+fn detail_text(key: &'static str) -> String {
+    format!("(e.details::jsonb ->> '{key}')")
+}
+
 /// Every server's writers take one advisory lock: sort-key slots are read, then taken, and two
 /// servers must not hand out the same slot. Postgres releases it at commit or rollback.
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, StorageError> {

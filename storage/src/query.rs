@@ -1,7 +1,7 @@
 //! Filter → SQL, shared by every dialect: one place decides what each filter means. Values are
 //! always bound as parameters, never spliced into the text.
 
-use auditrail_model::{Narrowed, TRAIL_PROJECT, TimeWindow};
+use auditrail_model::{DETAIL_KEYS, Narrowed, TRAIL_PROJECT, TimeWindow};
 
 use crate::sort_key;
 
@@ -76,12 +76,14 @@ pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.recei
 pub(crate) const FLAGS_JOIN: &str = " LEFT JOIN event_flags fl ON fl.event_id = e.id";
 
 /// Appends ` AND …` for every part of the filter except the keyword search, which each dialect
-/// matches with its own index. `key` is the sort-key column the outer query walks.
+/// matches with its own index. `key` is the sort-key column the outer query walks; `detail`
+/// is the dialect's text of a `details` key, as its index (migration 0012) has it.
 pub(crate) fn push_conditions(
     buf: &mut SqlBuf,
     narrowed: &Narrowed,
     window: TimeWindow,
     key: &str,
+    detail: fn(&'static str) -> String,
 ) {
     let filter = &narrowed.filter;
     if narrowed.hide_trail {
@@ -110,6 +112,13 @@ pub(crate) fn push_conditions(
     }
     if !filter.action.is_empty() {
         push_actions(buf, &filter.action);
+    }
+    for (name, values) in &filter.details {
+        // Only the keys the filter accepts reach the SQL text; each has its index.
+        if let Some(name) = DETAIL_KEYS.iter().find(|k| *k == name) {
+            buf.push(" AND ").push(&detail(name)).push(" IN ");
+            buf.bind_list(values.iter().cloned().map(Arg::Text));
+        }
     }
     match filter.flagged {
         Some(true) => buf.push(" AND e.id IN (SELECT event_id FROM event_flags)"),

@@ -24,6 +24,12 @@ fn placeholder(_: usize) -> String {
     "?".to_owned()
 }
 
+/// A `details` key's value as text (numbers too, so `status=500` matches), as the index on it
+/// (migration 0012) computes it.
+fn detail_text(key: &'static str) -> String {
+    format!("CAST(json_extract(e.details, '$.{key}') AS TEXT)")
+}
+
 /// Write transactions start with `BEGIN IMMEDIATE`: a deferred one that reads first and writes
 /// later fails with SQLITE_BUSY under concurrency instead of waiting its turn.
 async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StorageError> {

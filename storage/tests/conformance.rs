@@ -73,6 +73,7 @@ conformance!(
     concurrent_repeats_of_a_message_all_count,
     messages_page_most_recent_first,
     messages_are_marked_read_and_deleted_one_by_one_or_all,
+    views_and_detail_filters_narrow_the_list,
 );
 
 /// No project limit.
@@ -685,7 +686,9 @@ async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
     assert_eq!(projects, ["shop"]);
     assert!(facets.actions.iter().all(|a| a.count == 1), "trail values are not counted");
 
-    assert_eq!(listed("", EVERYTHING).await, ["s1", "t1"]);
+    assert_eq!(listed("", EVERYTHING).await, ["s1"], "the trail is left to its own view");
+    assert_eq!(listed("view=trail", EVERYTHING).await, ["t1"]);
+    assert_eq!(listed("project=auditrail&project=shop", EVERYTHING).await, ["s1", "t1"]);
     let limited =
         ReadScope { projects: Projects::parse("shop").unwrap(), trail: true, details: true };
     assert!(listed("project=auditrail", limited).await.is_empty(), "projects still apply");
@@ -1196,6 +1199,9 @@ async fn concurrent_claims_deliver_a_day_once(db: TestDb) {
     assert_eq!(claimed, 1);
 }
 
+/// The trail's records of message changes.
+const TRAIL_MESSAGES: &str = "view=trail&module=messages";
+
 fn message(text: &str) -> NewMessage {
     NewMessage::new("export", "jobs", text)
 }
@@ -1283,7 +1289,7 @@ async fn messages_are_marked_read_and_deleted_one_by_one_or_all(db: TestDb) {
         event(0, json!({"project": TRAIL_PROJECT, "module": "messages", "action": "delete"}));
     assert!(db.store.delete_message(&b, std::slice::from_ref(&record)).await.unwrap());
     assert!(!db.store.delete_message(&b, &[]).await.unwrap(), "gone already");
-    assert_eq!(list_ids(&db.store, "module=messages").await.len(), 1, "recorded with the change");
+    assert_eq!(list_ids(&db.store, TRAIL_MESSAGES).await.len(), 1, "recorded with the change");
 
     let as_of = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
@@ -1291,5 +1297,77 @@ async fn messages_are_marked_read_and_deleted_one_by_one_or_all(db: TestDb) {
     assert_eq!(db.store.delete_all_messages(as_of, &[record]).await.unwrap(), 2, "a and c");
     let left = db.store.messages(None, 10).await.unwrap();
     assert_eq!(left.messages.iter().map(|m| m.message.as_str()).collect::<Vec<_>>(), ["d"]);
-    assert_eq!(list_ids(&db.store, "module=messages").await.len(), 2);
+    assert_eq!(list_ids(&db.store, TRAIL_MESSAGES).await.len(), 2);
+}
+
+async fn views_and_detail_filters_narrow_the_list(db: TestDb) {
+    let access = |source: &str| {
+        event(
+            1,
+            json!({"category": "access", "action": "login", "details": {"login_source": source}}),
+        )
+    };
+    let webhook = |status: Value| {
+        event(
+            2,
+            json!({"category": "webhook_failure", "details": {"status": status, "attempt": 3}}),
+        )
+    };
+    let integration = event(
+        3,
+        json!({"category": "integration_failure",
+        "details": {"integration": "Salesforce", "integration_type": "crm", "failure_type": "auth"}}),
+    );
+    let trail = event(4, json!({"project": TRAIL_PROJECT, "category": "access"}));
+    let plain = event(5, json!({}));
+    let ids = db
+        .store
+        .insert_events(&[
+            access("sso"),
+            access("password"),
+            webhook(json!(500)),
+            webhook(json!("404")),
+            integration,
+            trail,
+            plain,
+        ])
+        .await
+        .unwrap()
+        .ids;
+    let ids_of = |which: &[usize]| {
+        let mut of: Vec<String> = which.iter().map(|i| ids[*i].clone()).collect();
+        of.sort();
+        of
+    };
+    let store = &db.store;
+    let listed = |query: &'static str| async move {
+        let mut ids = list_ids(store, query).await;
+        ids.sort();
+        ids
+    };
+
+    assert_eq!(listed("view=access").await, ids_of(&[0, 1]));
+    assert_eq!(listed("view=access&details.login_source=sso").await, ids_of(&[0]));
+    // Numbers in details match as their text.
+    assert_eq!(listed("view=webhook_failures&details.status=500").await, ids_of(&[2]));
+    assert_eq!(listed("details.status=404&details.status=500").await, ids_of(&[2, 3]));
+    assert_eq!(
+        listed("view=integration_failures&details.failure_type=auth&details.integration_type=crm")
+            .await,
+        ids_of(&[4])
+    );
+    // The trail is a view of its own, left out of the list of every project.
+    assert_eq!(listed("").await, ids_of(&[0, 1, 2, 3, 4, 6]));
+    assert_eq!(listed("view=trail").await, ids_of(&[5]));
+    assert_eq!(listed("project=auditrail").await, ids_of(&[5]));
+    // A view's preset wins over a category asked for beside it.
+    assert_eq!(listed("view=access&category=activity").await, ids_of(&[0, 1]));
+
+    let unknown = Filter::from_query("details.password=x").unwrap_err();
+    assert!(unknown.to_string().contains("not a filterable detail"), "{unknown}");
+    let bad_view = Filter::from_query("view=everything").unwrap_err();
+    assert!(bad_view.to_string().starts_with("view: must be one of all, activity"), "{bad_view}");
+    let listed_only = ReadScope { projects: Projects::All, trail: false, details: false };
+    let hidden = listed_only.check(&filter("details.login_source=sso")).unwrap_err();
+    assert!(hidden.to_string().contains("needs logs.view_details"), "{hidden}");
 }

@@ -30,6 +30,15 @@ impl From<ReadError> for ApiError {
     }
 }
 
+/// The log views a key may list, from `auditrail_model::VIEWS`: the access trail's only for
+/// keys that read it.
+pub async fn views(auth: Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.require(Scope::Read)?;
+    let trail = auth.reader().scope.trail;
+    let views: Vec<_> = auditrail_model::VIEWS.iter().filter(|v| trail || !v.is_trail()).collect();
+    Ok(Json(serde_json::json!({ "views": views })))
+}
+
 /// Whole events: `read` lists and opens them (README says so).
 pub async fn list(
     State(store): State<Store>,
