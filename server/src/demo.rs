@@ -243,17 +243,14 @@ impl DemoGenerator {
 
     fn webhook_failure(&mut self, b: &Base) -> NewEvent {
         let status = *[500, 502, 503, 504, 410].choose(&mut self.rng).unwrap_or(&502);
-        let url = *[
-            "https://hooks.partner.test/audit",
-            "https://crm.globex.test/webhooks/events",
-            "https://example.test/hook",
+        let (name, url) = *[
+            ("Partner audit feed", "https://hooks.partner.test/audit"),
+            ("Globex CRM events", "https://crm.globex.test/webhooks/events"),
+            ("Test hook", "https://example.test/hook"),
         ]
         .choose(&mut self.rng)
-        .unwrap_or(&"https://example.test/hook");
+        .unwrap_or(&("Test hook", "https://example.test/hook"));
         let attempt = self.rng.random_range(1..=4);
-        let name = *["Partner audit feed", "Globex CRM events", "Test hook"]
-            .choose(&mut self.rng)
-            .unwrap_or(&"Test hook");
         b.system_event("webhook_failure", "Webhooks", "deliver")
             .describe("Webhook delivery failed".into())
             .error(&format!("HTTP {status} from {url} on attempt {attempt}"))

@@ -193,6 +193,29 @@ macro_rules! store_engine {
         }
 
         impl $store {
+    #[cfg(feature = "testing")]
+    pub async fn list_plan(
+        &self,
+        narrowed: &Narrowed,
+        window: TimeWindow,
+    ) -> Result<String, StorageError> {
+        let mut buf = SqlBuf::new(placeholder);
+        buf.push(EXPLAIN.prefix).push(" SELECT e.sort_key");
+        let key = push_matching(&mut buf, narrowed, window, None);
+        buf.push(" ORDER BY ").push(key).push(" DESC LIMIT 51");
+        let mut conn = self.pool.acquire().await?;
+        for setting in EXPLAIN.before {
+            sqlx::query(*setting).execute(&mut *conn).await?;
+        }
+        let rows = query(buf)?.fetch_all(&mut *conn).await;
+        for setting in EXPLAIN.after {
+            sqlx::query(*setting).execute(&mut *conn).await?;
+        }
+        let lines: Result<Vec<String>, sqlx::Error> =
+            rows?.iter().map(|r| sqlx::Row::try_get(r, EXPLAIN.column)).collect();
+        Ok(lines?.join("\n"))
+    }
+
     pub async fn insert_events(
         &self,
         events: &[NewEvent],

@@ -136,6 +136,15 @@ impl Store {
         on_backend!(self, s => s.list_events(&narrowed, window, page, as_of).await)
     }
 
+    /// The database's plan for the first page of `filter`, as text: tests check that filters
+    /// are served by their indexes.
+    #[cfg(feature = "testing")]
+    pub async fn list_plan(&self, filter: &Filter) -> Result<String, StorageError> {
+        let window = filter.time_window(Utc::now())?;
+        let narrowed = ReadScope::everything().narrow(filter).expect("everything is readable");
+        on_backend!(self, s => s.list_plan(&narrowed, window).await)
+    }
+
     /// How many events [`Store::list_events_as_of`] would list in all, counting no further
     /// than `cap`: the progress bar's end for an export.
     pub async fn count_events_as_of(

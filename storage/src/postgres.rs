@@ -16,6 +16,16 @@ fn placeholder(n: usize) -> String {
     format!("${n}")
 }
 
+/// A table this small is read whole whatever its indexes; the plan should show that one is
+/// usable.
+#[cfg(feature = "testing")]
+const EXPLAIN: crate::query::Explain = crate::query::Explain {
+    prefix: "EXPLAIN",
+    before: &["SET enable_seqscan = off"],
+    after: &["RESET enable_seqscan"],
+    column: "QUERY PLAN",
+};
+
 /// A `details` key's value as text, as the index on it (migration 0012) computes it.
 fn detail_text(key: &'static str) -> String {
     format!("(e.details::jsonb ->> '{key}')")

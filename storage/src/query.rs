@@ -64,6 +64,16 @@ impl SqlBuf {
     }
 }
 
+/// How a dialect shows a query's plan (for tests): the statement's prefix, settings around it,
+/// and the column of each plan line.
+#[cfg(feature = "testing")]
+pub(crate) struct Explain {
+    pub prefix: &'static str,
+    pub before: &'static [&'static str],
+    pub after: &'static [&'static str],
+    pub column: &'static str,
+}
+
 /// The columns `row::EventRow` reads, in its order.
 pub(crate) const EVENT_COLUMNS: &str = "e.sort_key, e.id, e.occurred_at, e.received_at, \
     e.project, e.category, e.module, e.action, e.result, e.actor_id, e.actor_name, \

@@ -24,6 +24,14 @@ fn placeholder(_: usize) -> String {
     "?".to_owned()
 }
 
+#[cfg(feature = "testing")]
+const EXPLAIN: crate::query::Explain = crate::query::Explain {
+    prefix: "EXPLAIN QUERY PLAN",
+    before: &[],
+    after: &[],
+    column: "detail",
+};
+
 /// A `details` key's value as text (numbers too, so `status=500` matches), as the index on it
 /// (migration 0012) computes it.
 fn detail_text(key: &'static str) -> String {
