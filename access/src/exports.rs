@@ -3,8 +3,8 @@
 //! both come through here; the server runs the jobs.
 
 use auditrail_model::{
-    Account, ApiKey, ExportFormat, ExportJob, Filter, JobKind, JobStatus, Permission, RangePreset,
-    Scope, TimeWindow,
+    Account, ApiKey, ExportFormat, ExportJob, Filter, JobKind, JobStatus, Permission, Projects,
+    RangePreset, Scope, TimeWindow,
 };
 use auditrail_storage::{NewExportJob, Owner, StorageError, Store, StoredJob};
 use std::path::{Path, PathBuf};
@@ -98,8 +98,14 @@ impl Requester {
             JobKind::Events => {
                 job.owner == self.owner || (self.admin && self.reader.scope.covers(&job.scope))
             }
-            JobKind::DebugLog => self.admin,
+            JobKind::DebugLog => self.debug_logs(),
         }
+    }
+
+    /// Debug-log archives are for admins over every project: the server's log names keys,
+    /// deliveries and jobs of any project.
+    fn debug_logs(&self) -> bool {
+        self.admin && self.reader.scope.projects == Projects::All
     }
 
     /// A file holds what its run could read: whoever downloads it, its owner too, must still
@@ -107,7 +113,7 @@ impl Requester {
     fn may_download(&self, job: &StoredJob) -> bool {
         match job.job.kind {
             JobKind::Events => self.sees(job) && self.reader.scope.covers(&job.scope),
-            JobKind::DebugLog => self.admin,
+            JobKind::DebugLog => self.debug_logs(),
         }
     }
 
@@ -206,8 +212,10 @@ pub async fn request_debug_log(
     requester: &Requester,
     range: RangePreset,
 ) -> Result<ExportJob, ReadError> {
-    if !requester.admin {
-        return Err(ReadError::Denied("debug-log archives need settings.manage".into()));
+    if !requester.debug_logs() {
+        return Err(ReadError::Denied(
+            "debug-log archives need settings.manage over every project".into(),
+        ));
     }
     if !DEBUG_LOG_RANGES.contains(&range) {
         return Err(ReadError::Invalid(
@@ -245,15 +253,20 @@ pub async fn request_debug_log(
     Ok(stored.job)
 }
 
+/// Whether an account may have debug-log archives: see [`Requester::debug_logs`].
+fn manages_debug_logs(account: &Account) -> bool {
+    account.can(Permission::SettingsManage) && account.user.projects == Projects::All
+}
+
 /// The ranges a debug-log archive may cover.
 pub const DEBUG_LOG_RANGES: [RangePreset; 3] =
     [RangePreset::Hours2, RangePreset::Days1, RangePreset::Days7];
 
-/// How the trail names what a job is.
-fn trail_module(kind: JobKind) -> (&'static str, &'static str) {
+/// How the trail names what a job is: its module, target type and noun.
+fn trail_names(kind: JobKind) -> (&'static str, &'static str, &'static str) {
     match kind {
-        JobKind::Events => ("exports", "export"),
-        JobKind::DebugLog => ("debug_logs", "debug_log"),
+        JobKind::Events => ("exports", "export", "an export"),
+        JobKind::DebugLog => ("debug_logs", "debug_log", "a debug-log archive"),
     }
 }
 
@@ -305,8 +318,8 @@ pub async fn download(
             )));
         }
     }
-    let (module, target) = trail_module(job.job.kind);
-    let entry = Entry::new(Kind::Access, module, "download", "Downloaded an export")
+    let (module, target, noun) = trail_names(job.job.kind);
+    let entry = Entry::new(Kind::Access, module, "download", &format!("Downloaded {noun}"))
         .target(target, id, Some(&job.job.filename))
         .detail("filter", job.job.query.clone())
         .detail("rows", job.job.rows);
@@ -322,8 +335,8 @@ pub async fn delete(
     id: &str,
 ) -> Result<(), ReadError> {
     let job = get(store, requester, id).await?;
-    let (module, target) = trail_module(job.job.kind);
-    let entry = Entry::new(Kind::Access, module, "delete", "Deleted an export")
+    let (module, target, noun) = trail_names(job.job.kind);
+    let entry = Entry::new(Kind::Access, module, "delete", &format!("Deleted {noun}"))
         .target(target, id, Some(&job.job.filename))
         .detail("status", job.job.status.as_str());
     let record = audit::event(&requester.reader.actor, &requester.reader.client, entry)?;
@@ -343,8 +356,16 @@ pub async fn owner_reader(store: &Store, job: &StoredJob) -> Result<Reader, Read
             let account = store.account(id).await?;
             let account =
                 account.ok_or(ReaderGone::NoLonger("its owner is no longer an active user"))?;
-            if !account.can(Permission::LogsExport) {
-                return Err(ReaderGone::NoLonger("its owner no longer has logs.export"));
+            match job.job.kind {
+                JobKind::Events if !account.can(Permission::LogsExport) => {
+                    return Err(ReaderGone::NoLonger("its owner no longer has logs.export"));
+                }
+                JobKind::DebugLog if !manages_debug_logs(&account) => {
+                    return Err(ReaderGone::NoLonger(
+                        "its owner no longer has settings.manage over every project",
+                    ));
+                }
+                _ => {}
             }
             Ok(Reader::person(&account, &client))
         }

@@ -104,7 +104,8 @@ pub async fn list(
     {
         return Err(ReadError::ForeignCursor);
     }
-    let mut events = store.list_events(filter, &reader.scope, page, chrono::Utc::now()).await?;
+    let listed = filter.as_listed();
+    let mut events = store.list_events(&listed, &reader.scope, page, chrono::Utc::now()).await?;
     if page.cursor.is_none() {
         let entry = Entry::new(Kind::Access, "events", "list", "Audit log accessed")
             .detail("filter", filter_query.clone());

@@ -272,9 +272,9 @@ impl ReadScope {
         let mut filter = self.projects.narrow(&filter.with_view_preset())?;
         let listed_only = !self.details;
         if self.trail {
-            // The trail is listed when asked for by project (its view): left out of a list
-            // of every project, which would otherwise open with its own "accessed" rows.
-            let hide_trail = filter.project.is_empty();
+            // A list of every project leaves the trail to its own view (see
+            // `Filter::as_listed`); a reader limited to projects that name it asked for it.
+            let hide_trail = filter.leave_out_trail && self.projects == Projects::All;
             return Some(Narrowed { filter, hide_trail, listed_only });
         }
         if filter.project.is_empty() {
@@ -511,7 +511,8 @@ mod tests {
 
         let manager = ReadScope::everything();
         assert_eq!(manager.narrow(&trail_only).unwrap().filter, trail_only);
-        assert!(manager.narrow(&everything).unwrap().hide_trail, "the trail has its own view");
+        assert!(!manager.narrow(&everything).unwrap().hide_trail, "the CLI reads everything");
+        assert!(manager.narrow(&everything.as_listed()).unwrap().hide_trail, "a list does not");
         let (trail_view, _) = Filter::from_query("view=trail").unwrap();
         let narrowed = manager.narrow(&trail_view).unwrap();
         assert_eq!(

@@ -152,6 +152,9 @@ pub struct Filter {
     pub details: std::collections::BTreeMap<String, Vec<String>>,
     /// A log view's id ([`crate::VIEWS`]): its category or project preset applies.
     pub view: Option<String>,
+    /// Set by [`Filter::as_listed`], never by a query string: see there.
+    #[serde(skip)]
+    pub leave_out_trail: bool,
 }
 
 /// A query parameter that could not be understood.
@@ -264,6 +267,14 @@ impl Filter {
             }
         }
         filter
+    }
+
+    /// The filter as a person's or key's list (and its exports) read it: a view with no project
+    /// asked for leaves out the access trail, which has a view of its own. Command-line reads,
+    /// copies and deliveries read the filter as it is, trail included.
+    pub fn as_listed(&self) -> Filter {
+        let leave_out_trail = self.project.is_empty() && self.log_view().project.is_none();
+        Filter { leave_out_trail, ..self.clone() }
     }
 
     /// The view this filter shows: [`crate::views::ALL`] without one.

@@ -227,6 +227,12 @@ impl EventDraft {
                 format!("must be at most {} bytes as JSON", limits::DETAILS_MAX_BYTES),
             ));
         }
+        if self.details.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)) {
+            return Err(EventError::new(
+                "details",
+                "must not contain the NUL character (U+0000), which Postgres cannot store in JSON",
+            ));
+        }
         Ok(NewEvent {
             id,
             occurred_at,
@@ -286,6 +292,16 @@ fn bounded(at: DateTime<Utc>) -> Result<DateTime<Utc>, EventError> {
         return Err(EventError::new("occurred_at", "must be between 1970 and 2199"));
     }
     Ok(at)
+}
+
+/// Whether a JSON value holds U+0000 in a string or a key, at any depth.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// Empty strings mean "not given" for optional fields.
@@ -441,6 +457,17 @@ mod tests {
         }
         assert_eq!(with("a", "2001:DB8::1").unwrap().source_ip(), Some("2001:db8::1"));
         assert_eq!(with("a", "ec2\u{200B}.amazonaws.com").unwrap_err().field, "source_ip");
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_details_is_refused() {
+        for details in [r#"{"k":"a\u0000b"}"#, r#"{"k":[{"\u0000":1}]}"#] {
+            let json = format!(
+                r#"{{"occurred_at":"2026-11-23T10:15:00Z","module":"m","action":"a","details":{details}}}"#
+            );
+            let err = NewEvent::from_json(&json).unwrap_err();
+            assert_eq!(err.field, "details", "{details}");
+        }
     }
 
     #[test]

@@ -69,6 +69,7 @@ async fn an_archive_holds_the_hours_asked_for_and_is_downloaded_and_deleted(app:
         app.trail().await.into_iter().filter(|e| e.module == "debug_logs").collect();
     let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["delete", "request", "download", "request"], "newest first");
+    assert_eq!(trail[0].description.as_deref(), Some("Deleted a debug-log archive"));
 }
 
 async fn archives_are_for_admins_only(app: TestApp) {
@@ -77,6 +78,10 @@ async fn archives_are_for_admins_only(app: TestApp) {
     let auditor = requester(&person(&app, "ann@example.com", "auditor", "").await);
     let refused = exports::request_debug_log(&app.db.store, &auditor, RangePreset::Hours2).await;
     assert!(refused.unwrap_err().to_string().contains("settings.manage"));
+    // The log names keys, deliveries and jobs of every project.
+    let shop_admin = requester(&person(&app, "shop@example.com", "admin", "shop").await);
+    let refused = exports::request_debug_log(&app.db.store, &shop_admin, RangePreset::Hours2).await;
+    assert!(refused.unwrap_err().to_string().contains("over every project"));
     let odd = exports::request_debug_log(&app.db.store, &admin, RangePreset::Minutes5).await;
     assert!(odd.unwrap_err().to_string().contains("2 hours, 24 hours or 7 days"));
 
@@ -87,6 +92,19 @@ async fn archives_are_for_admins_only(app: TestApp) {
     assert!(exports::get(&app.db.store, &auditor, &asked.id).await.is_err());
     assert!(exports::download(&app.db.store, &auditor, &asked.id).await.is_err());
     assert!(exports::list(&app.db.store, &auditor, JobKind::DebugLog).await.unwrap().is_empty());
+    assert!(exports::download(&app.db.store, &shop_admin, &asked.id).await.is_err());
+    assert!(exports::list(&app.db.store, &shop_admin, JobKind::DebugLog).await.unwrap().is_empty());
+
+    // An admin without logs.export (a custom role) still gets archives.
+    auditrail_access::admin::Changer::system(&app.db.store)
+        .save_role("operator", &[auditrail_model::Permission::SettingsManage])
+        .await
+        .unwrap();
+    let operator = requester(&person(&app, "op@example.com", "operator", "").await);
+    let theirs =
+        exports::request_debug_log(&app.db.store, &operator, RangePreset::Hours2).await.unwrap();
+    let done = wait(&app, &theirs.id).await;
+    assert_eq!(done.job.status, JobStatus::Done, "{:?}", done.job.error);
     let reply = app.get(&format!("/api/v1/exports/{}", asked.id)).await;
     assert_eq!(reply.status, axum::http::StatusCode::NOT_FOUND);
 }

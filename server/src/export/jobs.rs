@@ -162,7 +162,8 @@ impl Jobs {
             ReaderGone::NoLonger(why) => format!("not exported: {why}"),
             ReaderGone::Storage(e) => stored(e),
         })?;
-        let filter = Filter::from_query(&job.job.query).map_err(|e| e.to_string())?.0;
+        // A job exports what the list of its filter showed.
+        let filter = Filter::from_query(&job.job.query).map_err(|e| e.to_string())?.0.as_listed();
         let part = self.part(id);
         let scope = reader.scope.clone();
         let written = match job.job.kind {

@@ -56,10 +56,16 @@ pub struct Export {
 
 /// Validates an export query: a bad filter is an error now, not a broken file later.
 pub fn prepare(exporter: Exporter, raw_query: Option<&str>) -> Result<Export, ApiError> {
+    let (filter, format) = parse(raw_query)?;
+    Export::new(exporter, filter, format, Utc::now())
+}
+
+/// The filter and `format` of an export's query string.
+fn parse(raw_query: Option<&str>) -> Result<(Filter, ExportFormat), ApiError> {
     let query = ParsedQuery::parse(raw_query, &["format"])?;
     let format =
         ExportFormat::parse(query.get("format").unwrap_or("csv")).map_err(ApiError::BadRequest)?;
-    Export::new(exporter, query.filter, format, Utc::now())
+    Ok((query.filter, format))
 }
 
 impl Export {
@@ -129,8 +135,10 @@ impl Export {
 
 /// Answers an export request with a streamed attachment. The export is recorded as started
 /// before the first byte goes out, so a download that is never finished is on record too.
+/// The download of what the list with this query string shows (see `Filter::as_listed`).
 pub async fn respond(exporter: Exporter, raw_query: Option<&str>) -> Result<Response, ApiError> {
-    let export = prepare(exporter, raw_query)?;
+    let (filter, format) = parse(raw_query)?;
+    let export = Export::new(exporter, filter.as_listed(), format, Utc::now())?;
     export.record_start().await?;
     Ok((
         [
