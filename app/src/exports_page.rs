@@ -63,27 +63,7 @@ pub fn ExportsPage() -> impl IntoView {
     let current = move || params.read().get("query").filter(|q| !q.is_empty());
     let request = ServerAction::<RequestExport>::new();
     let delete = ServerAction::<DeleteExport>::new();
-    let tick = RwSignal::new(0u32);
-    let jobs = Resource::new(
-        move || (request.version().get(), delete.version().get(), tick.get()),
-        |_| export_jobs(),
-    );
-    // While a job is queued or running, ask again every second.
-    Effect::new(move |_| {
-        let pending = jobs
-            .get()
-            .and_then(Result::ok)
-            .is_some_and(|jobs| jobs.iter().any(|j| j.status.is_pending()));
-        if pending {
-            set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
-        }
-    });
-    let error = move || {
-        [request.value().get().and_then(Result::err), delete.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .next()
-    };
+    let (jobs, error) = live_jobs(request, delete, export_jobs);
 
     let pick = RwSignal::new(String::new());
     let format = RwSignal::new(ExportFormat::Csv.as_str().to_owned());
@@ -147,6 +127,44 @@ pub fn ExportsPage() -> impl IntoView {
             </Transition>
         </section>
     }
+}
+
+/// A page's jobs: fetched again after each request or deletion and, while one is queued or
+/// running, every second; and the last failed request or deletion.
+#[allow(clippy::type_complexity)]
+pub(crate) fn live_jobs<R, D, Fut>(
+    request: ServerAction<R>,
+    delete: ServerAction<D>,
+    fetch: fn() -> Fut,
+) -> (Resource<Result<Vec<ExportJob>, UiError>>, impl Fn() -> Option<UiError> + Copy)
+where
+    R: leptos::server_fn::ServerFn<Output = ExportJob, Error = UiError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    D: leptos::server_fn::ServerFn<Output = (), Error = UiError> + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Vec<ExportJob>, UiError>> + Send + 'static,
+{
+    let tick = RwSignal::new(0u32);
+    let jobs = Resource::new(
+        move || (request.version().get(), delete.version().get(), tick.get()),
+        move |_| fetch(),
+    );
+    Effect::new(move |_| {
+        let pending = jobs
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|jobs| jobs.iter().any(|j| j.status.is_pending()));
+        if pending {
+            set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
+        }
+    });
+    let error = move || {
+        let failed_request = request.value().get().and_then(Result::err);
+        failed_request.or_else(|| delete.value().get().and_then(Result::err))
+    };
+    (jobs, error)
 }
 
 #[component]

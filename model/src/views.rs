@@ -24,13 +24,6 @@ pub enum Source {
     Detail(&'static str),
 }
 
-impl Source {
-    /// Whether the cells come from fields behind the drawer (`logs.view_details`).
-    pub fn behind_drawer(self) -> bool {
-        matches!(self, Source::Target | Source::Detail(_))
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Column {
     pub id: &'static str,

@@ -55,27 +55,7 @@ const RANGES: [(&str, &str); 3] =
 pub fn DebugLogsPage() -> impl IntoView {
     let request = ServerAction::<RequestDebugLog>::new();
     let delete = ServerAction::<DeleteDebugLog>::new();
-    let tick = RwSignal::new(0u32);
-    let archives = Resource::new(
-        move || (request.version().get(), delete.version().get(), tick.get()),
-        |_| debug_log_archives(),
-    );
-    // While one is being built, ask again every second.
-    Effect::new(move |_| {
-        let pending = archives
-            .get()
-            .and_then(Result::ok)
-            .is_some_and(|all| all.iter().any(|a| a.status.is_pending()));
-        if pending {
-            set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
-        }
-    });
-    let error = move || {
-        [request.value().get().and_then(Result::err), delete.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .next()
-    };
+    let (archives, error) = crate::exports_page::live_jobs(request, delete, debug_log_archives);
     view! {
         <h1>"Debug logs"</h1>
         <p class="hint">
