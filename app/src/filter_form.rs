@@ -53,18 +53,24 @@ fn with_zone(mut f: Filter) -> Filter {
 
 #[component]
 pub fn FilterForm(facets: OnceResource<Result<Facets, UiError>>) -> impl IntoView {
+    let account = crate::account::use_account();
     view! {
         <Suspense fallback=|| view! { <p class="notice">"Loading filters…"</p> }>
             {move || Suspend::new(async move {
                 let facets = facets.await.unwrap_or_default();
-                view! { <FilterFields facets/> }
+                // Filters on fields behind the drawer only for those who may read them: the
+                // server would refuse them to anyone else.
+                let may_details = account.await.ok().flatten().is_some_and(|a| {
+                    a.can(auditrail_model::Permission::LogsViewDetails)
+                });
+                view! { <FilterFields facets may_details/> }
             })}
         </Suspense>
     }
 }
 
 #[component]
-fn FilterFields(facets: Facets) -> impl IntoView {
+fn FilterFields(facets: Facets, may_details: bool) -> impl IntoView {
     let query = current_query();
     let applied =
         Memo::new(move |_| Filter::from_query(&query.get()).map(|(f, _)| f).unwrap_or_default());
@@ -98,10 +104,13 @@ fn FilterFields(facets: Facets) -> impl IntoView {
     };
     let show_custom = move || draft.with(|f| range_value(f, custom.get()) == "custom");
     // Each view offers its own filters; the URL's view decides which.
-    let offers = move |key: &'static str| applied.with(|f| f.log_view().filters.contains(&key));
+    let offers = move |key: &'static str| {
+        (may_details || key != "target") && applied.with(|f| f.log_view().filters.contains(&key))
+    };
     let detail_keys = move || {
         let view = applied.with(|f| f.log_view());
-        view.filters.iter().filter_map(|k| k.strip_prefix("details.")).map(move |key| {
+        let keys = view.filters.iter().filter(move |_| may_details);
+        keys.filter_map(|k| k.strip_prefix("details.")).map(move |key| {
             let label = view
                 .columns
                 .iter()

@@ -64,6 +64,9 @@ test("a viewer has no access-trail view, and no columns from behind the drawer",
   await hydrated(page);
   await expect(page.getByTestId("view-trail")).toHaveCount(0);
   for (const v of await column(page, "Login source")) expect(v.trim()).toBe("");
+  // Nor a filter the server would refuse them.
+  await expect(page.getByTestId("f-details.login_source")).toHaveCount(0);
+  await expect(page.getByTestId("f-actor")).toBeVisible();
   await page.goto("/?view=trail");
   await live(page);
   await expect(page.getByTestId("empty")).toBeVisible();
