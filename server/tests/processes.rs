@@ -32,6 +32,8 @@ impl Server {
         let child = Command::new(BIN)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--database", database])
             .args(["--site-root", "target/site"])
+            // The debug log goes to scratch space, not into the checkout.
+            .env("AUDITRAIL_LOG_DIR", std::env::temp_dir().join("auditrail-process-test-logs"))
             .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
