@@ -2,6 +2,8 @@
 //! size. Figures are printed next to a baseline measured in the same run (an unfiltered first
 //! page; the database's own CSV dump), so ratios compare across machines.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,9 +20,14 @@ pub struct BenchOptions {
     pub database: Option<String>,
     pub samples: usize,
     pub batch: usize,
+    pub clients: Vec<usize>,
 }
 
 pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !opts.clients.is_empty() && !opts.clients.contains(&0),
+        "--clients takes counts of one or more"
+    );
     let scratch = tempfile::tempdir()?;
     let url = match &opts.database {
         Some(url) => url.clone(),
@@ -31,22 +38,41 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let mut generator = DemoGenerator::new(StdRng::seed_from_u64(42), now, opts.events);
 
     println!("database: {}", url.split(':').next().unwrap_or("?"));
-    println!("ingesting {} events in batches of {} …", opts.events, opts.batch);
+    println!("| ingest ({} events per batch) | events | events/s |", opts.batch);
+    println!("|---|---:|---:|");
+    // Rounds take turns between the client counts, so each count meets every database size.
+    let mut by_count = vec![(0usize, Duration::ZERO); opts.clients.len()];
     let mut stored = 0;
-    let mut busy = Duration::ZERO;
-    while stored < opts.events {
-        let batch = generator.events(opts.batch.min(opts.events - stored));
-        let started = Instant::now();
-        store.insert_events(&batch).await?;
-        busy += started.elapsed();
-        stored += batch.len();
+    for turn in (0..opts.clients.len()).cycle() {
+        if stored == opts.events {
+            break;
+        }
+        let round = (ROUND_BATCHES * opts.batch).min(opts.events - stored);
+        let busy =
+            ingest_round(&store, &mut generator, round, opts.batch, opts.clients[turn]).await?;
+        by_count[turn].0 += round;
+        by_count[turn].1 += busy;
+        stored += round;
     }
-    println!(
-        "ingest: {:.0} events/s ({} events in {:.1} s of insert time)",
-        stored as f64 / busy.as_secs_f64(),
-        stored,
-        busy.as_secs_f64()
-    );
+    for (clients, (events, busy)) in opts.clients.iter().zip(by_count) {
+        let rate = events as f64 / busy.as_secs_f64().max(f64::EPSILON);
+        println!(
+            "| {clients} client{} | {events} | {rate:.0} |",
+            if *clients == 1 { "" } else { "s" }
+        );
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        let baseline =
+            Store::open(&format!("sqlite://{}", scratch.path().join("plain.db").display())).await?;
+        let started = Instant::now();
+        let copied = baseline.copy_plainly(path, opts.batch).await?.unwrap_or(0);
+        let rate = copied as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "| plain SQL copy of the same rows, same schema (baseline) | {copied} | {rate:.0} | |"
+        );
+    }
+    println!("peak RSS: {:.0} MB", memory_kb("/proc/self/status", "VmHWM:") as f64 / 1024.0);
     store.optimize().await?;
 
     let deep_cursor = deep_cursor(&store, now).await?;
@@ -180,16 +206,61 @@ async fn measure(
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
-        let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:"));
-        if let Some(kb) = hwm.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()) {
-            peak_kb = peak_kb.max(kb);
-        }
+        peak_kb = peak_kb.max(memory_kb(&status_file, "VmHWM:"));
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     anyhow::ensure!(status.success(), "{command:?} failed: {status}");
     let seconds = started.elapsed().as_secs_f64();
     Ok(Run { seconds, bytes: std::fs::metadata(file)?.len(), peak_kb })
+}
+
+/// Batches generated ahead of each timed round: enough to keep every client busy, few enough
+/// to keep memory flat at any size.
+const ROUND_BATCHES: usize = 32;
+
+/// One timed round: `events` generated first (not timed: generating is the clients' work, not
+/// the server's), then stored in batches by `clients` tasks, each taking the next batch when
+/// free. Returns the time spent storing.
+async fn ingest_round(
+    store: &Store,
+    generator: &mut DemoGenerator,
+    events: usize,
+    batch: usize,
+    clients: usize,
+) -> anyhow::Result<Duration> {
+    let mut batches = VecDeque::new();
+    let mut left = events;
+    while left > 0 {
+        let take = batch.min(left);
+        left -= take;
+        batches.push_back(generator.events(take));
+    }
+    let batches = Arc::new(Mutex::new(batches));
+    let started = Instant::now();
+    let tasks = (0..clients).map(|_| {
+        let (store, batches) = (store.clone(), batches.clone());
+        tokio::spawn(async move {
+            loop {
+                let next = batches.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                match next {
+                    Some(events) => store.insert_events(events).await?,
+                    None => return anyhow::Ok(()),
+                };
+            }
+        })
+    });
+    for task in futures::future::join_all(tasks).await {
+        task??;
+    }
+    Ok(started.elapsed())
+}
+
+/// A process's memory figure in kB from its `/proc/…/status` (`VmRSS:` now, `VmHWM:` the
+/// peak); 0 where unreadable.
+fn memory_kb(status_file: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(status_file).unwrap_or_default();
+    let line = status.lines().find_map(|l| l.strip_prefix(field));
+    line.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -178,6 +178,9 @@ enum Command {
         /// Events per ingest batch
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Concurrent ingest clients, one phase each (the events are split between phases)
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        clients: Vec<usize>,
     },
 }
 
@@ -430,8 +433,8 @@ async fn main() -> anyhow::Result<()> {
             let mut written = 0;
             while written < events {
                 let batch = generator.events((events - written).min(1000));
-                store.insert_events(&batch).await?;
                 written += batch.len();
+                store.insert_events(batch).await?;
             }
             let messages = demo::messages(now);
             for (message, times) in &messages {
@@ -487,8 +490,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Deliveries(command) => deliveries(command).await,
-        Command::Bench { events, database, samples, batch } => {
-            bench::run(bench::BenchOptions { events, database, samples, batch }).await
+        Command::Bench { events, database, samples, batch, clients } => {
+            bench::run(bench::BenchOptions { events, database, samples, batch, clients }).await
         }
     }
 }

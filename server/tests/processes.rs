@@ -135,7 +135,7 @@ async fn an_export_job_cut_off_by_kill_9_runs_again_after_a_restart() {
                 auditrail_model::NewEvent::from_value(event).unwrap()
             })
             .collect();
-        store.insert_events(&events).await.unwrap();
+        store.insert_events(&events[..]).await.unwrap();
     }
     let options = ["--export-dir", exports.to_str().unwrap(), "--export-lease-seconds", "2"];
     let mut server = Server::start_with(&db, &key, &options).await;
@@ -375,7 +375,7 @@ async fn deliveries_reach_an_s3_compatible_store_from_the_command_line() {
         auditrail_model::NewEvent::from_value(event).unwrap()
     })
     .collect();
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     let bucket = format!("at-{}", ulid::Ulid::new().to_string().to_lowercase());
     let client = reqwest::Client::new();
     let made = client.put(format!("{endpoint}/{bucket}")).send().await.unwrap();

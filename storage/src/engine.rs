@@ -4,10 +4,15 @@
 //! starts, the keyword index, and a few statements.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use auditrail_model::{Cursor, Event, EventPage, FacetValue, Facets, NewEvent, limits};
 use chrono::{DateTime, Utc};
 
+use tokio::sync::mpsc::error::SendTimeoutError;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StorageError;
 use crate::row::EventRow;
 
 /// Events per multi-row INSERT: 22 columns × 400 stays under SQLite's 32,766 and Postgres's
@@ -74,17 +79,148 @@ pub(crate) struct Fresh<'a> {
 }
 
 /// When each event was received: now for ingest, the original times for an import.
-#[derive(Clone, Copy)]
-pub enum Received<'a> {
+pub enum Received {
     Now(DateTime<Utc>),
-    Each(&'a [DateTime<Utc>]),
+    Each(Vec<DateTime<Utc>>),
 }
 
-impl Received<'_> {
+impl Received {
     pub(crate) fn micros(&self, index: usize) -> i64 {
         match self {
             Received::Now(t) => t.timestamp_micros(),
             Received::Each(times) => times.get(index).map_or(0, DateTime::timestamp_micros),
+        }
+    }
+}
+
+/// One ingest request waiting for its commit.
+pub(crate) struct IngestJob {
+    pub events: Vec<NewEvent>,
+    pub received: Received,
+    pub answer: oneshot::Sender<Result<Inserted, StorageError>>,
+}
+
+/// Events one group commit takes at most: requests that arrive while a commit runs wait for
+/// the next one, which takes all of them up to this many events.
+pub(crate) const GROUP_EVENTS_MAX: usize = 20_000;
+
+/// Requests queued while a commit runs; more wait for room, up to [`QUEUE_WAIT`].
+const QUEUE_JOBS: usize = 64;
+
+/// How long a request waits for room in a full queue before it is answered "busy", as a
+/// write waits for the write connection.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Ingest requests on their way to one writer task that commits every request waiting
+/// together (group commit): on a durable database each commit waits for the disk, so
+/// concurrent clients share that wait instead of queueing for one each. Every request still
+/// gets its own answer, and one refused request does not fail the others (each runs inside
+/// its own savepoint).
+#[derive(Clone, Default)]
+pub(crate) struct IngestQueue {
+    sender: Arc<Mutex<Option<mpsc::Sender<IngestJob>>>>,
+}
+
+impl std::fmt::Debug for IngestQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IngestQueue")
+    }
+}
+
+impl IngestQueue {
+    /// Queues one request and waits for its commit. `start` spawns the writer task on the
+    /// first request, and again after the runtime that ran it has ended (a test's, say). A
+    /// queue full for [`QUEUE_WAIT`] answers "busy" with nothing queued; a queued request
+    /// waits for its commit, which the queue's bound keeps short.
+    pub async fn submit<Task>(
+        &self,
+        events: Vec<NewEvent>,
+        received: Received,
+        start: impl FnOnce(mpsc::Receiver<IngestJob>) -> Task,
+    ) -> Result<Inserted, StorageError>
+    where
+        Task: Future<Output = ()> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let mut job = IngestJob { events, received, answer };
+        let mut start = Some(start);
+        loop {
+            let sender = {
+                let mut slot = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+                match (slot.as_ref().filter(|s| !s.is_closed()), start.take()) {
+                    (Some(running), _) => running.clone(),
+                    (None, Some(start)) => {
+                        let (sender, jobs) = mpsc::channel(QUEUE_JOBS);
+                        tokio::spawn(start(jobs));
+                        *slot = Some(sender.clone());
+                        sender
+                    }
+                    (None, None) => return Err(writer_stopped()),
+                }
+            };
+            match sender.send_timeout(job, QUEUE_WAIT).await {
+                Ok(()) => return answer_of(answered).await,
+                Err(SendTimeoutError::Timeout(_)) => {
+                    return Err(StorageError::Database(sqlx::Error::PoolTimedOut));
+                }
+                Err(SendTimeoutError::Closed(back)) => job = back,
+            }
+        }
+    }
+}
+
+fn writer_stopped() -> StorageError {
+    StorageError::Invalid("the ingest writer stopped".to_owned())
+}
+
+async fn answer_of(
+    answered: oneshot::Receiver<Result<Inserted, StorageError>>,
+) -> Result<Inserted, StorageError> {
+    answered.await.unwrap_or_else(|_| Err(writer_stopped()))
+}
+
+/// The next group: the first waiting request and every one queued behind it, up to
+/// [`GROUP_EVENTS_MAX`] events. `None` once every sender is gone.
+pub(crate) async fn next_group(jobs: &mut mpsc::Receiver<IngestJob>) -> Option<Vec<IngestJob>> {
+    let first = jobs.recv().await?;
+    let mut size = first.events.len();
+    let mut group = vec![first];
+    while size < GROUP_EVENTS_MAX {
+        match jobs.try_recv() {
+            Ok(job) => {
+                size += job.events.len();
+                group.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(group)
+}
+
+/// Sends each request its answer, or the group's failure to all of them: nothing of the group
+/// was committed then. A busy writer stays "busy" (worth retrying) for each.
+pub(crate) fn answer_group(
+    group: Vec<IngestJob>,
+    answers: Result<Vec<Result<Inserted, StorageError>>, StorageError>,
+) {
+    match answers {
+        Ok(answers) => {
+            for (job, answer) in group.into_iter().zip(answers) {
+                let _ = job.answer.send(answer);
+            }
+        }
+        Err(failed) => {
+            tracing::error!(error = %failed, source = ?failed, requests = group.len(), "group commit failed");
+            for job in group {
+                let each = if failed.is_busy() {
+                    StorageError::Database(sqlx::Error::PoolTimedOut)
+                } else {
+                    StorageError::Database(sqlx::Error::Protocol(format!(
+                        "group commit failed: {failed}"
+                    )))
+                };
+                let _ = job.answer.send(Err(each));
+            }
         }
     }
 }
@@ -141,8 +277,8 @@ impl SearchDoc {
     }
 }
 
-/// Implements the store methods on `$store` (which reads through its `pool` field and writes
-/// through `writer`) for one backend. The
+/// Implements the store methods on `$store` (which reads through its `pool` field, writes
+/// through `writer` and queues ingest on `ingest`) for one backend. The
 /// calling module provides `placeholder`, `begin_write`, `push_keyword_source`, `SEARCH_INSERT`,
 /// `push_search_row`, `FACET_UPSERT`, `ID_TABLE` (where ids are unique) and `prepare_rows` (run
 /// before a chunk's rows are inserted).
@@ -158,11 +294,11 @@ macro_rules! store_engine {
         use sqlx::{Arguments, AssertSqlSafe, Transaction};
 
         use crate::engine::{
-            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, Inserted, Received,
-            SearchDoc,
-            distinct_recent, fill_facet,
+            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, IngestJob, Inserted,
+            Received, SearchDoc, answer_group, distinct_recent, fill_facet, next_group,
             page_from_rows,
         };
+        use tokio::sync::mpsc;
         use crate::query::{Arg, EVENT_COLUMNS, FLAGS_JOIN, SqlBuf, push_conditions};
         use crate::row::EventRow;
         use crate::{StorageError, sort_key};
@@ -216,15 +352,15 @@ macro_rules! store_engine {
         Ok(lines?.join("\n"))
     }
 
+    /// Stores one request's events, committed together with every other request waiting
+    /// (see [`crate::engine::IngestQueue`]); answers after the commit.
     pub async fn insert_events(
         &self,
-        events: &[NewEvent],
-        received: Received<'_>,
+        events: Vec<NewEvent>,
+        received: Received,
     ) -> Result<Inserted, StorageError> {
-        let mut tx = begin_write(&self.writer).await?;
-        let inserted = insert_in(&mut tx, events, received).await?;
-        tx.commit().await?;
-        Ok(inserted)
+        let writer = self.writer.clone();
+        self.ingest.submit(events, received, move |jobs| write_groups(writer, jobs)).await
     }
 
     pub async fn list_events(
@@ -347,12 +483,40 @@ macro_rules! store_engine {
     }
         }
 
+/// The ingest writer task: commits each group of waiting requests in one transaction, each
+/// request inside its own savepoint, until every sender is gone.
+async fn write_groups(writer: sqlx::Pool<$db>, mut jobs: mpsc::Receiver<IngestJob>) {
+    while let Some(group) = next_group(&mut jobs).await {
+        let answers = commit_group(&writer, &group).await;
+        answer_group(group, answers);
+    }
+}
+
+async fn commit_group(
+    writer: &sqlx::Pool<$db>,
+    group: &[IngestJob],
+) -> Result<Vec<Result<Inserted, StorageError>>, StorageError> {
+    let mut tx = begin_write(writer).await?;
+    let mut answers = Vec::with_capacity(group.len());
+    for job in group {
+        sqlx::query("SAVEPOINT request").execute(&mut *tx).await?;
+        let answer = insert_in(&mut tx, &job.events, &job.received).await;
+        if answer.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT request").execute(&mut *tx).await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT request").execute(&mut *tx).await?;
+        answers.push(answer);
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
 /// Stores events inside the caller's write transaction: ingest's own, or a change that must
 /// commit together with its audit record. Returns the ids in input order.
 async fn insert_in(
     tx: &mut Transaction<'static, $db>,
     events: &[NewEvent],
-    received: Received<'_>,
+    received: &Received,
 ) -> Result<Inserted, StorageError> {
         let mut ids = Vec::with_capacity(events.len());
         let mut in_request: HashMap<&str, &NewEvent> = HashMap::new();
@@ -435,7 +599,7 @@ async fn record_in(
     records: &[NewEvent],
 ) -> Result<(), StorageError> {
     if !records.is_empty() {
-        insert_in(tx, records, Received::Now(Utc::now())).await?;
+        insert_in(tx, records, &Received::Now(Utc::now())).await?;
     }
     Ok(())
 }

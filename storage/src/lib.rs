@@ -64,9 +64,14 @@ impl Store {
 
     /// Stores events atomically: either all are durably committed or none is. Returns the ids in
     /// input order; an event whose client id already exists is not stored again.
-    #[tracing::instrument(skip_all, fields(count = events.len()))]
-    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<Inserted, StorageError> {
-        check_months(events)?;
+    #[tracing::instrument(skip_all, fields(count))]
+    pub async fn insert_events(
+        &self,
+        events: impl Into<Vec<NewEvent>>,
+    ) -> Result<Inserted, StorageError> {
+        let events = events.into();
+        tracing::Span::current().record("count", events.len());
+        check_months(&events)?;
         on_backend!(self, s => s.insert_events(events, engine::Received::Now(Utc::now())).await)
     }
 
@@ -85,7 +90,7 @@ impl Store {
             })
             .collect::<Result<Vec<NewEvent>, StorageError>>()?;
         let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
-        on_backend!(self, s => s.insert_events(&new, engine::Received::Each(&received)).await)?;
+        on_backend!(self, s => s.insert_events(new, engine::Received::Each(received)).await)?;
         for event in events.iter() {
             if let Some(flag) = &event.flag {
                 self.set_flag(&event.id, Some(flag), &ReadScope::everything(), &[]).await?;
@@ -626,6 +631,19 @@ impl Store {
     /// Whether the database answers at all.
     pub async fn ping(&self) -> Result<(), StorageError> {
         on_backend!(self, s => s.ping().await)
+    }
+
+    /// `auditrail bench`'s ingest baseline (SQLite only: Postgres has `psql \copy`): see
+    /// `SqliteStore::copy_plainly`. `None` on Postgres.
+    pub async fn copy_plainly(
+        &self,
+        source: &str,
+        batch: usize,
+    ) -> Result<Option<u64>, StorageError> {
+        match self {
+            Store::Sqlite(s) => s.copy_plainly(source, batch).await.map(Some),
+            Store::Postgres(_) => Ok(None),
+        }
     }
 
     /// Refreshes planner statistics; worth running after a bulk load.

@@ -10,6 +10,7 @@ pub struct PostgresStore {
     /// The same pool: Postgres takes concurrent writers itself.
     writer: PgPool,
     signing_key: crate::secret::SigningKey,
+    ingest: crate::engine::IngestQueue,
 }
 
 fn placeholder(n: usize) -> String {
@@ -183,7 +184,7 @@ impl PostgresStore {
         ensure_partitions(&mut tx, year, month, 3).await?;
         tx.commit().await?;
         let signing_key = load_signing_key(&pool).await?;
-        Ok(PostgresStore { writer: pool.clone(), pool, signing_key })
+        Ok(PostgresStore { writer: pool.clone(), pool, signing_key, ingest: Default::default() })
     }
 
     #[cfg(feature = "testing")]

@@ -48,6 +48,7 @@ conformance!(
     keyword_search_pages_newest_first,
     time_presets_use_the_time_zone,
     client_ids_are_idempotent,
+    concurrent_requests_commit_together_and_a_refused_one_alone_fails,
     imported_events_keep_their_ids_and_are_checked_again,
     facets_list_distinct_values,
     facets_keep_the_most_recent_values_with_exact_counts,
@@ -150,7 +151,7 @@ async fn lists_newest_first_and_pages_across_ties(db: TestDb) {
     // 30 events: three distinct times, ten events sharing each, inserted out of order.
     let events: Vec<NewEvent> =
         (0..30).map(|i| event([7, 3, 5][i % 3], json!({"description": format!("n{i}")}))).collect();
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     let mut seen = Vec::new();
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -198,10 +199,10 @@ async fn a_crowded_microsecond_spills_without_collisions(db: TestDb) {
     );
     let mut batch = vec![same.clone(); 1100];
     batch.extend(std::iter::repeat_n(next, 5));
-    db.store.insert_events(&batch).await.unwrap();
+    db.store.insert_events(&batch[..]).await.unwrap();
     // Later batches land on the same crowded microseconds, past the earlier spills.
-    db.store.insert_events(&vec![same.clone(); 30]).await.unwrap();
-    db.store.insert_events(&vec![same; 1100]).await.unwrap();
+    db.store.insert_events(vec![same.clone(); 30]).await.unwrap();
+    db.store.insert_events(vec![same; 1100]).await.unwrap();
     let mut seen = 0;
     let mut cursor = None;
     loop {
@@ -226,11 +227,11 @@ async fn one_request_spans_a_bounded_number_of_months(db: TestDb) {
     };
     let limit = auditrail_storage::MONTHS_PER_REQUEST_MAX as i64;
     let spread: Vec<NewEvent> = (0..=limit).map(month).collect();
-    let err = db.store.insert_events(&spread).await.unwrap_err().to_string();
+    let err = db.store.insert_events(&spread[..]).await.unwrap_err().to_string();
     assert!(err.contains(&format!("item {limit}")) && err.contains("months"), "{err}");
     assert!(list_ids(&db.store, "").await.is_empty(), "nothing stored");
     let some: Vec<NewEvent> = (0..12).map(month).collect();
-    assert_eq!(db.store.insert_events(&some).await.unwrap().ids.len(), 12);
+    assert_eq!(db.store.insert_events(&some[..]).await.unwrap().ids.len(), 12);
 }
 
 /// Postgres partitions events by month: a month nobody prepared (long past, far future) must
@@ -246,7 +247,7 @@ async fn events_of_any_month_and_year_are_stored(db: TestDb) {
         at("2031-06-30T23:59:59.999999Z"),
         at("2031-07-01T00:00:00Z"),
     ];
-    let ids = db.store.insert_events(&events).await.unwrap().ids;
+    let ids = db.store.insert_events(&events[..]).await.unwrap().ids;
     for id in &ids {
         assert!(db.store.get_event(id, &EVERYTHING).await.unwrap().is_some());
     }
@@ -295,7 +296,7 @@ async fn several_values_are_or_and_filters_are_and(db: TestDb) {
         event(3, json!({"id": "c", "project": "p3", "action": "create"})),
         event(4, json!({"id": "d", "project": "p1", "action": "delete"})),
     ];
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     assert_eq!(list_ids(&db.store, "project=p1&project=p2").await, ["a", "b", "d"]);
     assert_eq!(list_ids(&db.store, "project=p1&project=p2&action=create").await, ["a", "b"]);
 }
@@ -318,7 +319,7 @@ async fn actions_are_kept_verbatim_and_match_exactly_or_by_dotted_prefix(db: Tes
         .enumerate()
         .map(|(i, a)| event(i as i64 + 1, json!({"id": format!("e{i}"), "action": a})))
         .collect();
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     let stored = db.store.get_event("e5", &EVERYTHING).await.unwrap().unwrap();
     assert_eq!(stored.action, "Microsoft.Insights/actionGroups/delete");
 
@@ -358,7 +359,7 @@ async fn keyword_search_matches_every_text_field(db: TestDb) {
             json!({"id": "det", "details": {"webhook_url": "https://hooks.example.net/xyzzy"}}),
         ),
     ];
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     for (q, id) in [
         ("zephyr", "desc"),
         ("Deleted+project", "desc"),
@@ -388,7 +389,7 @@ async fn keyword_search_pages_newest_first(db: TestDb) {
             event((i * 7) % 25, json!({"description": text}))
         })
         .collect();
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     let f = filter("q=needle");
     let first = db
         .store
@@ -411,7 +412,7 @@ async fn time_presets_use_the_time_zone(db: TestDb) {
         event(60 * 22, json!({"id": "tokyo-yesterday"})), // 14:00 UTC on the 22nd
         event(60 * 13, json!({"id": "utc-today"})),   // 23:00 UTC on the 22nd is Tokyo's today too
     ];
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     assert_eq!(list_ids(&db.store, "range=today").await, Vec::<String>::new());
     assert_eq!(
         list_ids(&db.store, "range=today&tz=Asia/Tokyo").await,
@@ -454,11 +455,45 @@ async fn client_ids_are_idempotent(db: TestDb) {
         );
     }
     let twins = [event(4, json!({"id": "twin"})), event(5, json!({"id": "twin"}))];
-    let within = db.store.insert_events(&twins).await;
+    let within = db.store.insert_events(&twins[..]).await;
     assert!(within.is_err(), "two different events with one id in one request");
     assert_eq!(list_ids(&db.store, "").await.len(), 2, "nothing of the refused requests");
     let stored = db.store.get_event("same", &EVERYTHING).await.unwrap().unwrap();
     assert_eq!(stored.description.as_deref(), Some("first"));
+}
+
+/// Requests sent at once share one commit (the test runtime polls every one into the queue
+/// before the writer runs); the one with a clashing id is refused whole and alone.
+async fn concurrent_requests_commit_together_and_a_refused_one_alone_fails(db: TestDb) {
+    db.store
+        .insert_events(&[event(1, json!({"id": "taken", "description": "first"}))])
+        .await
+        .unwrap();
+    let requests = (0..24).map(|r| {
+        let store = db.store.clone();
+        let mut events: Vec<NewEvent> =
+            (0..20).map(|i| event(2 + i, json!({"id": format!("r{r}-e{i}")}))).collect();
+        if r == 7 {
+            events.push(event(1, json!({"id": "taken", "description": "other"})));
+        }
+        async move { store.insert_events(events).await }
+    });
+    let answers = futures::future::join_all(requests).await;
+    for (r, answer) in answers.iter().enumerate() {
+        match answer {
+            Ok(inserted) if r != 7 => {
+                assert_eq!(inserted.new, 20);
+                assert_eq!(inserted.ids[0], format!("r{r}-e0"));
+            }
+            Err(refused) if r == 7 => assert!(refused.to_string().contains("item 20"), "{refused}"),
+            other => panic!("request {r}: {other:?}"),
+        }
+    }
+    let ids = list_ids(&db.store, "").await;
+    assert_eq!(ids.len(), 1 + 23 * 20);
+    assert!(!ids.iter().any(|id| id.starts_with("r7-")), "nothing of the refused request");
+    let kept = db.store.get_event("taken", &EVERYTHING).await.unwrap().unwrap();
+    assert_eq!(kept.description.as_deref(), Some("first"));
 }
 
 /// Events copied from another store keep id, receive time and flag, and pass the same rules as
@@ -494,7 +529,7 @@ async fn facets_list_distinct_values(db: TestDb) {
             json!({"project": "blog", "module": "Posts", "category": "system", "actor": {"name": "cron"}}),
         ),
     ];
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     let all = db.store.facets(&Filter::default(), &EVERYTHING).await.unwrap();
     let values = |list: &[auditrail_model::FacetValue]| {
         list.iter().map(|f| (f.value.clone(), f.count)).collect::<Vec<_>>()
@@ -529,7 +564,7 @@ async fn facets_keep_the_most_recent_values_with_exact_counts(db: TestDb) {
     }
     let oldest = json!({"project": "p4", "actor": {"email": "oldest@example.com"}});
     events.push(event(20 * max as i64, oldest));
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
 
     let facets = db.store.facets(&Filter::default(), &EVERYTHING).await.unwrap();
     assert_eq!(facets.actors.len(), max, "at most {max} values");
@@ -623,7 +658,7 @@ async fn a_project_scope_hides_other_projects_everywhere(db: TestDb) {
         event(2, json!({"id": "c1", "project": "crm", "description": "Changed Contact"})),
         event(3, json!({"id": "b1", "project": "billing"})),
     ];
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     let scope = ReadScope {
         projects: Projects::parse("shop,billing").unwrap(),
         trail: true,
@@ -665,7 +700,7 @@ async fn the_access_trail_is_hidden_without_the_trail_scope(db: TestDb) {
         event(1, json!({"id": "s1", "description": "Saved campaign"})),
         event(2, json!({"id": "t1", "project": TRAIL_PROJECT, "description": "Searched campaign"})),
     ];
-    db.store.insert_events(&events).await.unwrap();
+    db.store.insert_events(&events[..]).await.unwrap();
     let viewer = ReadScope { projects: Projects::All, trail: false, details: true };
     let page = PageRequest { cursor: None, limit: 50 };
     let ids =
@@ -937,7 +972,7 @@ async fn counts_follow_the_snapshot_and_stop_at_the_cap(db: TestDb) {
     let batch: Vec<NewEvent> = (0..30)
         .map(|i| event(i, json!({"project": if i % 3 == 0 { "ops" } else { "shop" }})))
         .collect();
-    db.store.insert_events(&batch).await.unwrap();
+    db.store.insert_events(&batch[..]).await.unwrap();
     let snapshot = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     db.store.insert_events(&[event(1, json!({}))]).await.unwrap();

@@ -49,7 +49,7 @@ async fn store_events(
         .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
     let events = if ndjson { parse_ndjson(&body)? } else { parse_json(&body)? };
     check_projects(auth, &events)?;
-    let ids = store.insert_events(&events).await?.ids;
+    let ids = store.insert_events(events).await?.ids;
     Ok((StatusCode::CREATED, Json(Stored { ids })))
 }
 

@@ -131,7 +131,7 @@ async fn store_batch(
     if batch.is_empty() {
         return Ok(());
     }
-    match store.insert_events(batch).await {
+    match store.insert_events(batch.as_slice()).await {
         Ok(inserted) => count(summary, inserted),
         Err(StorageError::Conflict(_) | StorageError::Invalid(_)) => {
             for event in batch.iter() {
