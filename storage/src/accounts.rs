@@ -78,8 +78,8 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
-/// Implements the account methods on `$store` (which has `pool` and `writer` fields and whose
-/// module has `begin_write`).
+/// Implements the account methods on `$store` (which has `pool` and `writer` fields, and `begin_write` and
+/// `record_in` from `store_engine!`).
 macro_rules! accounts_engine {
     ($store:ident, $db:ty) => {
         use auditrail_model::{Account, Permission, Role, User};
@@ -175,7 +175,7 @@ macro_rules! accounts_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO api_keys (id, name, secret_hash, created_at, scopes, projects) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -220,7 +220,7 @@ macro_rules! accounts_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL AND id = $2",
                 )
@@ -247,7 +247,7 @@ macro_rules! accounts_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let saved = sqlx::query(
                     "INSERT INTO roles (name, permissions, builtin, created_at) \
                      VALUES ($1, $2, 0, $3) ON CONFLICT (name) DO UPDATE \
@@ -275,7 +275,7 @@ macro_rules! accounts_engine {
                 name: &str,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let role: Option<(i64,)> =
                     sqlx::query_as("SELECT builtin FROM roles WHERE name = $1")
                         .bind(name)
@@ -313,7 +313,7 @@ macro_rules! accounts_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 if !role_exists(&mut tx, &user.role).await? {
                     return Err(StorageError::Invalid(format!("there is no role {}", user.role)));
                 }
@@ -384,7 +384,7 @@ macro_rules! accounts_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 if !role_exists(&mut tx, &user.role).await? {
                     return Err(StorageError::Invalid(format!("there is no role {}", user.role)));
                 }
@@ -421,7 +421,7 @@ macro_rules! accounts_engine {
                 password_hash: &str,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(password_hash)
                     .bind(id)
@@ -500,7 +500,7 @@ macro_rules! accounts_engine {
                 expires_at: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4)",
@@ -543,7 +543,7 @@ macro_rules! accounts_engine {
                 now: DateTime<Utc>,
                 record: impl Fn(&User) -> Result<auditrail_model::NewEvent, StorageError>,
             ) -> Result<usize, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let rows: Vec<(String,)> = sqlx::query_as(
                     "DELETE FROM sessions WHERE expires_at <= $1 RETURNING user_id",
                 )
@@ -570,7 +570,7 @@ macro_rules! accounts_engine {
                 token_hash: &str,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
                     .execute(&mut *tx)

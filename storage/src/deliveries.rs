@@ -86,8 +86,8 @@ where
     }
 }
 
-/// Implements the delivery methods on `$store` (with `pool` and `writer` fields, and
-/// `begin_write` and `record_in` in its module).
+/// Implements the delivery methods on `$store` (with `pool` and `writer` fields, and `begin_write` and
+/// `record_in` from `store_engine!`).
 macro_rules! deliveries_engine {
     ($store:ident) => {
         use auditrail_model::{Delivery, DeliveryRun};
@@ -100,7 +100,7 @@ macro_rules! deliveries_engine {
                 delivery: &Delivery,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "INSERT INTO deliveries (name, destination, format, time_zone, query, \
                      at_minute, first_day, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -140,7 +140,7 @@ macro_rules! deliveries_engine {
                 name: &str,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("DELETE FROM deliveries WHERE name = $1")
                     .bind(name)
                     .execute(&mut *tx)
@@ -259,7 +259,7 @@ macro_rules! deliveries_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let (status, object, rows, bytes, sha256, error, next) = match end {
                     RunEnd::Done { object, rows, bytes, sha256 } => (
                         "done",

@@ -1,7 +1,7 @@
 //! The store logic, written once. `store_engine!` compiles it for one backend's concrete sqlx
 //! types (a generic version over `sqlx::Database` needs a bound for every encoded and decoded
-//! type); each dialect module supplies what differs: placeholders, how a write transaction
-//! starts, the keyword index, and a few statements.
+//! type); what differs between backends (placeholders, how a write transaction starts, the
+//! keyword index, a few statements) comes from the backend's [`crate::dialect::Dialect`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -278,12 +278,10 @@ impl SearchDoc {
 }
 
 /// Implements the store methods on `$store` (which reads through its `pool` field, writes
-/// through `writer` and queues ingest on `ingest`) for one backend. The
-/// calling module provides `placeholder`, `begin_write`, `push_keyword_source`, `SEARCH_INSERT`,
-/// `push_search_row`, `FACET_UPSERT`, `ID_TABLE` (where ids are unique) and `prepare_rows` (run
-/// before a chunk's rows are inserted).
+/// through `writer` and queues ingest on `ingest`) for one backend, whose differences come from
+/// `$dialect`'s [`crate::dialect::Dialect`] implementation.
 macro_rules! store_engine {
-    ($store:ident, $db:ty, $args:ty, $row:ty) => {
+    ($store:ident, $dialect:ty, $db:ty, $args:ty, $row:ty) => {
         use std::collections::{HashMap, HashSet};
 
         use auditrail_model::{
@@ -299,6 +297,7 @@ macro_rules! store_engine {
             page_from_rows,
         };
         use tokio::sync::mpsc;
+        use crate::dialect::Dialect;
         use crate::query::{Arg, EVENT_COLUMNS, FLAGS_JOIN, SqlBuf, push_conditions};
         use crate::row::EventRow;
         use crate::{StorageError, sort_key};
@@ -329,26 +328,31 @@ macro_rules! store_engine {
         }
 
         impl $store {
+    /// A write transaction on this store's writer, in the dialect's way.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, $db>, StorageError> {
+        <$dialect>::begin_write(&self.writer).await
+    }
+
     #[cfg(feature = "testing")]
     pub async fn list_plan(
         &self,
         narrowed: &Narrowed,
         window: TimeWindow,
     ) -> Result<String, StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
-        buf.push(EXPLAIN.prefix).push(" SELECT e.sort_key");
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
+        buf.push(<$dialect>::EXPLAIN.prefix).push(" SELECT e.sort_key");
         let key = push_matching(&mut buf, narrowed, window, None);
         buf.push(" ORDER BY ").push(key).push(" DESC LIMIT 51");
         let mut conn = self.pool.acquire().await?;
-        for setting in EXPLAIN.before {
+        for setting in <$dialect>::EXPLAIN.before {
             sqlx::query(*setting).execute(&mut *conn).await?;
         }
         let rows = query(buf)?.fetch_all(&mut *conn).await;
-        for setting in EXPLAIN.after {
+        for setting in <$dialect>::EXPLAIN.after {
             sqlx::query(*setting).execute(&mut *conn).await?;
         }
         let lines: Result<Vec<String>, sqlx::Error> =
-            rows?.iter().map(|r| sqlx::Row::try_get(r, EXPLAIN.column)).collect();
+            rows?.iter().map(|r| sqlx::Row::try_get(r, <$dialect>::EXPLAIN.column)).collect();
         Ok(lines?.join("\n"))
     }
 
@@ -370,7 +374,7 @@ macro_rules! store_engine {
         page: PageRequest,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<EventPage, StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
         buf.push("SELECT ").push(EVENT_COLUMNS);
         let key = push_matching(&mut buf, narrowed, window, as_of);
         if let Some(after) = page.cursor {
@@ -390,7 +394,7 @@ macro_rules! store_engine {
         as_of: Option<DateTime<Utc>>,
         cap: u64,
     ) -> Result<u64, StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
         buf.push("SELECT COUNT(*) FROM (SELECT 1");
         push_matching(&mut buf, narrowed, window, as_of);
         buf.push(" LIMIT ").bind(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
@@ -400,7 +404,7 @@ macro_rules! store_engine {
     }
 
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
-        let mut buf = SqlBuf::new(placeholder);
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
         buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e").push(FLAGS_JOIN);
         buf.push(" WHERE e.id = ");
         buf.bind(Arg::Text(id.to_owned()));
@@ -424,7 +428,7 @@ macro_rules! store_engine {
         };
         let mut facets = Facets::default();
         for kind in FACET_KINDS {
-            let mut buf = SqlBuf::new(placeholder);
+            let mut buf = SqlBuf::new(<$dialect>::placeholder);
             buf.push("SELECT value FROM facet_values WHERE kind = ").bind(Arg::Text(kind.to_owned()));
             in_scope(&mut buf);
             buf.push(" ORDER BY last_seen DESC LIMIT ").bind(Arg::Int(FACET_ENTRIES_READ));
@@ -433,7 +437,7 @@ macro_rules! store_engine {
             if recent.is_empty() {
                 continue;
             }
-            let mut buf = SqlBuf::new(placeholder);
+            let mut buf = SqlBuf::new(<$dialect>::placeholder);
             buf.push("SELECT value, CAST(SUM(event_count) AS BIGINT) FROM facet_values WHERE kind = ")
                 .bind(Arg::Text(kind.to_owned()));
             buf.push(" AND value IN ").bind_list(recent.into_iter().map(Arg::Text));
@@ -452,12 +456,12 @@ macro_rules! store_engine {
         flag: Option<&auditrail_model::Flag>,
         records: &[NewEvent],
     ) -> Result<bool, StorageError> {
-        let mut tx = begin_write(&self.writer).await?;
-        let mut buf = SqlBuf::new(placeholder);
+        let mut tx = self.begin_write().await?;
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
         buf.push("SELECT id FROM events WHERE id = ").bind(Arg::Text(id.to_owned()));
         let exists = query_as::<(String,)>(buf)?.fetch_optional(&mut *tx).await?.is_some();
         if exists {
-            let mut buf = SqlBuf::new(placeholder);
+            let mut buf = SqlBuf::new(<$dialect>::placeholder);
             if let Some(flag) = flag {
                 let text = |v: &Option<String>| v.clone().map_or(Arg::Null, Arg::Text);
                 buf.push("INSERT INTO event_flags (event_id, flagged_at, note, flagged_by) VALUES ");
@@ -496,7 +500,7 @@ async fn commit_group(
     writer: &sqlx::Pool<$db>,
     group: &[IngestJob],
 ) -> Result<Vec<Result<Inserted, StorageError>>, StorageError> {
-    let mut tx = begin_write(writer).await?;
+    let mut tx = <$dialect>::begin_write(writer).await?;
     let mut answers = Vec::with_capacity(group.len());
     for job in group {
         sqlx::query("SAVEPOINT request").execute(&mut *tx).await?;
@@ -559,7 +563,7 @@ async fn insert_in(
                 continue;
             }
             let keys = allocate_keys(&mut *tx, fresh.iter().map(|f| f.event)).await?;
-            prepare_rows(&mut *tx, &fresh, &keys).await?;
+            <$dialect>::prepare_rows(&mut *tx, &fresh, &keys).await?;
             insert_rows(&mut *tx, &fresh, &keys).await?;
             insert_search_rows(&mut *tx, &fresh, &keys).await?;
             for f in &fresh {
@@ -583,9 +587,9 @@ fn push_matching(
         buf.push(" FROM events e").push(FLAGS_JOIN).push(" WHERE 1 = 1");
         "e.sort_key"
     } else {
-        push_keyword_source(buf, &terms, narrowed.listed_only)
+        <$dialect>::push_keyword_source(buf, &terms, narrowed.listed_only)
     };
-    push_conditions(buf, narrowed, window, key, detail_text);
+    push_conditions(buf, narrowed, window, key, <$dialect>::detail_text);
     if let Some(as_of) = as_of {
         buf.push(" AND e.received_at <= ").bind(Arg::Int(as_of.timestamp_micros()));
     }
@@ -613,10 +617,10 @@ async fn stored_with_ids(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut buf = SqlBuf::new(placeholder);
+    let mut buf = SqlBuf::new(<$dialect>::placeholder);
     buf.push("SELECT ").push(EVENT_COLUMNS).push(" FROM events e").push(FLAGS_JOIN);
     buf.push(" WHERE e.sort_key IN (SELECT sort_key FROM ");
-    buf.push(ID_TABLE).push(" WHERE id IN ");
+    buf.push(<$dialect>::ID_TABLE).push(" WHERE id IN ");
     buf.bind_list(wanted.into_iter().map(|id| Arg::Text(id.to_owned())));
     buf.push(")");
     let rows: Vec<EventRow> = query_as(buf)?.fetch_all(&mut **tx).await?;
@@ -635,7 +639,7 @@ async fn allocate_keys<'a>(
 ) -> Result<Vec<i64>, StorageError> {
     let bases: Vec<i64> = events.map(|e| sort_key::base(e.occurred_at())).collect();
     let distinct: Vec<i64> = bases.iter().copied().collect::<HashSet<_>>().into_iter().collect();
-    let mut buf = SqlBuf::new(placeholder);
+    let mut buf = SqlBuf::new(<$dialect>::placeholder);
     buf.push("WITH b(base) AS (VALUES ");
     for (i, base) in distinct.iter().enumerate() {
         if i > 0 {
@@ -681,7 +685,7 @@ async fn allocate_keys<'a>(
 }
 
 async fn is_free(tx: &mut Transaction<'static, $db>, key: i64) -> Result<bool, StorageError> {
-    let mut buf = SqlBuf::new(placeholder);
+    let mut buf = SqlBuf::new(<$dialect>::placeholder);
     buf.push("SELECT sort_key FROM events WHERE sort_key = ").bind(Arg::Int(key));
     let taken: Option<(i64,)> = query_as(buf)?.fetch_optional(&mut **tx).await?;
     Ok(taken.is_none())
@@ -692,7 +696,7 @@ async fn insert_rows(
     events: &[Fresh<'_>],
     keys: &[i64],
 ) -> Result<(), StorageError> {
-    let mut buf = SqlBuf::new(placeholder);
+    let mut buf = SqlBuf::new(<$dialect>::placeholder);
     buf.push(
         "INSERT INTO events (sort_key, id, occurred_at, received_at, project, category, module, \
          action, result, actor_id, actor_name, actor_email, actor_type, source_ip, user_agent, \
@@ -742,13 +746,13 @@ async fn insert_search_rows(
     events: &[Fresh<'_>],
     keys: &[i64],
 ) -> Result<(), StorageError> {
-    let mut buf = SqlBuf::new(placeholder);
-    buf.push(SEARCH_INSERT);
+    let mut buf = SqlBuf::new(<$dialect>::placeholder);
+    buf.push(<$dialect>::SEARCH_INSERT);
     for (i, (fresh, key)) in events.iter().zip(keys).enumerate() {
         if i > 0 {
             buf.push(", ");
         }
-        push_search_row(&mut buf, *key, &SearchDoc::of(fresh));
+        <$dialect>::push_search_row(&mut buf, *key, &SearchDoc::of(fresh));
     }
     query(buf)?.execute(&mut **tx).await?;
     Ok(())
@@ -756,7 +760,7 @@ async fn insert_search_rows(
 
 async fn write_facets(tally: FacetTally, tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {
     for ((kind, project, value), (count, seen)) in tally.0 {
-        sqlx::query(FACET_UPSERT)
+        sqlx::query(<$dialect>::FACET_UPSERT)
             .bind(kind)
             .bind(project)
             .bind(value)

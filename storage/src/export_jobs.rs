@@ -144,8 +144,8 @@ where
     }
 }
 
-/// Implements the export job methods on `$store` (with `pool` and `writer` fields, and
-/// `begin_write` in its module). `$skip_locked` ends the claim's row lock clause: Postgres
+/// Implements the export job methods on `$store` (with `pool` and `writer` fields, and `begin_write` and
+/// `record_in` from `store_engine!`). `$skip_locked` ends the claim's row lock clause: Postgres
 /// skips rows another server is claiming; SQLite has one writer and needs nothing.
 macro_rules! export_jobs_engine {
     ($store:ident, $skip_locked:literal) => {
@@ -159,7 +159,7 @@ macro_rules! export_jobs_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<(), StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let (projects, trail, details) = crate::export_jobs::scope_columns(&job.scope);
                 sqlx::query(
                     "INSERT INTO export_jobs (id, owner, created_by, format, query, filename, \
@@ -312,7 +312,7 @@ macro_rules! export_jobs_engine {
                 now: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let (status, rows, bytes, sha256, expires_at, error) = match end {
                     JobEnd::Done { rows, bytes, sha256, expires_at } => (
                         "done",
@@ -350,7 +350,7 @@ macro_rules! export_jobs_engine {
                 id: &str,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<Option<StoredJob>, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let sql = format!("DELETE FROM export_jobs WHERE id = $1 RETURNING {JOB_COLUMNS}");
                 let row: Option<JobRow> =
                     sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?;

@@ -5,6 +5,7 @@
 mod accounts;
 mod api_keys;
 mod deliveries;
+mod dialect;
 mod engine;
 mod error;
 mod export_jobs;

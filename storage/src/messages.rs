@@ -79,8 +79,8 @@ pub(crate) fn metadata_text(message: &NewMessage) -> Option<String> {
     message.metadata.as_ref().map(|m| Value::Object(m.clone()).to_string())
 }
 
-/// Implements the message methods on `$store` (with `pool` and `writer` fields, and
-/// `begin_write` and `commit_if_changed` in its module).
+/// Implements the message methods on `$store` (with `pool` and `writer` fields, `begin_write` from
+/// `store_engine!` and `commit_if_changed` from `accounts_engine!`).
 macro_rules! messages_engine {
     ($store:ident) => {
         use auditrail_model::{MessagePage, NewMessage, SystemMessage};
@@ -204,7 +204,7 @@ macro_rules! messages_engine {
                 id: &str,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<bool, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("DELETE FROM system_messages WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -219,7 +219,7 @@ macro_rules! messages_engine {
                 as_of: DateTime<Utc>,
                 records: &[auditrail_model::NewEvent],
             ) -> Result<u64, StorageError> {
-                let mut tx = begin_write(&self.writer).await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("DELETE FROM system_messages WHERE last_seen_at <= $1")
                     .bind(micros(as_of))
                     .execute(&mut *tx)

@@ -1,7 +1,6 @@
 //! The Postgres dialect, for teams that outgrow one machine: several `auditrail` servers may
 //! share one database.
 
-use auditrail_model::{SearchTerm, words};
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow, Postgres};
 
 #[derive(Clone, Debug)]
@@ -13,91 +12,131 @@ pub struct PostgresStore {
     ingest: crate::engine::IngestQueue,
 }
 
-fn placeholder(n: usize) -> String {
-    format!("${n}")
-}
+/// Postgres's hooks for the engines.
+pub(crate) struct PostgresDialect;
 
-/// A table this small is read whole whatever its indexes; the plan should show that one is
-/// usable.
-#[cfg(feature = "testing")]
-const EXPLAIN: crate::query::Explain = crate::query::Explain {
-    prefix: "EXPLAIN",
-    before: &["SET enable_seqscan = off"],
-    after: &["RESET enable_seqscan"],
-    column: "QUERY PLAN",
-};
+mod hooks {
+    use auditrail_model::{SearchTerm, words};
+    use sqlx::postgres::{PgPool, Postgres};
+    use sqlx::{QueryBuilder, Transaction};
 
-/// A `details` key's value as text, as the index on it (migration 0012) computes it.
-fn detail_text(key: &'static str) -> String {
-    format!("(e.details::jsonb ->> '{key}')")
-}
+    use super::{PostgresDialect, ensure_partitions, month_of};
+    use crate::StorageError;
+    use crate::dialect::Dialect;
+    use crate::engine::{Fresh, SearchDoc};
+    use crate::query::{Arg, FLAGS_JOIN, SqlBuf};
 
-/// Every server's writers take one advisory lock: sort-key slots are read, then taken, and two
-/// servers must not hand out the same slot. Postgres releases it at commit or rollback.
-async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, StorageError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7358210001)").execute(&mut *tx).await?;
-    Ok(tx)
-}
+    impl Dialect for PostgresDialect {
+        type Db = Postgres;
 
-/// GIN finds the matching events; the sort by key then takes the newest page.
-/// `listed_only` checks each match again against the listed columns only. The index holds one
-/// document per event, so this runs on the rows the page walk reads; the SQL splits words as
-/// [`words`] does (runs of letters and digits, lower-cased).
-fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm], listed_only: bool) -> &'static str {
-    buf.push(" FROM event_search s JOIN events e ON e.sort_key = s.sort_key").push(FLAGS_JOIN);
-    buf.push(" WHERE s.doc @@ to_tsquery('simple', ");
-    buf.bind(Arg::Text(ts_query(terms))).push(")");
-    if listed_only {
-        buf.push(
-            " AND to_tsvector('simple', regexp_replace(lower(concat_ws(' ', e.description, \
-             e.actor_id, e.actor_name, e.actor_email)), '[^[:alnum:]]+', ' ', 'g')) \
-             @@ to_tsquery('simple', ",
-        );
-        buf.bind(Arg::Text(ts_query(terms))).push(")");
-    }
-    "e.sort_key"
-}
+        /// A partitioned table's unique constraints must include the partition key, so ids are
+        /// kept unique (and idempotent across servers) in their own table.
+        const ID_TABLE: &'static str = "event_ids";
 
-/// Each term a phrase (`a <-> b`), all required (`&`), a trailing `*` a prefix (`:*`). Words
-/// hold only letters and digits, so none of them is tsquery syntax.
-fn ts_query(terms: &[SearchTerm]) -> String {
-    let phrase = |t: &SearchTerm| {
-        let mut p = t.words.join(" <-> ");
-        if t.prefix {
-            p.push_str(":*");
+        const SEARCH_INSERT: &'static str = "INSERT INTO event_search (sort_key, doc) VALUES ";
+
+        const FACET_UPSERT: &'static str = "INSERT INTO facet_values (kind, project, value, event_count, last_seen) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, project, value) DO UPDATE SET \
+             event_count = facet_values.event_count + excluded.event_count, \
+             last_seen = GREATEST(facet_values.last_seen, excluded.last_seen)";
+
+        /// A table this small is read whole whatever its indexes; the plan should show that
+        /// one is usable.
+        #[cfg(feature = "testing")]
+        const EXPLAIN: crate::query::Explain = crate::query::Explain {
+            prefix: "EXPLAIN",
+            before: &["SET enable_seqscan = off"],
+            after: &["RESET enable_seqscan"],
+            column: "QUERY PLAN",
+        };
+
+        fn placeholder(n: usize) -> String {
+            format!("${n}")
         }
-        format!("({p})")
-    };
-    terms.iter().map(phrase).collect::<Vec<_>>().join(" & ")
-}
 
-/// A partitioned table's unique constraints must include the partition key, so ids are kept
-/// unique (and idempotent across servers) in their own table.
-const ID_TABLE: &str = "event_ids";
-
-/// Makes sure the month partitions the rows fall in exist (creating a missing month and the two
-/// after it: an insert must never fail for want of a partition), then registers the ids.
-async fn prepare_rows(
-    tx: &mut Transaction<'static, Postgres>,
-    rows: &[Fresh<'_>],
-    keys: &[i64],
-) -> Result<(), StorageError> {
-    let months: std::collections::BTreeSet<(i32, u32)> =
-        keys.iter().map(|k| month_of(*k)).collect();
-    for (year, month) in months {
-        ensure_partitions(tx, year, month, 3).await?;
-    }
-    let mut buf = SqlBuf::new(placeholder);
-    buf.push("INSERT INTO event_ids (id, sort_key) VALUES ");
-    for (i, (row, key)) in rows.iter().zip(keys).enumerate() {
-        if i > 0 {
-            buf.push(", ");
+        fn detail_text(key: &'static str) -> String {
+            format!("(e.details::jsonb ->> '{key}')")
         }
-        buf.bind_list([Arg::Text(row.id.clone()), Arg::Int(*key)]);
+
+        /// Every server's writers take one advisory lock: sort-key slots are read, then
+        /// taken, and two servers must not hand out the same slot. Postgres releases it at
+        /// commit or rollback.
+        async fn begin_write(
+            pool: &PgPool,
+        ) -> Result<Transaction<'static, Postgres>, StorageError> {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7358210001)").execute(&mut *tx).await?;
+            Ok(tx)
+        }
+
+        /// GIN finds the matching events; the sort by key then takes the newest page.
+        /// `listed_only` checks each match again against the listed columns only. The index
+        /// holds one document per event, so this runs on the rows the page walk reads; the SQL
+        /// splits words as [`words`] does (runs of letters and digits, lower-cased).
+        fn push_keyword_source(
+            buf: &mut SqlBuf,
+            terms: &[SearchTerm],
+            listed_only: bool,
+        ) -> &'static str {
+            buf.push(" FROM event_search s JOIN events e ON e.sort_key = s.sort_key")
+                .push(FLAGS_JOIN);
+            buf.push(" WHERE s.doc @@ to_tsquery('simple', ");
+            buf.bind(Arg::Text(ts_query(terms))).push(")");
+            if listed_only {
+                buf.push(
+                    " AND to_tsvector('simple', regexp_replace(lower(concat_ws(' ', \
+                     e.description, e.actor_id, e.actor_name, e.actor_email)), \
+                     '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', ",
+                );
+                buf.bind(Arg::Text(ts_query(terms))).push(")");
+            }
+            "e.sort_key"
+        }
+
+        fn push_search_row(buf: &mut SqlBuf, key: i64, doc: &SearchDoc) {
+            let text: Vec<String> =
+                [&doc.description, &doc.error, &doc.target, &doc.actor, &doc.details]
+                    .iter()
+                    .flat_map(|field| words(field))
+                    .collect();
+            buf.push("(").bind(Arg::Int(key)).push(", to_tsvector('simple', ");
+            buf.bind(Arg::Text(text.join(" "))).push("))");
+        }
+
+        /// Makes sure the month partitions the rows fall in exist (creating a missing month
+        /// and the two after it: an insert must never fail for want of a partition), then
+        /// registers the ids.
+        async fn prepare_rows(
+            tx: &mut Transaction<'static, Postgres>,
+            rows: &[Fresh<'_>],
+            keys: &[i64],
+        ) -> Result<(), StorageError> {
+            let months: std::collections::BTreeSet<(i32, u32)> =
+                keys.iter().map(|k| month_of(*k)).collect();
+            for (year, month) in months {
+                ensure_partitions(tx, year, month, 3).await?;
+            }
+            let mut insert = QueryBuilder::<Postgres>::new("INSERT INTO event_ids (id, sort_key) ");
+            insert.push_values(rows.iter().zip(keys), |mut row, (fresh, key)| {
+                row.push_bind(fresh.id.clone()).push_bind(*key);
+            });
+            insert.build().execute(&mut **tx).await?;
+            Ok(())
+        }
     }
-    query(buf)?.execute(&mut **tx).await?;
-    Ok(())
+
+    /// Each term a phrase (`a <-> b`), all required (`&`), a trailing `*` a prefix (`:*`). Words
+    /// hold only letters and digits, so none of them is tsquery syntax.
+    fn ts_query(terms: &[SearchTerm]) -> String {
+        let phrase = |t: &SearchTerm| {
+            let mut p = t.words.join(" <-> ");
+            if t.prefix {
+                p.push_str(":*");
+            }
+            format!("({p})")
+        };
+        terms.iter().map(phrase).collect::<Vec<_>>().join(" & ")
+    }
 }
 
 /// The UTC (year, month) a sort key falls in.
@@ -152,23 +191,7 @@ async fn ensure_partitions(
     Ok(())
 }
 
-const SEARCH_INSERT: &str = "INSERT INTO event_search (sort_key, doc) VALUES ";
-
-fn push_search_row(buf: &mut SqlBuf, key: i64, doc: &SearchDoc) {
-    let text: Vec<String> = [&doc.description, &doc.error, &doc.target, &doc.actor, &doc.details]
-        .iter()
-        .flat_map(|field| words(field))
-        .collect();
-    buf.push("(").bind(Arg::Int(key)).push(", to_tsvector('simple', ");
-    buf.bind(Arg::Text(text.join(" "))).push("))");
-}
-
-const FACET_UPSERT: &str = "INSERT INTO facet_values (kind, project, value, event_count, last_seen) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, project, value) DO UPDATE SET \
-     event_count = facet_values.event_count + excluded.event_count, \
-     last_seen = GREATEST(facet_values.last_seen, excluded.last_seen)";
-
-crate::engine::store_engine!(PostgresStore, Postgres, PgArguments, PgRow);
+crate::engine::store_engine!(PostgresStore, PostgresDialect, Postgres, PgArguments, PgRow);
 crate::accounts::accounts_engine!(PostgresStore, Postgres);
 crate::export_jobs::export_jobs_engine!(PostgresStore, " FOR UPDATE SKIP LOCKED");
 crate::deliveries::deliveries_engine!(PostgresStore);
@@ -179,7 +202,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
         crate::migrations::migrator(&crate::migrations::POSTGRES).run(&pool).await?;
         // This month and the next two exist before the first event arrives.
-        let mut tx = begin_write(&pool).await?;
+        let mut tx = PostgresDialect::begin_write(&pool).await?;
         let (year, month) = month_of(sort_key::base(Utc::now()));
         ensure_partitions(&mut tx, year, month, 3).await?;
         tx.commit().await?;

@@ -4,7 +4,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use auditrail_model::SearchTerm;
 use sqlx::sqlite::{
     Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -21,86 +20,112 @@ pub struct SqliteStore {
     ingest: crate::engine::IngestQueue,
 }
 
-fn placeholder(_: usize) -> String {
-    "?".to_owned()
+/// SQLite's hooks for the engines.
+pub(crate) struct SqliteDialect;
+
+mod hooks {
+    use auditrail_model::SearchTerm;
+    use sqlx::Transaction;
+    use sqlx::sqlite::{Sqlite, SqlitePool};
+
+    use super::SqliteDialect;
+    use crate::StorageError;
+    use crate::dialect::Dialect;
+    use crate::engine::{Fresh, SearchDoc};
+    use crate::query::{Arg, FLAGS_JOIN, SqlBuf};
+
+    impl Dialect for SqliteDialect {
+        type Db = Sqlite;
+
+        /// `events.id` is UNIQUE itself.
+        const ID_TABLE: &'static str = "events";
+
+        const SEARCH_INSERT: &'static str =
+            "INSERT INTO events_fts (rowid, description, error, target, actor, details) VALUES ";
+
+        const FACET_UPSERT: &'static str = "INSERT INTO facet_values (kind, project, value, event_count, last_seen) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, project, value) DO UPDATE SET \
+             event_count = event_count + excluded.event_count, \
+             last_seen = MAX(last_seen, excluded.last_seen)";
+
+        #[cfg(feature = "testing")]
+        const EXPLAIN: crate::query::Explain = crate::query::Explain {
+            prefix: "EXPLAIN QUERY PLAN",
+            before: &[],
+            after: &[],
+            column: "detail",
+        };
+
+        fn placeholder(_: usize) -> String {
+            "?".to_owned()
+        }
+
+        /// Numbers too as text, so `status=500` matches.
+        fn detail_text(key: &'static str) -> String {
+            format!("CAST(json_extract(e.details, '$.{key}') AS TEXT)")
+        }
+
+        /// `BEGIN IMMEDIATE`: a deferred transaction that reads first and writes later fails
+        /// with SQLITE_BUSY under concurrency instead of waiting its turn.
+        async fn begin_write(
+            pool: &SqlitePool,
+        ) -> Result<Transaction<'static, Sqlite>, StorageError> {
+            Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+        }
+
+        /// The FTS5 table drives the walk: it yields rowids (= sort keys) newest-first and the
+        /// query stops after one page instead of collecting every match. `listed_only` is an
+        /// FTS5 column filter.
+        fn push_keyword_source(
+            buf: &mut SqlBuf,
+            terms: &[SearchTerm],
+            listed_only: bool,
+        ) -> &'static str {
+            buf.push(" FROM events_fts f JOIN events e ON e.sort_key = f.rowid").push(FLAGS_JOIN);
+            buf.push(" WHERE events_fts MATCH ");
+            let query = fts_query(terms);
+            buf.bind(Arg::Text(if listed_only {
+                format!("{{description actor}} : ({query})")
+            } else {
+                query
+            }));
+            "f.rowid"
+        }
+
+        fn push_search_row(buf: &mut SqlBuf, key: i64, doc: &SearchDoc) {
+            buf.bind_list([
+                Arg::Int(key),
+                Arg::Text(doc.description.clone()),
+                Arg::Text(doc.error.clone()),
+                Arg::Text(doc.target.clone()),
+                Arg::Text(doc.actor.clone()),
+                Arg::Text(doc.details.clone()),
+            ]);
+        }
+
+        /// Nothing to prepare: one table, no partitions.
+        async fn prepare_rows(
+            _tx: &mut Transaction<'static, Sqlite>,
+            _rows: &[Fresh<'_>],
+            _keys: &[i64],
+        ) -> Result<(), StorageError> {
+            Ok(())
+        }
+    }
+
+    /// Turns search terms into an FTS5 query: each term a quoted phrase, all required. Words
+    /// hold only letters and digits, so nothing in them can end the quotes. Whole-word phrases
+    /// let FTS5 walk one doclist newest-first and stop; a prefix must merge every matching
+    /// word's list.
+    fn fts_query(terms: &[SearchTerm]) -> String {
+        let phrase = |t: &SearchTerm| {
+            format!("\"{}\"{}", t.words.join(" "), if t.prefix { "*" } else { "" })
+        };
+        terms.iter().map(phrase).collect::<Vec<_>>().join(" AND ")
+    }
 }
 
-#[cfg(feature = "testing")]
-const EXPLAIN: crate::query::Explain = crate::query::Explain {
-    prefix: "EXPLAIN QUERY PLAN",
-    before: &[],
-    after: &[],
-    column: "detail",
-};
-
-/// A `details` key's value as text (numbers too, so `status=500` matches), as the index on it
-/// (migration 0012) computes it.
-fn detail_text(key: &'static str) -> String {
-    format!("CAST(json_extract(e.details, '$.{key}') AS TEXT)")
-}
-
-/// Write transactions start with `BEGIN IMMEDIATE`: a deferred one that reads first and writes
-/// later fails with SQLITE_BUSY under concurrency instead of waiting its turn.
-async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StorageError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
-}
-
-/// With a keyword, the FTS5 table drives the walk: it yields rowids (= sort keys) newest-first
-/// and the query stops after one page instead of collecting every match.
-/// `listed_only` keeps the match to the listed columns with an FTS5 column filter.
-fn push_keyword_source(buf: &mut SqlBuf, terms: &[SearchTerm], listed_only: bool) -> &'static str {
-    buf.push(" FROM events_fts f JOIN events e ON e.sort_key = f.rowid").push(FLAGS_JOIN);
-    buf.push(" WHERE events_fts MATCH ");
-    let query = fts_query(terms);
-    buf.bind(Arg::Text(if listed_only {
-        format!("{{description actor}} : ({query})")
-    } else {
-        query
-    }));
-    "f.rowid"
-}
-
-/// Turns search terms into an FTS5 query: each term a quoted phrase, all required. Words hold
-/// only letters and digits, so nothing in them can end the quotes. Whole-word phrases let FTS5
-/// walk one doclist newest-first and stop; a prefix must merge every matching word's list.
-fn fts_query(terms: &[SearchTerm]) -> String {
-    let phrase =
-        |t: &SearchTerm| format!("\"{}\"{}", t.words.join(" "), if t.prefix { "*" } else { "" });
-    terms.iter().map(phrase).collect::<Vec<_>>().join(" AND ")
-}
-
-/// `events.id` is UNIQUE itself.
-const ID_TABLE: &str = "events";
-
-/// Nothing to prepare: one table, no partitions.
-async fn prepare_rows(
-    _tx: &mut Transaction<'static, Sqlite>,
-    _rows: &[Fresh<'_>],
-    _keys: &[i64],
-) -> Result<(), StorageError> {
-    Ok(())
-}
-
-const SEARCH_INSERT: &str =
-    "INSERT INTO events_fts (rowid, description, error, target, actor, details) VALUES ";
-
-fn push_search_row(buf: &mut SqlBuf, key: i64, doc: &SearchDoc) {
-    buf.bind_list([
-        Arg::Int(key),
-        Arg::Text(doc.description.clone()),
-        Arg::Text(doc.error.clone()),
-        Arg::Text(doc.target.clone()),
-        Arg::Text(doc.actor.clone()),
-        Arg::Text(doc.details.clone()),
-    ]);
-}
-
-const FACET_UPSERT: &str = "INSERT INTO facet_values (kind, project, value, event_count, last_seen) \
-     VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, project, value) DO UPDATE SET \
-     event_count = event_count + excluded.event_count, \
-     last_seen = MAX(last_seen, excluded.last_seen)";
-
-crate::engine::store_engine!(SqliteStore, Sqlite, SqliteArguments, SqliteRow);
+crate::engine::store_engine!(SqliteStore, SqliteDialect, Sqlite, SqliteArguments, SqliteRow);
 crate::accounts::accounts_engine!(SqliteStore, Sqlite);
 crate::export_jobs::export_jobs_engine!(SqliteStore, "");
 crate::deliveries::deliveries_engine!(SqliteStore);
