@@ -145,7 +145,10 @@ impl SqliteStore {
             // A checkpoint copies the WAL's pages into the database and waits for the disk
             // twice; every 40 MB of WAL instead of every 4 MB, hot index pages written by many
             // commits are copied once (ingest ~20% faster, measured in BENCHMARKS.md).
-            .pragma("wal_autocheckpoint", "10000");
+            .pragma("wal_autocheckpoint", "10000")
+            // Statement and savepoint journals (a copy of each page before a statement or an
+            // ingest request inside a group changes it) in memory, not in temporary files.
+            .pragma("temp_store", "memory");
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
