@@ -116,9 +116,17 @@ const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// concurrent clients share that wait instead of queueing for one each. Every request still
 /// gets its own answer, and one refused request does not fail the others (each runs inside
 /// its own savepoint).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct IngestQueue {
     sender: Arc<Mutex<Option<mpsc::Sender<IngestJob>>>>,
+    /// How long a request waits for room before it is answered "busy".
+    wait: std::time::Duration,
+}
+
+impl Default for IngestQueue {
+    fn default() -> Self {
+        IngestQueue { sender: Arc::default(), wait: QUEUE_WAIT }
+    }
 }
 
 impl std::fmt::Debug for IngestQueue {
@@ -158,7 +166,7 @@ impl IngestQueue {
                     (None, None) => return Err(writer_stopped()),
                 }
             };
-            match sender.send_timeout(job, QUEUE_WAIT).await {
+            match sender.send_timeout(job, self.wait).await {
                 Ok(()) => return answer_of(answered).await,
                 Err(SendTimeoutError::Timeout(_)) => {
                     return Err(StorageError::Database(sqlx::Error::PoolTimedOut));
@@ -784,3 +792,36 @@ async fn write_facets(tally: FacetTally, tx: &mut Transaction<'static, $db>) -> 
 }
 
 pub(crate) use store_engine;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{IngestQueue, QUEUE_JOBS, Received};
+
+    /// A full queue answers "busy" after its wait, and the refused request was never queued.
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_after_its_wait() {
+        let queue = IngestQueue { wait: Duration::from_millis(50), ..IngestQueue::default() };
+        // A writer that holds the queue and never takes from it.
+        let stuck = |jobs| async move {
+            let _held = jobs;
+            std::future::pending::<()>().await
+        };
+        for _ in 0..QUEUE_JOBS {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                queue.submit(Vec::new(), Received::Now(chrono::Utc::now()), stuck).await
+            });
+        }
+        // Every spawned request runs to its place in the queue meanwhile.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = tokio::time::timeout(
+            Duration::from_secs(5),
+            queue.submit(Vec::new(), Received::Now(chrono::Utc::now()), stuck),
+        )
+        .await
+        .expect("answered within its wait");
+        assert!(refused.is_err_and(|e| e.is_busy()));
+    }
+}
