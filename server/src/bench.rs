@@ -69,7 +69,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         let copied = baseline.copy_plainly(path, opts.batch).await?.unwrap_or(0);
         let rate = copied as f64 / started.elapsed().as_secs_f64();
         println!(
-            "| plain SQL copy of the same rows, same schema (baseline) | {copied} | {rate:.0} | |"
+            "| plain SQL copy of the same rows, same schema (baseline) | {copied} | {rate:.0} |"
         );
     }
     println!("peak RSS: {:.0} MB", memory_kb("/proc/self/status", "VmHWM:") as f64 / 1024.0);

@@ -100,8 +100,8 @@ pub(crate) struct IngestJob {
     pub answer: oneshot::Sender<Result<Inserted, StorageError>>,
 }
 
-/// Events one group commit takes at most: requests that arrive while a commit runs wait for
-/// the next one, which takes all of them up to this many events.
+/// Events after which a group takes no more requests: requests that arrive while a commit runs
+/// wait for the next one, which takes them until it holds this many events or more.
 pub(crate) const GROUP_EVENTS_MAX: usize = 20_000;
 
 /// Requests queued while a commit runs; more wait for room, up to [`QUEUE_WAIT`].
@@ -155,15 +155,15 @@ impl IngestQueue {
         loop {
             let sender = {
                 let mut slot = self.sender.lock().unwrap_or_else(|e| e.into_inner());
-                match (slot.as_ref().filter(|s| !s.is_closed()), start.take()) {
-                    (Some(running), _) => running.clone(),
-                    (None, Some(start)) => {
+                match slot.as_ref().filter(|s| !s.is_closed()) {
+                    Some(running) => running.clone(),
+                    None => {
+                        let start = start.take().ok_or_else(writer_stopped)?;
                         let (sender, jobs) = mpsc::channel(QUEUE_JOBS);
                         tokio::spawn(start(jobs));
                         *slot = Some(sender.clone());
                         sender
                     }
-                    (None, None) => return Err(writer_stopped()),
                 }
             };
             match sender.send_timeout(job, self.wait).await {
@@ -177,8 +177,10 @@ impl IngestQueue {
     }
 }
 
+/// The writer task ended under a request (its runtime shut down, or it panicked): a server
+/// fault, and whether the request's commit happened is unknown.
 fn writer_stopped() -> StorageError {
-    StorageError::Invalid("the ingest writer stopped".to_owned())
+    StorageError::Database(sqlx::Error::WorkerCrashed)
 }
 
 async fn answer_of(
@@ -187,14 +189,19 @@ async fn answer_of(
     answered.await.unwrap_or_else(|_| Err(writer_stopped()))
 }
 
-/// The next group: the first waiting request and every one queued behind it, up to
-/// [`GROUP_EVENTS_MAX`] events. `None` once every sender is gone.
+/// The next group: the first waiting request and every one queued behind it, until the group
+/// holds [`GROUP_EVENTS_MAX`] events or more. A request whose caller is gone (a client that
+/// hung up while it waited) is left out: nobody would hear that it was stored. `None` once
+/// every sender is gone.
 pub(crate) async fn next_group(jobs: &mut mpsc::Receiver<IngestJob>) -> Option<Vec<IngestJob>> {
-    let first = jobs.recv().await?;
-    let mut size = first.events.len();
-    let mut group = vec![first];
+    let mut group: Vec<IngestJob> = Vec::new();
+    while group.is_empty() {
+        group.extend(Some(jobs.recv().await?).filter(|job| !job.answer.is_closed()));
+    }
+    let mut size = group[0].events.len();
     while size < GROUP_EVENTS_MAX {
         match jobs.try_recv() {
+            Ok(job) if job.answer.is_closed() => {}
             Ok(job) => {
                 size += job.events.len();
                 group.push(job);
@@ -797,7 +804,31 @@ pub(crate) use store_engine;
 mod tests {
     use std::time::Duration;
 
-    use super::{IngestQueue, QUEUE_JOBS, Received};
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::{IngestJob, IngestQueue, QUEUE_JOBS, Received, next_group};
+
+    /// A queued request whose caller hung up is not stored: nobody would hear that it was.
+    #[tokio::test]
+    async fn a_group_leaves_out_requests_whose_caller_is_gone() {
+        let (sender, mut jobs) = mpsc::channel(4);
+        let mut waiting = Vec::new();
+        for caller_stays in [false, true, false, true] {
+            let (answer, answered) = oneshot::channel();
+            let job = IngestJob {
+                events: Vec::new(),
+                received: Received::Now(chrono::Utc::now()),
+                answer,
+            };
+            sender.send(job).await.unwrap();
+            if caller_stays {
+                waiting.push(answered);
+            }
+        }
+        let group = next_group(&mut jobs).await.unwrap();
+        assert_eq!(group.len(), 2);
+        assert!(group.iter().all(|job| !job.answer.is_closed()));
+    }
 
     /// A full queue answers "busy" after its wait, and the refused request was never queued.
     #[tokio::test]

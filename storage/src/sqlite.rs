@@ -145,10 +145,7 @@ impl SqliteStore {
             // A checkpoint copies the WAL's pages into the database and waits for the disk
             // twice; every 40 MB of WAL instead of every 4 MB, hot index pages written by many
             // commits are copied once (ingest ~20% faster, measured in BENCHMARKS.md).
-            .pragma("wal_autocheckpoint", "10000")
-            // Statement and savepoint journals (a copy of each page before a statement or an
-            // ingest request inside a group changes it) in memory, not in temporary files.
-            .pragma("temp_store", "memory");
+            .pragma("wal_autocheckpoint", "10000");
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -159,10 +156,13 @@ impl SqliteStore {
         let pool =
             SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         crate::migrations::migrator(&crate::migrations::SQLITE).run(&pool).await?;
+        // The writer's statement and savepoint journals (a copy of each page before a statement
+        // or an ingest request inside a group changes it) in memory, not in temporary files:
+        // ingest ~12% faster (BENCHMARKS.md). Readers keep spilling big sorts to disk.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options)
+            .connect_with(options.pragma("temp_store", "memory"))
             .await?;
         let signing_key = load_signing_key(&writer).await?;
         Ok(SqliteStore { pool, writer, signing_key, ingest: Default::default() })
@@ -179,6 +179,8 @@ impl SqliteStore {
     /// costs on this disk, with none of Auditrail's own work. Returns the events copied.
     pub async fn copy_plainly(&self, source: &str, batch: usize) -> Result<u64, StorageError> {
         let mut conn = self.writer.acquire().await?;
+        // Closed, not returned to the pool, if anything below fails with `source` attached.
+        conn.close_on_drop();
         sqlx::query("ATTACH DATABASE ? AS source").bind(source).execute(&mut *conn).await?;
         let keys: Vec<(i64,)> =
             sqlx::query_as("SELECT sort_key FROM source.events ORDER BY sort_key")
