@@ -73,6 +73,12 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         );
     }
     println!("peak RSS: {:.0} MB", memory_kb("/proc/self/status", "VmHWM:") as f64 / 1024.0);
+    let bytes = store.size_bytes().await?;
+    println!(
+        "database size: {:.0} MB, {:.0} bytes per event",
+        bytes as f64 / 1e6,
+        bytes as f64 / stored.max(1) as f64
+    );
     store.optimize().await?;
 
     let deep_cursor = deep_cursor(&store, now).await?;

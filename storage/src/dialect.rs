@@ -21,6 +21,8 @@ pub(crate) trait Dialect {
     const SEARCH_INSERT: &'static str;
     /// Adds one tally to a facet value: binds kind, project, value, count, last seen.
     const FACET_UPSERT: &'static str;
+    /// One number: the bytes the database takes on disk.
+    const SIZE_BYTES: &'static str;
     /// How the dialect shows a query's plan (for tests).
     #[cfg(feature = "testing")]
     const EXPLAIN: crate::query::Explain;

@@ -382,6 +382,11 @@ macro_rules! store_engine {
         self.ingest.submit(events, received, move |jobs| write_groups(writer, jobs)).await
     }
 
+    pub async fn size_bytes(&self) -> Result<i64, StorageError> {
+        let (bytes,): (i64,) = sqlx::query_as(<$dialect>::SIZE_BYTES).fetch_one(&self.pool).await?;
+        Ok(bytes)
+    }
+
     pub async fn list_events(
         &self,
         narrowed: &Narrowed,

@@ -647,6 +647,11 @@ impl Store {
         }
     }
 
+    /// Bytes the database takes on disk, for `auditrail bench`'s bytes per event.
+    pub async fn size_bytes(&self) -> Result<i64, StorageError> {
+        on_backend!(self, s => s.size_bytes().await)
+    }
+
     /// Refreshes planner statistics; worth running after a bulk load.
     pub async fn optimize(&self) -> Result<(), StorageError> {
         on_backend!(self, s => s.optimize().await)

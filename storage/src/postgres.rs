@@ -40,6 +40,9 @@ mod hooks {
              event_count = facet_values.event_count + excluded.event_count, \
              last_seen = GREATEST(facet_values.last_seen, excluded.last_seen)";
 
+        /// The whole database: events, their search documents, ids, indexes and the rest.
+        const SIZE_BYTES: &'static str = "SELECT pg_database_size(current_database())";
+
         /// A table this small is read whole whatever its indexes; the plan should show that
         /// one is usable.
         #[cfg(feature = "testing")]

@@ -48,6 +48,10 @@ mod hooks {
              event_count = event_count + excluded.event_count, \
              last_seen = MAX(last_seen, excluded.last_seen)";
 
+        /// The database file; the WAL (at most ~40 MB, see `wal_autocheckpoint`) aside.
+        const SIZE_BYTES: &'static str =
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+
         #[cfg(feature = "testing")]
         const EXPLAIN: crate::query::Explain = crate::query::Explain {
             prefix: "EXPLAIN QUERY PLAN",

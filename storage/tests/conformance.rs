@@ -54,6 +54,7 @@ conformance!(
     facets_keep_the_most_recent_values_with_exact_counts,
     flags_are_set_filtered_and_cleared,
     events_survive_reopening_the_database,
+    the_size_on_disk_grows_with_the_events,
     api_keys_are_found_by_secret_only,
     a_project_scope_hides_other_projects_everywhere,
     the_access_trail_is_hidden_without_the_trail_scope,
@@ -611,6 +612,28 @@ async fn flags_are_set_filtered_and_cleared(db: TestDb) {
     assert_eq!(list_ids(&db.store, "flagged=true").await, Vec::<String>::new());
     let cleared = db.store.get_event("b", &EVERYTHING).await.unwrap().unwrap();
     assert_eq!(cleared, before, "the event itself never changes");
+}
+
+/// `bench` divides this by the events stored: it must count what they take.
+async fn the_size_on_disk_grows_with_the_events(db: TestDb) {
+    let before = db.store.size_bytes().await.unwrap();
+    assert!(before > 0);
+    // Text that does not compress (Postgres compresses long values).
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut noise = || {
+        (0..625)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                format!("{:08x}", state as u32)
+            })
+            .collect::<String>()
+    };
+    let events: Vec<NewEvent> = (0..400).map(|i| event(i, json!({"error": noise()}))).collect();
+    db.store.insert_events(events).await.unwrap();
+    let after = db.store.size_bytes().await.unwrap();
+    assert!(after >= before + 400 * 5_000, "{before} → {after}");
 }
 
 async fn events_survive_reopening_the_database(db: TestDb) {
