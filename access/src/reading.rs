@@ -2,8 +2,8 @@
 //! server functions and the REST API read through here, so both answer and record alike.
 
 use auditrail_model::{
-    Account, Actor, ApiKey, Cursor, Event, EventPage, Filter, Flag, Identifier, PageRequest,
-    Permission, ReadScope, Scope, Trace, limits,
+    Account, Actor, ApiKey, Cursor, Event, EventPage, Filter, Flag, Histogram, Identifier,
+    PageRequest, Permission, ReadScope, Scope, Trace, limits,
 };
 use auditrail_storage::{StorageError, Store};
 use hmac::{Hmac, KeyInit, Mac};
@@ -115,6 +115,20 @@ pub async fn list(
         .next_cursor
         .map(|c| Cursor { key: c.key, tag: reader.tag(store, &filter_query, c.key) });
     Ok(events)
+}
+
+/// How many events `filter` matches and when, as the list would list them (see
+/// [`Store::histogram`]). Recorded as a list is: a count answers what a search asked.
+pub async fn histogram(
+    store: &Store,
+    reader: &Reader,
+    filter: &Filter,
+) -> Result<Histogram, ReadError> {
+    let histogram = store.histogram(&filter.as_listed(), &reader.scope, chrono::Utc::now()).await?;
+    let entry = Entry::new(Kind::Access, "events", "count", "Audit log counted")
+        .detail("filter", filter.to_query());
+    reader.record(store, entry).await?;
+    Ok(histogram)
 }
 
 /// One event's whole record; each opening is recorded. The caller has checked that the reader

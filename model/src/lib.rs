@@ -27,6 +27,9 @@ pub use filter::TimeWindow;
 pub use filter::{Filter, FilterError, RangePreset, SearchTerm, TimeBound, words};
 pub use message::{MESSAGE_METADATA_MAX_BYTES, MessagePage, NewMessage, SystemMessage};
 pub use names::{Action, Category, EventId, Identifier, Module, Project, source_address};
-pub use page::{EventPage, FacetValue, Facets, ListedEvent, Page, PageRequest, Trace};
+pub use page::{
+    EventPage, FacetValue, Facets, Histogram, HistogramBucket, ListedEvent, Page, PageRequest,
+    Trace,
+};
 pub use validate::{EventError, limits};
 pub use views::{DETAIL_KEYS, LogView, VIEWS};

@@ -100,6 +100,25 @@ impl From<Event> for ListedEvent {
     }
 }
 
+/// How many events a filter matches and when: `total` and bars that tile the filter's time
+/// range (or, open-ended, the matches' own span) oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub total: u64,
+    /// `false` when counting stopped at [`crate::limits::HISTOGRAM_COUNT_MAX`] matches: `total`
+    /// is then a lower bound, and the bars cover only the time those newest matches span.
+    pub exact: bool,
+    pub buckets: Vec<HistogramBucket>,
+}
+
+/// One bar: the events in `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistogramBucket {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub count: u64,
+}
+
 /// Where a page starts and how long it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRequest {

@@ -44,6 +44,11 @@ pub mod limits {
     /// Steps one trace shows: a trace id shared by millions of events (a constant sent by
     /// mistake, say) shows its latest steps and says it was cut.
     pub const TRACE_STEPS_MAX: u32 = 1000;
+    /// Matches a histogram counts one by one when no rollup answers its filter (a keyword, an
+    /// actor …): beyond them it says "at least" rather than read millions of rows.
+    pub const HISTOGRAM_COUNT_MAX: u64 = 50_000;
+    /// Bars in one histogram, at most: the step (a minute … a decade) is the finest that fits.
+    pub const HISTOGRAM_BUCKETS_MAX: usize = 120;
 }
 
 /// Why an event was refused, naming the field (dotted path) when there is one.

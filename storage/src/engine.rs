@@ -267,6 +267,22 @@ impl FacetTally {
     }
 }
 
+/// Events per `event_hours` row gathered over one ingest transaction, added once at its end.
+#[derive(Default)]
+pub(crate) struct HourTally(pub HashMap<(i64, String, String, &'static str), i64>);
+
+impl HourTally {
+    pub fn add(&mut self, e: &NewEvent, key: i64) {
+        let row = (
+            key.div_euclid(crate::histogram::HOUR_KEYS),
+            e.project().to_string(),
+            e.category().to_string(),
+            e.result().as_str(),
+        );
+        *self.0.entry(row).or_default() += 1;
+    }
+}
+
 /// The searchable text of one event, one field each.
 pub(crate) struct SearchDoc {
     pub description: String,
@@ -307,7 +323,7 @@ macro_rules! store_engine {
         use sqlx::{Arguments, AssertSqlSafe, Transaction};
 
         use crate::engine::{
-            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, IngestJob, Inserted,
+            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, HourTally, INSERT_CHUNK, IngestJob, Inserted,
             Received, SearchDoc, answer_group, distinct_recent, fill_facet, next_group,
             page_from_rows,
         };
@@ -421,6 +437,55 @@ macro_rules! store_engine {
         buf.push(") AS matching");
         let (count,): (i64,) = query_as(buf)?.fetch_one(&self.pool).await?;
         Ok(count.max(0) as u64)
+    }
+
+    /// The sort keys of the newest `cap` events `narrowed` matches in `window`, newest first.
+    pub async fn matching_keys(
+        &self,
+        narrowed: &Narrowed,
+        window: TimeWindow,
+        cap: u64,
+    ) -> Result<Vec<i64>, StorageError> {
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
+        let key = push_matching(&mut buf, narrowed, window, None);
+        // The column is known once the source is: put in front (no parameter in it).
+        buf.sql = format!("SELECT {key}{}", buf.sql);
+        buf.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
+        buf.bind(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+        let keys: Vec<(i64,)> = query_as(buf)?.fetch_all(&self.pool).await?;
+        Ok(keys.into_iter().map(|(key,)| key).collect())
+    }
+
+    /// The first and last hour of `event_hours` holding events `narrowed` matches (it must be
+    /// one the rollups answer: see `crate::histogram::rollups_answer`).
+    pub async fn hour_span(&self, narrowed: &Narrowed) -> Result<Option<(i64, i64)>, StorageError> {
+        let mut ends = [0; 2];
+        for (end, order) in ends.iter_mut().zip([" ASC", " DESC"]) {
+            let mut buf = SqlBuf::new(<$dialect>::placeholder);
+            buf.push("SELECT e.hour FROM event_hours e WHERE 1 = 1");
+            push_conditions(&mut buf, narrowed, TimeWindow { from: None, to: None }, "e.hour", <$dialect>::detail_text);
+            buf.push(" ORDER BY e.hour").push(order).push(" LIMIT 1");
+            let Some((hour,)): Option<(i64,)> = query_as(buf)?.fetch_optional(&self.pool).await? else {
+                return Ok(None);
+            };
+            *end = hour;
+        }
+        Ok(Some((ends[0], ends[1])))
+    }
+
+    /// Events per hour in `[first, end)` that `narrowed` matches, from `event_hours`.
+    pub async fn hour_counts(
+        &self,
+        narrowed: &Narrowed,
+        (first, end): (i64, i64),
+    ) -> Result<Vec<(i64, u64)>, StorageError> {
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
+        buf.push("SELECT e.hour, CAST(SUM(e.n) AS BIGINT) FROM event_hours e WHERE e.hour >= ");
+        buf.bind(Arg::Int(first)).push(" AND e.hour < ").bind(Arg::Int(end));
+        push_conditions(&mut buf, narrowed, TimeWindow { from: None, to: None }, "e.hour", <$dialect>::detail_text);
+        buf.push(" GROUP BY e.hour");
+        let rows: Vec<(i64, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(hour, n)| (hour, n.max(0) as u64)).collect())
     }
 
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StorageError> {
@@ -554,6 +619,7 @@ async fn insert_in(
         let mut ids = Vec::with_capacity(events.len());
         let mut in_request: HashMap<&str, &NewEvent> = HashMap::new();
         let mut facets = FacetTally::default();
+        let mut hours = HourTally::default();
         let mut new = 0;
         for (chunk_index, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
             let stored = stored_with_ids(tx, chunk).await?;
@@ -595,11 +661,13 @@ async fn insert_in(
             <$dialect>::prepare_rows(&mut *tx, &fresh, &keys).await?;
             insert_rows(&mut *tx, &fresh, &keys).await?;
             insert_search_rows(&mut *tx, &fresh, &keys).await?;
-            for f in &fresh {
+            for (f, key) in fresh.iter().zip(&keys) {
                 facets.add(f.event);
+                hours.add(f.event, *key);
             }
         }
     write_facets(facets, tx).await?;
+    write_hours(hours, tx).await?;
     Ok(Inserted { ids, new })
 }
 
@@ -784,6 +852,28 @@ async fn insert_search_rows(
         <$dialect>::push_search_row(&mut buf, *key, &SearchDoc::of(fresh));
     }
     query(buf)?.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn write_hours(tally: HourTally, tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {
+    let rows: Vec<_> = tally.0.into_iter().collect();
+    // Five parameters a row, well under SQLite's 32,766 per statement.
+    for chunk in rows.chunks(1000) {
+        let mut buf = SqlBuf::new(<$dialect>::placeholder);
+        buf.push("INSERT INTO event_hours (hour, project, category, result, n) VALUES ");
+        for (i, ((hour, project, category, result), n)) in chunk.iter().enumerate() {
+            if i > 0 {
+                buf.push(", ");
+            }
+            buf.push("(").bind(Arg::Int(*hour)).push(", ").bind(Arg::Text(project.clone()));
+            buf.push(", ").bind(Arg::Text(category.clone()));
+            buf.push(", ").bind(Arg::Text((*result).to_owned()));
+            buf.push(", ").bind(Arg::Int(*n)).push(")");
+        }
+        buf.push(" ON CONFLICT (hour, project, category, result) DO UPDATE SET ");
+        buf.push("n = event_hours.n + excluded.n");
+        query(buf)?.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -43,6 +43,9 @@ macro_rules! on_backend {
     };
 }
 
+// After `on_backend!`, which it uses.
+mod histogram;
+
 /// A handle on the event database; cheap to clone (it holds a connection pool).
 #[derive(Clone, Debug)]
 pub enum Store {

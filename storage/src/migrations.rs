@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// Version, description (the file name's words), SQL.
 type Step = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: [Step; 12] = [
+pub(crate) const SQLITE: [Step; 13] = [
     (1, "events", include_str!("../migrations/sqlite/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/sqlite/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/sqlite/0003_accounts.sql")),
@@ -24,9 +24,10 @@ pub(crate) const SQLITE: [Step; 12] = [
     (10, "system messages", include_str!("../migrations/sqlite/0010_system_messages.sql")),
     (11, "job kinds", include_str!("../migrations/sqlite/0011_job_kinds.sql")),
     (12, "detail indexes", include_str!("../migrations/sqlite/0012_detail_indexes.sql")),
+    (13, "event hours", include_str!("../migrations/sqlite/0013_event_hours.sql")),
 ];
 
-pub(crate) const POSTGRES: [Step; 12] = [
+pub(crate) const POSTGRES: [Step; 13] = [
     (1, "events", include_str!("../migrations/postgres/0001_events.sql")),
     (2, "api key scopes", include_str!("../migrations/postgres/0002_api_key_scopes.sql")),
     (3, "accounts", include_str!("../migrations/postgres/0003_accounts.sql")),
@@ -39,6 +40,7 @@ pub(crate) const POSTGRES: [Step; 12] = [
     (10, "system messages", include_str!("../migrations/postgres/0010_system_messages.sql")),
     (11, "job kinds", include_str!("../migrations/postgres/0011_job_kinds.sql")),
     (12, "detail indexes", include_str!("../migrations/postgres/0012_detail_indexes.sql")),
+    (13, "event hours", include_str!("../migrations/postgres/0013_event_hours.sql")),
 ];
 
 pub(crate) fn migrator(steps: &[Step]) -> Migrator {

@@ -64,6 +64,7 @@ conformance!(
     failed_sign_ins_lock_the_account,
     roles_are_checked_and_someone_keeps_users_manage,
     counts_follow_the_snapshot_and_stop_at_the_cap,
+    histograms_match_the_list_from_rollups_and_from_events,
     export_jobs_run_on_one_worker_under_a_lease,
     concurrent_claims_take_each_job_once,
     a_job_interrupted_too_often_fails_with_the_reason,
@@ -1009,6 +1010,64 @@ async fn counts_follow_the_snapshot_and_stop_at_the_cap(db: TestDb) {
     assert_eq!(count("", EVERYTHING, 7).await, 7);
     let shop_only = ReadScope { projects: Projects::parse("shop").unwrap(), ..EVERYTHING };
     assert_eq!(count("", shop_only, 1000).await, 20);
+}
+
+/// Each bar of the histogram holds exactly the listed events of its time: whole hours from the
+/// rollups, part hours and filters the rollups do not key on counted from events.
+async fn histograms_match_the_list_from_rollups_and_from_events(db: TestDb) {
+    let batch: Vec<NewEvent> = (0..90)
+        .map(|i| {
+            let project = ["shop", "ops", TRAIL_PROJECT][i % 3];
+            let result = if i % 4 == 0 { "failure" } else { "success" };
+            let module = if i % 5 == 0 { "Login" } else { "Campaigns" };
+            let text = if i % 2 == 0 { "rotated key" } else { "changed plan" };
+            let extra = json!({"project": project, "result": result, "module": module,
+                "description": text});
+            event(i as i64 * 37 + 3, extra)
+        })
+        .collect();
+    db.store.insert_events(batch).await.unwrap();
+    let shop_only = ReadScope { projects: Projects::parse("shop").unwrap(), ..EVERYTHING };
+    let no_trail = ReadScope { trail: false, ..EVERYTHING };
+    let cases = [
+        ("", &EVERYTHING),
+        ("project=ops", &EVERYTHING),
+        ("result=failure&project=shop&project=ops", &EVERYTHING),
+        ("from=2026-11-22T09:17:00Z&to=2026-11-23T10:41:00Z", &EVERYTHING),
+        ("from=2026-11-21T00:00:00Z&to=2026-11-24T00:00:00Z&tz=Europe/Berlin", &EVERYTHING),
+        ("range=1d&result=success", &EVERYTHING),
+        ("from=2026-11-23T10:05:00Z&to=2026-11-23T11:15:00Z", &EVERYTHING),
+        ("module=Login", &EVERYTHING),
+        ("q=rotated&from=2026-11-22T09:17:00Z", &EVERYTHING),
+        ("from=2026-09-01T00:00:00Z&to=2026-12-01T00:00:00Z&tz=Asia/Kolkata", &EVERYTHING),
+        ("", &shop_only),
+        ("project=ops", &shop_only),
+        ("", &no_trail),
+        ("q=plan", &no_trail),
+    ];
+    for (query, scope) in cases {
+        let filter = filter(query);
+        let histogram = db.store.histogram(&filter, scope, now()).await.unwrap();
+        let page = PageRequest { cursor: None, limit: 1000 };
+        let listed = db.store.list_events(&filter, scope, page, now()).await.unwrap().events;
+        assert!(histogram.exact, "{query}");
+        assert_eq!(histogram.total, listed.len() as u64, "{query}: total");
+        assert!(histogram.buckets.len() <= auditrail_model::limits::HISTOGRAM_BUCKETS_MAX);
+        for pair in histogram.buckets.windows(2) {
+            assert_eq!(pair[0].to, pair[1].from, "{query}: bars tile the range");
+        }
+        for bar in &histogram.buckets {
+            let inside =
+                listed.iter().filter(|e| bar.from <= e.occurred_at && e.occurred_at < bar.to);
+            assert_eq!(bar.count, inside.count() as u64, "{query}: bar from {}", bar.from);
+        }
+        let tiled: u64 = histogram.buckets.iter().map(|b| b.count).sum();
+        assert_eq!(tiled, histogram.total, "{query}: every match is in a bar");
+    }
+    let closed = filter("from=2026-11-23T10:00:00Z&to=2026-11-23T11:00:00Z&project=none");
+    let empty = db.store.histogram(&closed, &EVERYTHING, now()).await.unwrap();
+    assert_eq!(empty.total, 0);
+    assert!(empty.buckets.len() > 1 && empty.buckets.iter().all(|b| b.count == 0));
 }
 
 fn new_job(owner: &str) -> auditrail_storage::NewExportJob {

@@ -4,7 +4,7 @@
 
 use auditrail_access::reading::{self, ReadError};
 use auditrail_model::Scope;
-use auditrail_model::{Event, EventPage, Facets, Trace};
+use auditrail_model::{Event, EventPage, Facets, Histogram, Trace};
 use auditrail_storage::Store;
 use axum::Json;
 use axum::body::Bytes;
@@ -83,6 +83,17 @@ pub async fn facets(
     auth.require(Scope::Read)?;
     let query = ParsedQuery::parse(raw.as_deref(), &[])?;
     Ok(Json(store.facets(&query.filter, &auth.reader().scope).await?))
+}
+
+/// How many events the filter matches, in bars over its time range; `read`, as the list.
+pub async fn histogram(
+    State(store): State<Store>,
+    auth: Authenticated,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Histogram>, ApiError> {
+    auth.require(Scope::Read)?;
+    let query = ParsedQuery::parse(raw.as_deref(), &[])?;
+    Ok(Json(reading::histogram(&store, &auth.reader(), &query.filter).await?))
 }
 
 /// The optional body of a flag change.

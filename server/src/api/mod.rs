@@ -47,6 +47,7 @@ pub fn router(ingest_limit: IngestLimit) -> Router<AppState> {
         .route("/events/{id}/flag", put(events::flag).delete(events::flag))
         .route("/traces/{trace_id}", get(events::trace))
         .route("/facets", get(events::facets))
+        .route("/histogram", get(events::histogram))
         .route("/views", get(events::views))
         // Posting a message counts against the key's ingest budget: a flood of distinct
         // messages is a flood of writes.

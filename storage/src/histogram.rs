@@ -1,0 +1,410 @@
+//! Counts and histograms. Where a filter narrows only by what the hourly rollups are keyed on
+//! (project, category, result, time), whole hours are added up from `event_hours`, kept by
+//! ingest, and only the part-hours at the range's ends are counted from events: exact at any
+//! size. Any other filter (a keyword, an actor …) counts its matches one by one, newest first,
+//! up to [`limits::HISTOGRAM_COUNT_MAX`], and past that answers "at least" for the time those
+//! newest matches span.
+
+use auditrail_model::{
+    Filter, Histogram, HistogramBucket, Narrowed, ReadScope, TimeWindow, limits,
+};
+use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::{StorageError, Store, sort_key};
+
+/// The shortest range answered from the rollups, in hourly bars at least; a shorter one is
+/// counted from its events, in finer bars.
+const HOURLY_SPAN_MIN: Duration = Duration::hours(12);
+
+/// One hour of sort keys: `event_hours.hour` is a sort key divided by it.
+pub(crate) const HOUR_KEYS: i64 = 3_600_000_000 * sort_key::SLOTS;
+
+/// Whether `event_hours` answers this filter: it narrows by nothing the rollups are not keyed
+/// on. Every field is named, so a new filter field has to be decided on here.
+pub(crate) fn rollups_answer(narrowed: &Narrowed) -> bool {
+    let Filter {
+        range: _,
+        from: _,
+        to: _,
+        tz: _,
+        project: _,
+        category: _,
+        result: _,
+        view: _,
+        leave_out_trail: _,
+        actor,
+        module,
+        action,
+        ip,
+        target,
+        trace_id,
+        flagged,
+        q: _,
+        details,
+    } = &narrowed.filter;
+    [actor, module, action, ip, target, trace_id].iter().all(|values| values.is_empty())
+        && flagged.is_none()
+        && details.is_empty()
+        && narrowed.filter.search_terms().is_empty()
+}
+
+/// The start of the hour `hour` (an `event_hours.hour`).
+pub(crate) fn hour_start(hour: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(hour.saturating_mul(HOUR_KEYS / sort_key::SLOTS))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The microsecond a sort key belongs to.
+pub(crate) fn key_time(key: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(key / sort_key::SLOTS).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// How far apart bars are: fixed seconds (aligned in UTC), or calendar days and months in the
+/// filter's zone (a day bar runs from one local midnight to the next, 23 or 25 hours across a
+/// DST change).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    Seconds(i64),
+    Days(u64),
+    Months(u32),
+}
+
+const STEPS: [Step; 14] = [
+    Step::Seconds(60),
+    Step::Seconds(5 * 60),
+    Step::Seconds(15 * 60),
+    Step::Seconds(30 * 60),
+    Step::Seconds(3600),
+    Step::Seconds(3 * 3600),
+    Step::Seconds(6 * 3600),
+    Step::Seconds(12 * 3600),
+    Step::Days(1),
+    Step::Days(7),
+    Step::Months(1),
+    Step::Months(3),
+    Step::Months(12),
+    Step::Months(120),
+];
+
+impl Step {
+    /// The finest step whose bars over `seconds` stay within the limit. Calendar steps are
+    /// judged with a margin: months run shorter than their average.
+    fn for_span(seconds: i64, hours_at_least: bool) -> Step {
+        let bars = |length: i64| seconds / length.max(1);
+        let fits = |step: &&Step| match **step {
+            Step::Seconds(s) => bars(s) < limits::HISTOGRAM_BUCKETS_MAX as i64,
+            Step::Days(d) => bars(d as i64 * 86_400) < limits::HISTOGRAM_BUCKETS_MAX as i64 - 2,
+            Step::Months(m) => {
+                bars(i64::from(m) * 2_629_746) < limits::HISTOGRAM_BUCKETS_MAX as i64 * 9 / 10
+            }
+        };
+        let allowed =
+            |step: &&Step| !hours_at_least || !matches!(step, Step::Seconds(s) if *s < 3600);
+        *STEPS.iter().filter(allowed).find(fits).unwrap_or(&STEPS[STEPS.len() - 1])
+    }
+}
+
+/// Bars tiling `[from, to)`: the first starts at `from`, the last ends at `to`, those between
+/// on the step's boundaries.
+pub(crate) struct Grid {
+    edges: Vec<DateTime<Utc>>,
+    /// `edges` as sort keys, to place a key.
+    edge_keys: Vec<i64>,
+}
+
+impl Grid {
+    /// `hours_at_least`: no bar finer than an hour, so whole hours can fill them.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, zone: Tz, hours_at_least: bool) -> Grid {
+        let step = Step::for_span((to - from).num_seconds(), hours_at_least);
+        let mut edges = vec![from];
+        let mut boundary = first_boundary(from, step, zone);
+        while boundary < to {
+            if boundary > from {
+                edges.push(boundary);
+            }
+            boundary = next_boundary(boundary, step, zone);
+        }
+        edges.push(to);
+        let edge_keys = edges.iter().map(|t| sort_key::base(*t)).collect();
+        Grid { edges, edge_keys }
+    }
+
+    pub fn len(&self) -> usize {
+        self.edges.len() - 1
+    }
+
+    /// The bar holding sort key `key`; keys outside the range go to the nearest bar.
+    pub fn bar_of(&self, key: i64) -> usize {
+        self.edge_keys.partition_point(|edge| *edge <= key).clamp(1, self.len()) - 1
+    }
+
+    /// The whole hours `[first, end)` of the range, when every boundary between bars falls on
+    /// an hour (so each whole hour lies in one bar) and there is at least one.
+    pub fn whole_hours(&self) -> Option<(i64, i64)> {
+        let inner = &self.edge_keys[1..self.edge_keys.len() - 1];
+        if inner.iter().any(|key| key % HOUR_KEYS != 0) {
+            return None;
+        }
+        let start = self.edge_keys[0];
+        let first = start.div_euclid(HOUR_KEYS) + i64::from(start.rem_euclid(HOUR_KEYS) != 0);
+        let end = self.edge_keys[self.edge_keys.len() - 1].div_euclid(HOUR_KEYS);
+        (first < end).then_some((first, end))
+    }
+
+    /// The parts of the range outside [`Grid::whole_hours`] `(first, end)`: each within one bar.
+    pub fn part_hours(&self, (first, end): (i64, i64)) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let (from, to) = (self.edges[0], self.edges[self.edges.len() - 1]);
+        let mut parts = Vec::new();
+        if from < hour_start(first) {
+            parts.push((from, hour_start(first)));
+        }
+        if hour_start(end) < to {
+            parts.push((hour_start(end), to));
+        }
+        parts
+    }
+
+    /// The bars with `counts`. `complete_after`: counting stopped at this key, so only the
+    /// bars wholly after it are known and kept.
+    pub fn histogram(&self, counts: &[u64], total: u64, complete_after: Option<i64>) -> Histogram {
+        let buckets = self
+            .edges
+            .windows(2)
+            .zip(&self.edge_keys)
+            .zip(counts)
+            .filter(|((_, start), _)| complete_after.is_none_or(|oldest| **start > oldest))
+            .map(|((edge, _), count)| HistogramBucket { from: edge[0], to: edge[1], count: *count })
+            .collect();
+        Histogram { total, exact: complete_after.is_none(), buckets }
+    }
+}
+
+/// The step boundary at or before `t`.
+fn first_boundary(t: DateTime<Utc>, step: Step, zone: Tz) -> DateTime<Utc> {
+    let date = t.with_timezone(&zone).date_naive();
+    match step {
+        Step::Seconds(s) => {
+            DateTime::from_timestamp(t.timestamp().div_euclid(s) * s, 0).unwrap_or(t)
+        }
+        Step::Days(7) => {
+            let monday = date - Days::new(u64::from(date.weekday().num_days_from_monday()));
+            local_midnight(monday, zone)
+        }
+        Step::Days(_) => local_midnight(date, zone),
+        Step::Months(m) => {
+            let index = date.year() * 12 + date.month0() as i32;
+            let aligned = index - index.rem_euclid(m as i32);
+            let first = NaiveDate::from_ymd_opt(
+                aligned.div_euclid(12),
+                aligned.rem_euclid(12) as u32 + 1,
+                1,
+            );
+            first.map_or(t, |d| local_midnight(d, zone))
+        }
+    }
+}
+
+fn next_boundary(t: DateTime<Utc>, step: Step, zone: Tz) -> DateTime<Utc> {
+    let date = t.with_timezone(&zone).date_naive();
+    let next = match step {
+        Step::Seconds(s) => return t + Duration::seconds(s),
+        Step::Days(d) => date.checked_add_days(Days::new(d)),
+        Step::Months(m) => date.checked_add_months(Months::new(m)),
+    };
+    next.map_or(DateTime::<Utc>::MAX_UTC, |d| local_midnight(d, zone))
+}
+
+/// The first instant of `date` in `zone`: midnight, or where a DST jump over midnight lands.
+fn local_midnight(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    (0..24)
+        .find_map(|hour| {
+            let time = NaiveTime::from_hms_opt(hour, 0, 0)?;
+            zone.from_local_datetime(&date.and_time(time)).earliest()
+        })
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.with_timezone(&Utc))
+}
+
+impl Store {
+    /// How many events `filter` matches within `scope`, in bars over its time range (or, open
+    /// at either end, the matches' own span; `now` at the latest).
+    #[tracing::instrument(skip_all)]
+    pub async fn histogram(
+        &self,
+        filter: &Filter,
+        scope: &ReadScope,
+        now: DateTime<Utc>,
+    ) -> Result<Histogram, StorageError> {
+        scope.check(filter)?;
+        let window = filter.time_window(now)?;
+        let zone = filter.zone()?;
+        let Some(narrowed) = scope.narrow(filter) else {
+            return Ok(empty(window, zone));
+        };
+        if rollups_answer(&narrowed)
+            && let Some(histogram) = self.from_hours(&narrowed, window, zone, now).await?
+        {
+            return Ok(histogram);
+        }
+        self.by_counting(&narrowed, window, zone, now).await
+    }
+
+    /// Whole hours from `event_hours`, part-hours counted from events; `None` when the bars do
+    /// not fall on whole hours (a zone half an hour off UTC, a range under two hours).
+    async fn from_hours(
+        &self,
+        narrowed: &Narrowed,
+        window: TimeWindow,
+        zone: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Histogram>, StorageError> {
+        let span = if window.from.is_none() || window.to.is_none() {
+            match on_backend!(self, s => s.hour_span(narrowed).await)? {
+                Some(span) => Some(span),
+                None => return Ok(Some(empty(window, zone))),
+            }
+        } else {
+            None
+        };
+        let from = window.from.or(span.map(|(first, _)| hour_start(first)));
+        let to = window.to.or(span.map(|(_, last)| hour_start(last + 1).max(now)));
+        let (Some(from), Some(to)) = (from, to) else { return Ok(None) };
+        if from >= to {
+            return Ok(Some(empty(window, zone)));
+        }
+        if to - from < HOURLY_SPAN_MIN {
+            return Ok(None);
+        }
+        let grid = Grid::new(from, to, zone, true);
+        let Some(hours) = grid.whole_hours() else { return Ok(None) };
+        let mut counts = vec![0; grid.len()];
+        for (hour, n) in on_backend!(self, s => s.hour_counts(narrowed, hours).await)? {
+            counts[grid.bar_of(hour * HOUR_KEYS)] += n;
+        }
+        for (from, to) in grid.part_hours(hours) {
+            let part = TimeWindow { from: Some(from), to: Some(to) };
+            let n = on_backend!(self, s => s.count_events(narrowed, part, None, u64::MAX).await)?;
+            counts[grid.bar_of(sort_key::base(from))] += n;
+        }
+        let total = counts.iter().sum();
+        Ok(Some(grid.histogram(&counts, total, None)))
+    }
+
+    /// The newest matches one by one, up to the cap.
+    async fn by_counting(
+        &self,
+        narrowed: &Narrowed,
+        window: TimeWindow,
+        zone: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Histogram, StorageError> {
+        let cap = limits::HISTOGRAM_COUNT_MAX;
+        let keys = on_backend!(self, s => s.matching_keys(narrowed, window, cap).await)?;
+        let (Some(newest), Some(oldest)) = (keys.first(), keys.last()) else {
+            return Ok(empty(window, zone));
+        };
+        let from = window.from.unwrap_or_else(|| key_time(*oldest));
+        let to =
+            window.to.unwrap_or_else(|| (key_time(*newest) + Duration::microseconds(1)).max(now));
+        let grid = Grid::new(from, to, zone, false);
+        let mut counts = vec![0; grid.len()];
+        for key in &keys {
+            counts[grid.bar_of(*key)] += 1;
+        }
+        let complete_after = (keys.len() as u64 >= cap).then_some(*oldest);
+        Ok(grid.histogram(&counts, keys.len() as u64, complete_after))
+    }
+}
+
+/// No events: zero bars over the range when it is closed, none when it is open.
+fn empty(window: TimeWindow, zone: Tz) -> Histogram {
+    match (window.from, window.to) {
+        (Some(from), Some(to)) if from < to => {
+            let grid = Grid::new(from, to, zone, false);
+            grid.histogram(&vec![0; grid.len()], 0, None)
+        }
+        _ => Histogram { total: 0, exact: true, buckets: Vec::new() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::{Grid, HOUR_KEYS};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn four_days_in_hours_tile_the_range_on_whole_hours() {
+        let grid = Grid::new(
+            at("2026-03-01T10:30:00Z"),
+            at("2026-03-05T10:30:00Z"),
+            chrono_tz::UTC,
+            false,
+        );
+        assert_eq!(grid.len(), 97, "a part hour at each end, 95 whole ones between");
+        assert_eq!(grid.edges[1], at("2026-03-01T11:00:00Z"));
+        let (first, end) = grid.whole_hours().unwrap();
+        assert_eq!(end - first, 95);
+        assert_eq!(grid.part_hours((first, end)).len(), 2);
+        assert_eq!(grid.bar_of(crate::sort_key::base(at("2026-03-01T11:59:59Z"))), 1);
+        assert_eq!(grid.bar_of(first * HOUR_KEYS), 1);
+    }
+
+    #[test]
+    fn bars_for_rollups_are_an_hour_at_least() {
+        let (from, to) = (at("2026-03-01T00:00:00Z"), at("2026-03-02T00:00:00Z"));
+        assert_eq!(Grid::new(from, to, chrono_tz::UTC, false).len(), 96);
+        assert_eq!(Grid::new(from, to, chrono_tz::UTC, true).len(), 24);
+    }
+
+    #[test]
+    fn day_bars_follow_local_midnights_across_a_dst_change() {
+        let zone: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        // Berlin moved its clocks forward on 2026-03-29: that day has 23 hours.
+        let grid = Grid::new(at("2026-03-01T00:00:00Z"), at("2026-05-15T00:00:00Z"), zone, false);
+        let midnight = grid.edges.iter().position(|e| *e == at("2026-03-28T23:00:00Z")).unwrap();
+        assert_eq!(grid.edges[midnight + 1], at("2026-03-29T22:00:00Z"));
+        assert!(grid.whole_hours().is_some());
+    }
+
+    #[test]
+    fn a_half_hour_zone_is_not_answered_by_whole_hours() {
+        let zone: chrono_tz::Tz = "Asia/Kolkata".parse().unwrap();
+        let grid = Grid::new(at("2026-03-01T00:00:00Z"), at("2026-06-01T00:00:00Z"), zone, false);
+        assert_eq!(grid.edges[1], at("2026-03-01T18:30:00Z"), "day bars, from local midnight");
+        assert!(grid.whole_hours().is_none());
+    }
+
+    #[test]
+    fn counting_cut_short_keeps_only_the_bars_it_finished() {
+        // Five hours in five-minute bars; counting stopped at a match at 02:30.
+        let grid = Grid::new(
+            at("2026-03-01T00:00:00Z"),
+            at("2026-03-01T05:00:00Z"),
+            chrono_tz::UTC,
+            false,
+        );
+        assert_eq!(grid.len(), 60);
+        let oldest_counted = crate::sort_key::base(at("2026-03-01T02:30:00Z"));
+        let histogram = grid.histogram(&[1; 60], 20, Some(oldest_counted));
+        assert!(!histogram.exact);
+        assert_eq!(histogram.total, 20);
+        assert_eq!(histogram.buckets.len(), 29);
+        assert_eq!(histogram.buckets[0].from, at("2026-03-01T02:35:00Z"));
+    }
+
+    #[test]
+    fn bars_stay_within_the_limit_at_every_span() {
+        let from = at("1970-01-01T00:00:00Z");
+        for days in [0.001, 0.1, 1.0, 3.0, 40.0, 400.0, 4000.0, 40_000.0, 80_000.0] {
+            let to = from + chrono::Duration::seconds((days * 86_400.0) as i64);
+            let grid = Grid::new(from, to, chrono_tz::UTC, false);
+            assert!(grid.len() <= auditrail_model::limits::HISTOGRAM_BUCKETS_MAX, "{days} days");
+            assert!(grid.len() >= 1);
+        }
+    }
+}
