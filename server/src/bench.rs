@@ -98,33 +98,82 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let mut baseline = None;
     for (name, query, cursor) in cases {
         let filter = Filter::from_query(query)?.0;
-        let mut times = Vec::with_capacity(opts.samples);
-        let mut rows = 0;
-        for _ in 0..opts.samples {
-            let started = Instant::now();
-            let page = store
-                .list_events(
-                    &filter,
-                    &ReadScope::everything(),
-                    PageRequest { cursor, limit: 50 },
-                    now,
-                )
-                .await?;
-            times.push(started.elapsed());
-            rows = page.events.len();
-        }
-        times.sort();
-        let p50 = times[times.len() / 2];
-        let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+        let page = PageRequest { cursor, limit: 50 };
+        let everything = ReadScope::everything();
+        let (page, p50, p99) =
+            timed(opts.samples, || store.list_events(&filter, &everything, page, now)).await?;
         let base = *baseline.get_or_insert(p50);
         println!(
-            "| {name} | {rows} | {:.2} | {:.2} | {:.1}× |",
+            "| {name} | {} | {:.2} | {:.2} | {:.1}× |",
+            page.events.len(),
             ms(p50),
             ms(p99),
             p50.as_secs_f64() / base.as_secs_f64()
         );
     }
+    histograms(&store, now, opts.samples).await?;
     exports(&url, stored).await
+}
+
+/// Count and histogram per filter, next to an exact `COUNT(*)` of the same filter.
+async fn histograms(store: &Store, now: DateTime<Utc>, samples: usize) -> anyhow::Result<()> {
+    let cases = [
+        "",
+        "project=acme-shop",
+        "range=today&category=access",
+        "range=7d&result=failure",
+        "module=Login&result=failure",
+        "q=campaign",
+        "q=quota",
+    ];
+    println!();
+    println!(
+        "| count + histogram | total | exact | bars | p50 ms | p99 ms | COUNT(*) p50 ms (baseline) | p50 / baseline |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|");
+    let everything = ReadScope::everything();
+    for query in cases {
+        let filter = Filter::from_query(query)?.0;
+        let (histogram, p50, p99) =
+            timed(samples, || store.histogram(&filter, &everything, now)).await?;
+        let (_, base, _) =
+            timed(samples, || store.count_events_as_of(&filter, &everything, now, u64::MAX))
+                .await?;
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2}× |",
+            if query.is_empty() { "no filter" } else { query },
+            histogram.total,
+            if histogram.exact { "exact" } else { "at least" },
+            histogram.buckets.len(),
+            ms(p50),
+            ms(p99),
+            ms(base),
+            p50.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `call` `samples` times: its last answer, and the p50 and p99 times.
+async fn timed<T, E, F>(
+    samples: usize,
+    mut call: impl FnMut() -> F,
+) -> anyhow::Result<(T, Duration, Duration)>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+    anyhow::Error: From<E>,
+{
+    let mut times = Vec::with_capacity(samples);
+    let mut answer = None;
+    for _ in 0..samples.max(1) {
+        let started = Instant::now();
+        answer = Some(call().await?);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let p50 = times[times.len() / 2];
+    let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+    Ok((answer.expect("at least one sample"), p50, p99))
 }
 
 /// Every event exported in each format by `auditrail export` as a separate process, timed with

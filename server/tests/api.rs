@@ -23,6 +23,7 @@ backend_tests!(
     cursor_pages_through_everything_once,
     every_export_format_equals_the_filtered_list_and_neutralises_formulas,
     facets_and_flags,
+    the_histogram_counts_what_the_key_may_list_and_is_recorded,
 );
 
 async fn posted_event_is_listed_first_and_found_by_each_filter(app: TestApp) {
@@ -383,7 +384,12 @@ async fn key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate(app: Tes
 
     let reply = app.send(post(&ingest_only.secret)).await;
     assert_eq!(reply.status, StatusCode::CREATED);
-    for uri in ["/api/v1/events", "/api/v1/facets", "/api/v1/events/export?format=csv"] {
+    for uri in [
+        "/api/v1/events",
+        "/api/v1/facets",
+        "/api/v1/histogram",
+        "/api/v1/events/export?format=csv",
+    ] {
         let reply = app.send(call("GET", uri, &ingest_only.secret, None)).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}");
         assert_eq!(reply.error_code(), "forbidden");
@@ -402,4 +408,55 @@ async fn key_scopes_limit_what_a_key_can_do_and_revocation_is_immediate(app: Tes
     let reply = app.send(call("GET", "/api/v1/events", &reader.secret, None)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "a revoked key stops working at once");
     assert_eq!(app.count().await, 1);
+}
+
+async fn the_histogram_counts_what_the_key_may_list_and_is_recorded(app: TestApp) {
+    let mut blog = sample(30);
+    blog["project"] = json!("blog");
+    blog["result"] = json!("failure");
+    let events = json!([sample(5), sample(65), sample(600), blog]);
+    assert_eq!(app.post_json(events).await.status, StatusCode::CREATED);
+
+    let app = &app;
+    let histogram = |uri: &str, key: &str| {
+        let (uri, key) = (uri.to_owned(), key.to_owned());
+        async move {
+            let reply = app.get_as(&key, &uri).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+            let body = reply.json();
+            let bars: u64 = body["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["count"].as_u64().unwrap())
+                .sum();
+            assert_eq!(body["exact"], true);
+            assert_eq!(body["total"].as_u64().unwrap(), bars, "{uri}: the bars add up");
+            body["total"].as_u64().unwrap()
+        }
+    };
+    // The access trail this test's own reads write is the trail view's, not the list's.
+    assert_eq!(histogram("/api/v1/histogram", &app.key).await, 4);
+    assert_eq!(histogram("/api/v1/histogram?project=shop", &app.key).await, 3);
+    assert_eq!(histogram("/api/v1/histogram?result=failure&range=1h", &app.key).await, 1);
+    assert_eq!(histogram("/api/v1/histogram?range=2h&q=nothing-like-it", &app.key).await, 0);
+    let bars = app.get("/api/v1/histogram?range=1d").await.json();
+    let first = &bars["buckets"][0];
+    assert!(first["from"].is_string() && first["to"].is_string(), "{bars}");
+
+    let store = &app.db.store;
+    let blog_only = Projects::parse("blog").unwrap();
+    let blog_key =
+        store.create_api_key("blog", &[Scope::Read], blog_only, unrecorded).await.unwrap();
+    assert_eq!(histogram("/api/v1/histogram", &blog_key.secret).await, 1);
+    assert_eq!(histogram("/api/v1/histogram?project=shop", &blog_key.secret).await, 0);
+
+    let unknown = app.get("/api/v1/histogram?bucket=day").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(unknown.error_message().contains("unknown parameter `bucket`"));
+
+    let recorded = app.trail_of("count").await;
+    let filters: Vec<_> = recorded.iter().filter_map(|e| e.details.get("filter")).collect();
+    assert!(filters.contains(&&json!("project=shop")), "{filters:?}");
+    assert_eq!(recorded.len(), 7, "every count is recorded; a refused one is not");
 }
