@@ -439,19 +439,24 @@ macro_rules! store_engine {
         Ok(count.max(0) as u64)
     }
 
-    /// The sort keys of the newest `cap` events `narrowed` matches in `window`, newest first.
+    /// The sort keys of the newest `limit` events `narrowed` matches in `window` below key
+    /// `before`, newest first.
     pub async fn matching_keys(
         &self,
         narrowed: &Narrowed,
         window: TimeWindow,
-        cap: u64,
+        before: Option<i64>,
+        limit: usize,
     ) -> Result<Vec<i64>, StorageError> {
         let mut buf = SqlBuf::new(<$dialect>::placeholder);
         let key = push_matching(&mut buf, narrowed, window, None);
         // The column is known once the source is: put in front (no parameter in it).
         buf.sql = format!("SELECT {key}{}", buf.sql);
+        if let Some(before) = before {
+            buf.push(" AND ").push(key).push(" < ").bind(Arg::Int(before));
+        }
         buf.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
-        buf.bind(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+        buf.bind(Arg::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
         let keys: Vec<(i64,)> = query_as(buf)?.fetch_all(&self.pool).await?;
         Ok(keys.into_iter().map(|(key,)| key).collect())
     }
