@@ -267,22 +267,6 @@ impl FacetTally {
     }
 }
 
-/// Events per `event_hours` row gathered over one ingest transaction, added once at its end.
-#[derive(Default)]
-pub(crate) struct HourTally(pub HashMap<(i64, String, String, &'static str), i64>);
-
-impl HourTally {
-    pub fn add(&mut self, e: &NewEvent, key: i64) {
-        let row = (
-            key.div_euclid(crate::histogram::HOUR_KEYS),
-            e.project().to_string(),
-            e.category().to_string(),
-            e.result().as_str(),
-        );
-        *self.0.entry(row).or_default() += 1;
-    }
-}
-
 /// The searchable text of one event, one field each.
 pub(crate) struct SearchDoc {
     pub description: String,
@@ -323,12 +307,13 @@ macro_rules! store_engine {
         use sqlx::{Arguments, AssertSqlSafe, Transaction};
 
         use crate::engine::{
-            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, HourTally, INSERT_CHUNK, IngestJob, Inserted,
+            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, IngestJob, Inserted,
             Received, SearchDoc, answer_group, distinct_recent, fill_facet, next_group,
             page_from_rows,
         };
         use tokio::sync::mpsc;
         use crate::dialect::Dialect;
+        use crate::histogram::{HourTally, ROLLUPS, Rollup};
         use crate::query::{Arg, EVENT_COLUMNS, FLAGS_JOIN, SqlBuf, push_conditions};
         use crate::row::EventRow;
         use crate::{StorageError, sort_key};
@@ -441,7 +426,7 @@ macro_rules! store_engine {
 
     /// The sort keys of the newest `limit` events `narrowed` matches in `window` below key
     /// `before`, newest first.
-    pub async fn matching_keys(
+    pub(crate) async fn matching_keys(
         &self,
         narrowed: &Narrowed,
         window: TimeWindow,
@@ -461,13 +446,17 @@ macro_rules! store_engine {
         Ok(keys.into_iter().map(|(key,)| key).collect())
     }
 
-    /// The first and last hour of `event_hours` holding events `narrowed` matches (it must be
-    /// one the rollups answer: see `crate::histogram::rollups_answer`).
-    pub async fn hour_span(&self, narrowed: &Narrowed) -> Result<Option<(i64, i64)>, StorageError> {
+    /// The first and last hour of `rollup` holding events `narrowed` matches (a filter it
+    /// answers: see `crate::histogram::rollup_for`).
+    pub(crate) async fn hour_span(
+        &self,
+        rollup: &Rollup,
+        narrowed: &Narrowed,
+    ) -> Result<Option<(i64, i64)>, StorageError> {
         let mut ends = [0; 2];
         for (end, order) in ends.iter_mut().zip([" ASC", " DESC"]) {
             let mut buf = SqlBuf::new(<$dialect>::placeholder);
-            buf.push("SELECT e.hour FROM event_hours e WHERE 1 = 1");
+            buf.push("SELECT e.hour FROM ").push(rollup.table).push(" e WHERE 1 = 1");
             push_conditions(&mut buf, narrowed, TimeWindow { from: None, to: None }, "e.hour", <$dialect>::detail_text);
             buf.push(" ORDER BY e.hour").push(order).push(" LIMIT 1");
             let Some((hour,)): Option<(i64,)> = query_as(buf)?.fetch_optional(&self.pool).await? else {
@@ -478,15 +467,16 @@ macro_rules! store_engine {
         Ok(Some((ends[0], ends[1])))
     }
 
-    /// Events per hour in `[first, end)` that `narrowed` matches, from `event_hours`.
-    pub async fn hour_counts(
+    /// Events per hour in `[first, end)` that `narrowed` matches, from `rollup`.
+    pub(crate) async fn hour_counts(
         &self,
+        rollup: &Rollup,
         narrowed: &Narrowed,
         (first, end): (i64, i64),
     ) -> Result<Vec<(i64, u64)>, StorageError> {
         let mut buf = SqlBuf::new(<$dialect>::placeholder);
-        buf.push("SELECT e.hour, CAST(SUM(e.n) AS BIGINT) FROM event_hours e WHERE e.hour >= ");
-        buf.bind(Arg::Int(first)).push(" AND e.hour < ").bind(Arg::Int(end));
+        buf.push("SELECT e.hour, CAST(SUM(e.n) AS BIGINT) FROM ").push(rollup.table);
+        buf.push(" e WHERE e.hour >= ").bind(Arg::Int(first)).push(" AND e.hour < ").bind(Arg::Int(end));
         push_conditions(&mut buf, narrowed, TimeWindow { from: None, to: None }, "e.hour", <$dialect>::detail_text);
         buf.push(" GROUP BY e.hour");
         let rows: Vec<(i64, i64)> = query_as(buf)?.fetch_all(&self.pool).await?;
@@ -861,23 +851,26 @@ async fn insert_search_rows(
 }
 
 async fn write_hours(tally: HourTally, tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {
-    let rows: Vec<_> = tally.0.into_iter().collect();
-    // Five parameters a row, well under SQLite's 32,766 per statement.
-    for chunk in rows.chunks(1000) {
-        let mut buf = SqlBuf::new(<$dialect>::placeholder);
-        buf.push("INSERT INTO event_hours (hour, project, category, result, n) VALUES ");
-        for (i, ((hour, project, category, result), n)) in chunk.iter().enumerate() {
-            if i > 0 {
-                buf.push(", ");
+    for rollup in ROLLUPS {
+        let columns = rollup.columns.join(", ");
+        let rows = tally.rows(rollup);
+        // At most seven parameters a row, well under SQLite's 32,766 per statement.
+        for chunk in rows.chunks(1000) {
+            let mut buf = SqlBuf::new(<$dialect>::placeholder);
+            buf.push(&format!("INSERT INTO {} (hour, {columns}, n) VALUES ", rollup.table));
+            for (i, (hour, values, n)) in chunk.iter().enumerate() {
+                buf.push(if i > 0 { ", (" } else { "(" }).bind(Arg::Int(*hour));
+                for value in values {
+                    buf.push(", ").bind(Arg::Text((*value).to_owned()));
+                }
+                buf.push(", ").bind(Arg::Int(*n)).push(")");
             }
-            buf.push("(").bind(Arg::Int(*hour)).push(", ").bind(Arg::Text(project.clone()));
-            buf.push(", ").bind(Arg::Text(category.clone()));
-            buf.push(", ").bind(Arg::Text((*result).to_owned()));
-            buf.push(", ").bind(Arg::Int(*n)).push(")");
+            buf.push(&format!(
+                " ON CONFLICT (hour, {columns}) DO UPDATE SET n = {}.n + excluded.n",
+                rollup.table
+            ));
+            query(buf)?.execute(&mut **tx).await?;
         }
-        buf.push(" ON CONFLICT (hour, project, category, result) DO UPDATE SET ");
-        buf.push("n = event_hours.n + excluded.n");
-        query(buf)?.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -1,12 +1,14 @@
-//! Counts and histograms. Where a filter narrows only by what the hourly rollups are keyed on
-//! (project, category, result, time), whole hours are added up from `event_hours`, kept by
-//! ingest, and only the part-hours at the range's ends are counted from events: exact at any
-//! size. Any other filter (a keyword, an actor …) counts its matches one by one, newest first,
-//! up to [`limits::HISTOGRAM_COUNT_MAX`] or for [`COUNT_TIME`], and past that answers "at least" for the time those
-//! newest matches span.
+//! Counts and histograms. Where a filter narrows only by what an hourly rollup is keyed on
+//! (project, category, module, action, result, time), whole hours are added up from the rollup,
+//! kept by ingest, and only the part hours at the range's ends are counted from events: exact at
+//! any size. Any other filter (a keyword, an actor …) counts its matches one by one, newest
+//! first, up to [`limits::HISTOGRAM_COUNT_MAX`] or for [`COUNT_TIME`], and past that answers
+//! "at least" for the time those newest matches span.
+
+use std::collections::{BTreeMap, HashMap};
 
 use auditrail_model::{
-    Filter, Histogram, HistogramBucket, Narrowed, ReadScope, TimeWindow, limits,
+    Filter, Histogram, HistogramBucket, Narrowed, NewEvent, ReadScope, TimeWindow, limits,
 };
 use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -25,12 +27,31 @@ const COUNT_PAGE: usize = if cfg!(feature = "testing") { 16 } else { 5_000 };
 /// filter the indexes serve badly answers "at least" in bounded time instead of reading on.
 const COUNT_TIME: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// One hour of sort keys: `event_hours.hour` is a sort key divided by it.
+/// One hour of sort keys: a rollup's `hour` is a sort key divided by it.
 pub(crate) const HOUR_KEYS: i64 = 3_600_000_000 * sort_key::SLOTS;
 
-/// Whether `event_hours` answers this filter: it narrows by nothing the rollups are not keyed
-/// on. Every field is named, so a new filter field has to be decided on here.
-pub(crate) fn rollups_answer(narrowed: &Narrowed) -> bool {
+/// A table of events per hour by some of their columns, kept by ingest (migration 0013).
+#[derive(Debug)]
+pub(crate) struct Rollup {
+    pub table: &'static str,
+    /// Each a column of [`HourTally`]'s, and of `events`.
+    pub columns: &'static [&'static str],
+}
+
+/// By project, category and result: few rows an hour.
+const BROAD: Rollup = Rollup { table: "event_hours", columns: &["project", "category", "result"] };
+
+/// Also by module and action.
+const BY_ACTION: Rollup = Rollup {
+    table: "event_action_hours",
+    columns: &["project", "category", "module", "action", "result"],
+};
+
+pub(crate) const ROLLUPS: [&Rollup; 2] = [&BROAD, &BY_ACTION];
+
+/// The smallest rollup that answers this filter: one keyed on everything it narrows by.
+/// Every field is named, so a new filter field has to be decided on here.
+pub(crate) fn rollup_for(narrowed: &Narrowed) -> Option<&'static Rollup> {
     let Filter {
         range: _,
         from: _,
@@ -41,9 +62,9 @@ pub(crate) fn rollups_answer(narrowed: &Narrowed) -> bool {
         result: _,
         view: _,
         leave_out_trail: _,
-        actor,
         module,
         action,
+        actor,
         ip,
         target,
         trace_id,
@@ -51,13 +72,52 @@ pub(crate) fn rollups_answer(narrowed: &Narrowed) -> bool {
         q: _,
         details,
     } = &narrowed.filter;
-    [actor, module, action, ip, target, trace_id].iter().all(|values| values.is_empty())
+    let answerable = [actor, ip, target, trace_id].iter().all(|values| values.is_empty())
         && flagged.is_none()
         && details.is_empty()
-        && narrowed.filter.search_terms().is_empty()
+        && narrowed.filter.search_terms().is_empty();
+    match (answerable, module.is_empty() && action.is_empty()) {
+        (false, _) => None,
+        (true, true) => Some(&BROAD),
+        (true, false) => Some(&BY_ACTION),
+    }
 }
 
-/// The start of the hour `hour` (an `event_hours.hour`).
+/// Events per hour and [`BY_ACTION`]'s columns gathered over one ingest transaction, added to
+/// every rollup once at its end.
+#[derive(Default)]
+pub(crate) struct HourTally(HashMap<(i64, [String; 5]), i64>);
+
+impl HourTally {
+    pub fn add(&mut self, e: &NewEvent, key: i64) {
+        let values = [
+            e.project().to_string(),
+            e.category().to_string(),
+            e.module().to_string(),
+            e.action().to_string(),
+            e.result().as_str().to_owned(),
+        ];
+        *self.0.entry((key.div_euclid(HOUR_KEYS), values)).or_default() += 1;
+    }
+
+    /// The rows to add to `rollup`: counts summed over the columns it is not keyed on, in
+    /// key order (so concurrent writers take row locks in the same order).
+    pub fn rows(&self, rollup: &Rollup) -> Vec<(i64, Vec<&str>, i64)> {
+        let picks: Vec<usize> = rollup
+            .columns
+            .iter()
+            .map(|c| BY_ACTION.columns.iter().position(|all| all == c).expect("a tallied column"))
+            .collect();
+        let mut rows: BTreeMap<(i64, Vec<&str>), i64> = BTreeMap::new();
+        for ((hour, values), n) in &self.0 {
+            let picked = picks.iter().map(|i| values[*i].as_str()).collect();
+            *rows.entry((*hour, picked)).or_default() += n;
+        }
+        rows.into_iter().map(|((hour, values), n)| (hour, values, n)).collect()
+    }
+}
+
+/// The start of the hour `hour` (a rollup's `hour`).
 pub(crate) fn hour_start(hour: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(hour.saturating_mul(HOUR_KEYS / sort_key::SLOTS))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
@@ -249,25 +309,26 @@ impl Store {
         let Some(narrowed) = scope.narrow(filter) else {
             return Ok(empty(window, zone));
         };
-        if rollups_answer(&narrowed)
-            && let Some(histogram) = self.from_hours(&narrowed, window, zone, now).await?
+        if let Some(rollup) = rollup_for(&narrowed)
+            && let Some(histogram) = self.from_hours(rollup, &narrowed, window, zone, now).await?
         {
             return Ok(histogram);
         }
         self.by_counting(&narrowed, window, zone, now).await
     }
 
-    /// Whole hours from `event_hours`, part-hours counted from events; `None` when the bars do
+    /// Whole hours from `rollup`, part hours counted from events; `None` when the bars do
     /// not fall on whole hours (a zone half an hour off UTC, a range under two hours).
     async fn from_hours(
         &self,
+        rollup: &Rollup,
         narrowed: &Narrowed,
         window: TimeWindow,
         zone: Tz,
         now: DateTime<Utc>,
     ) -> Result<Option<Histogram>, StorageError> {
         let span = if window.from.is_none() || window.to.is_none() {
-            match on_backend!(self, s => s.hour_span(narrowed).await)? {
+            match on_backend!(self, s => s.hour_span(rollup, narrowed).await)? {
                 Some(span) => Some(span),
                 None => return Ok(Some(empty(window, zone))),
             }
@@ -286,7 +347,7 @@ impl Store {
         let grid = Grid::new(from, to, zone, true);
         let Some(hours) = grid.whole_hours() else { return Ok(None) };
         let mut counts = vec![0; grid.len()];
-        for (hour, n) in on_backend!(self, s => s.hour_counts(narrowed, hours).await)? {
+        for (hour, n) in on_backend!(self, s => s.hour_counts(rollup, narrowed, hours).await)? {
             counts[grid.bar_of(hour * HOUR_KEYS)] += n;
         }
         for (from, to) in grid.part_hours(hours) {

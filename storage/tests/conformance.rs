@@ -1021,8 +1021,9 @@ async fn histograms_match_the_list_from_rollups_and_from_events(db: TestDb) {
             let result = if i % 4 == 0 { "failure" } else { "success" };
             let module = if i % 5 == 0 { "Login" } else { "Campaigns" };
             let text = if i % 2 == 0 { "rotated key" } else { "changed plan" };
+            let action = if i % 7 == 0 { "user.session.start" } else { "edit" };
             let extra = json!({"project": project, "result": result, "module": module,
-                "description": text});
+                "action": action, "description": text});
             event(i as i64 * 37 + 3, extra)
         })
         .collect();
@@ -1038,6 +1039,10 @@ async fn histograms_match_the_list_from_rollups_and_from_events(db: TestDb) {
         ("range=1d&result=success", &EVERYTHING),
         ("from=2026-11-23T10:05:00Z&to=2026-11-23T11:15:00Z", &EVERYTHING),
         ("module=Login", &EVERYTHING),
+        ("module=Login&result=failure&range=3d", &EVERYTHING),
+        ("action=user.session.*&project=shop", &EVERYTHING),
+        ("action=edit&from=2026-11-22T09:17:00Z&to=2026-11-23T10:41:00Z", &EVERYTHING),
+        ("actor=u1", &EVERYTHING),
         ("q=rotated&from=2026-11-22T09:17:00Z", &EVERYTHING),
         ("from=2026-09-01T00:00:00Z&to=2026-12-01T00:00:00Z&tz=Asia/Kolkata", &EVERYTHING),
         ("", &shop_only),
