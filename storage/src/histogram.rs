@@ -310,16 +310,17 @@ impl Store {
             return Ok(empty(window, zone));
         };
         if let Some(rollup) = rollup_for(&narrowed)
-            && let Some(histogram) = self.from_hours(rollup, &narrowed, window, zone, now).await?
+            && let Some(histogram) =
+                self.histogram_from_hours(rollup, &narrowed, window, zone, now).await?
         {
             return Ok(histogram);
         }
-        self.by_counting(&narrowed, window, zone, now).await
+        self.histogram_by_counting(&narrowed, window, zone, now).await
     }
 
     /// Whole hours from `rollup`, part hours counted from events; `None` when the bars do
     /// not fall on whole hours (a zone half an hour off UTC, a range under two hours).
-    async fn from_hours(
+    async fn histogram_from_hours(
         &self,
         rollup: &Rollup,
         narrowed: &Narrowed,
@@ -360,7 +361,7 @@ impl Store {
     }
 
     /// The newest matches one by one, up to the cap.
-    async fn by_counting(
+    async fn histogram_by_counting(
         &self,
         narrowed: &Narrowed,
         window: TimeWindow,
