@@ -21,6 +21,7 @@ pub struct BenchOptions {
     pub samples: usize,
     pub batch: usize,
     pub clients: Vec<usize>,
+    pub servers: Vec<usize>,
 }
 
 pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
@@ -28,38 +29,55 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         !opts.clients.is_empty() && !opts.clients.contains(&0),
         "--clients takes counts of one or more"
     );
+    anyhow::ensure!(
+        !opts.servers.is_empty() && !opts.servers.contains(&0),
+        "--servers takes counts of one or more"
+    );
     let scratch = tempfile::tempdir()?;
     let url = match &opts.database {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", scratch.path().join("bench.db").display()),
     };
     let store = Store::open(&url).await.context("opening the benchmark database")?;
+    let mut servers = vec![store.clone()];
+    for _ in 1..opts.servers.iter().copied().max().unwrap_or(1) {
+        servers.push(Store::open(&url).await?);
+    }
     let now = Utc::now();
     let mut generator = DemoGenerator::new(StdRng::seed_from_u64(42), now, opts.events);
 
     println!("database: {}", url.split(':').next().unwrap_or("?"));
     println!("| ingest ({} events per batch) | events | events/s |", opts.batch);
     println!("|---|---:|---:|");
-    // Rounds take turns between the client counts, so each count meets every database size.
-    let mut by_count = vec![(0usize, Duration::ZERO); opts.clients.len()];
+    // (clients, servers); rounds take turns between them, so each meets every database size.
+    let setups: Vec<(usize, usize)> = opts
+        .clients
+        .iter()
+        .flat_map(|c| opts.servers.iter().filter(move |s| *s <= c).map(move |s| (*c, *s)))
+        .collect();
+    let mut by_setup = vec![(0usize, Duration::ZERO); setups.len()];
     let mut stored = 0;
-    for turn in (0..opts.clients.len()).cycle() {
+    for turn in (0..setups.len()).cycle() {
         if stored == opts.events {
             break;
         }
         let round = (ROUND_BATCHES * opts.batch).min(opts.events - stored);
+        let (clients, over) = setups[turn];
         let busy =
-            ingest_round(&store, &mut generator, round, opts.batch, opts.clients[turn]).await?;
-        by_count[turn].0 += round;
-        by_count[turn].1 += busy;
+            ingest_round(&servers[..over], &mut generator, round, opts.batch, clients).await?;
+        by_setup[turn].0 += round;
+        by_setup[turn].1 += busy;
         stored += round;
     }
-    for (clients, (events, busy)) in opts.clients.iter().zip(by_count) {
+    for ((clients, over), (events, busy)) in setups.iter().zip(by_setup) {
         let rate = events as f64 / busy.as_secs_f64().max(f64::EPSILON);
-        println!(
-            "| {clients} client{} | {events} | {rate:.0} |",
-            if *clients == 1 { "" } else { "s" }
-        );
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let servers = if opts.servers == [1] {
+            String::new()
+        } else {
+            format!(", {over} server{}", plural(*over))
+        };
+        println!("| {clients} client{}{servers} | {events} | {rate:.0} |", plural(*clients));
     }
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
@@ -277,7 +295,7 @@ const ROUND_BATCHES: usize = 32;
 /// the server's), then stored in batches by `clients` tasks, each taking the next batch when
 /// free. Returns the time spent storing.
 async fn ingest_round(
-    store: &Store,
+    servers: &[Store],
     generator: &mut DemoGenerator,
     events: usize,
     batch: usize,
@@ -292,8 +310,8 @@ async fn ingest_round(
     }
     let batches = Arc::new(Mutex::new(batches));
     let started = Instant::now();
-    let tasks = (0..clients).map(|_| {
-        let (store, batches) = (store.clone(), batches.clone());
+    let tasks = (0..clients).map(|client| {
+        let (store, batches) = (servers[client % servers.len()].clone(), batches.clone());
         tokio::spawn(async move {
             loop {
                 let next = batches.lock().unwrap_or_else(|e| e.into_inner()).pop_front();

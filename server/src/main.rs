@@ -181,6 +181,10 @@ enum Command {
         /// Concurrent ingest clients, one phase each (the events are split between phases)
         #[arg(long, value_delimiter = ',', default_value = "1,4")]
         clients: Vec<usize>,
+        /// Servers the clients are spread over (stores on the same database, each with its own
+        /// connections and ingest writer), each count with every client count at least as large
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        servers: Vec<usize>,
     },
 }
 
@@ -490,8 +494,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Deliveries(command) => deliveries(command).await,
-        Command::Bench { events, database, samples, batch, clients } => {
-            bench::run(bench::BenchOptions { events, database, samples, batch, clients }).await
+        Command::Bench { events, database, samples, batch, clients, servers } => {
+            bench::run(bench::BenchOptions { events, database, samples, batch, clients, servers })
+                .await
         }
     }
 }

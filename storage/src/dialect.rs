@@ -33,8 +33,15 @@ pub(crate) trait Dialect {
     /// A `details` key's value as text, as the index on it (migration 0012) computes it.
     fn detail_text(key: &'static str) -> String;
 
-    /// Starts a write transaction, waiting its turn among writers.
+    /// Starts a write transaction, waiting its turn among all writers: changes that check
+    /// what is stored before they write (a last admin, a free email) rely on it.
     fn begin_write(
+        pool: &Pool<Self::Db>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, StorageError>> + Send;
+
+    /// Starts an ingest transaction, which may run beside other servers' ingest: it retries
+    /// what a concurrent writer took first (see [`StorageError::met_a_writer`]).
+    fn begin_ingest(
         pool: &Pool<Self::Db>,
     ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, StorageError>> + Send;
 

@@ -179,6 +179,23 @@ impl IngestQueue {
 
 /// The writer task ended under a request (its runtime shut down, or it panicked): a server
 /// fault, and whether the request's commit happened is unknown.
+/// Tries of one request that keeps meeting other servers' writes, before it is answered busy.
+pub(crate) const WRITER_ATTEMPTS: u32 = 5;
+
+/// A few milliseconds, longer each try and never the same for two servers, so two requests
+/// that met do not meet again at once.
+pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
+    tracing::debug!(attempt, "an ingest request met another server's write; trying it again");
+    let jitter = rand::random::<u64>() % 10;
+    std::time::Duration::from_millis(u64::from(attempt) * 10 + jitter)
+}
+
+/// A request that still met other writers after its last try: worth sending again later (503),
+/// not a fault (500).
+pub(crate) fn gave_way(error: StorageError) -> StorageError {
+    if error.met_a_writer() { StorageError::Database(sqlx::Error::PoolTimedOut) } else { error }
+}
+
 fn writer_stopped() -> StorageError {
     StorageError::Database(sqlx::Error::WorkerCrashed)
 }
@@ -308,7 +325,8 @@ macro_rules! store_engine {
 
         use crate::engine::{
             FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, IngestJob, Inserted,
-            Received, SearchDoc, answer_group, distinct_recent, fill_facet, next_group,
+            Received, SearchDoc, WRITER_ATTEMPTS, answer_group, backoff, distinct_recent,
+            fill_facet, gave_way, next_group,
             page_from_rows,
         };
         use tokio::sync::mpsc;
@@ -580,24 +598,45 @@ async fn commit_group(
     writer: &sqlx::Pool<$db>,
     group: &[IngestJob],
 ) -> Result<Vec<Result<Inserted, StorageError>>, StorageError> {
-    let mut tx = <$dialect>::begin_write(writer).await?;
     if let [job] = group {
         // Alone, the request's transaction is its savepoint: a savepoint makes SQLite copy
         // every page it changes first.
-        let answer = insert_in(&mut tx, &job.events, &job.received).await;
-        if answer.is_ok() {
-            tx.commit().await?;
+        let mut attempt = 1;
+        loop {
+            let mut tx = <$dialect>::begin_ingest(writer).await?;
+            let answer = insert_in(&mut tx, &job.events, &job.received).await;
+            match answer {
+                Ok(_) => tx.commit().await?,
+                Err(e) if e.met_a_writer() && attempt < WRITER_ATTEMPTS => {
+                    drop(tx);
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(_) => {}
+            }
+            return Ok(vec![answer.map_err(gave_way)]);
         }
-        return Ok(vec![answer]);
     }
+    let mut tx = <$dialect>::begin_ingest(writer).await?;
     let mut answers = Vec::with_capacity(group.len());
     for job in group {
-        sqlx::query("SAVEPOINT request").execute(&mut *tx).await?;
-        let answer = insert_in(&mut tx, &job.events, &job.received).await;
-        if answer.is_err() {
-            sqlx::query("ROLLBACK TO SAVEPOINT request").execute(&mut *tx).await?;
-        }
-        sqlx::query("RELEASE SAVEPOINT request").execute(&mut *tx).await?;
+        let mut attempt = 1;
+        let answer = loop {
+            sqlx::query("SAVEPOINT request").execute(&mut *tx).await?;
+            let answer = insert_in(&mut tx, &job.events, &job.received).await;
+            if answer.is_err() {
+                sqlx::query("ROLLBACK TO SAVEPOINT request").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT request").execute(&mut *tx).await?;
+            match answer {
+                Err(e) if e.met_a_writer() && attempt < WRITER_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                answer => break answer.map_err(gave_way),
+            }
+        };
         answers.push(answer);
     }
     tx.commit().await?;
@@ -876,7 +915,9 @@ async fn write_hours(tally: HourTally, tx: &mut Transaction<'static, $db>) -> Re
 }
 
 async fn write_facets(tally: FacetTally, tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {
-    for ((kind, project, value), (count, seen)) in tally.0 {
+    // In key order, so concurrent writers take row locks in the same order.
+    let rows: std::collections::BTreeMap<_, _> = tally.0.into_iter().collect();
+    for ((kind, project, value), (count, seen)) in rows {
         sqlx::query(<$dialect>::FACET_UPSERT)
             .bind(kind)
             .bind(project)

@@ -30,6 +30,15 @@ impl StorageError {
     pub fn is_busy(&self) -> bool {
         matches!(self, StorageError::Database(sqlx::Error::PoolTimedOut))
     }
+
+    /// The statement lost to a concurrent writer (another server on the same Postgres): a
+    /// deadlock or serialization failure, or a key or id it had just found free and the other
+    /// committed first. Only ingest, which allocates keys without a lock, retries on it: run
+    /// again, the request reads what the other wrote.
+    pub fn met_a_writer(&self) -> bool {
+        let StorageError::Database(sqlx::Error::Database(e)) = self else { return false };
+        matches!(e.code().as_deref(), Some("40P01" | "40001" | "23505"))
+    }
 }
 
 #[cfg(test)]

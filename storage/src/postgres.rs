@@ -20,7 +20,7 @@ mod hooks {
     use sqlx::postgres::{PgPool, Postgres};
     use sqlx::{QueryBuilder, Transaction};
 
-    use super::{PostgresDialect, ensure_partitions, month_of};
+    use super::{PostgresDialect, ensure_partitions, lock_writers, month_of};
     use crate::StorageError;
     use crate::dialect::Dialect;
     use crate::engine::{Fresh, SearchDoc};
@@ -61,15 +61,23 @@ mod hooks {
             format!("(e.details::jsonb ->> '{key}')")
         }
 
-        /// Every server's writers take one advisory lock: sort-key slots are read, then
-        /// taken, and two servers must not hand out the same slot. Postgres releases it at
-        /// commit or rollback.
+        /// Every server's writers of changes take one advisory lock, held to commit or
+        /// rollback.
         async fn begin_write(
             pool: &PgPool,
         ) -> Result<Transaction<'static, Postgres>, StorageError> {
             let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock(7358210001)").execute(&mut *tx).await?;
+            lock_writers(&mut tx).await?;
             Ok(tx)
+        }
+
+        /// No lock: servers ingest side by side. Two that take the same sort key or id meet
+        /// at its unique index; the later one waits for the other's commit, fails, and runs
+        /// its request again (`store_engine!`'s `commit_group`).
+        async fn begin_ingest(
+            pool: &PgPool,
+        ) -> Result<Transaction<'static, Postgres>, StorageError> {
+            Ok(pool.begin().await?)
         }
 
         /// GIN finds the matching events; the sort by key then takes the newest page.
@@ -163,8 +171,14 @@ fn next_month(year: i32, month: u32) -> (i32, u32) {
     if month == 12 { (year + 1, 1) } else { (year, month + 1) }
 }
 
+/// The writers' advisory lock (see `Dialect::begin_write`).
+async fn lock_writers(conn: &mut sqlx::PgConnection) -> Result<(), StorageError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(7358210001)").execute(conn).await?;
+    Ok(())
+}
+
 /// Creates the partitions of `events` and `event_search` for `count` months from (year, month)
-/// where missing. Runs under the ingest lock, so servers do not race to create one.
+/// where missing, under the writers' lock, so servers do not race to create one.
 async fn ensure_partitions(
     conn: &mut sqlx::PgConnection,
     year: i32,
@@ -182,6 +196,7 @@ async fn ensure_partitions(
                 .fetch_one(&mut *conn)
                 .await?;
             if exists.is_none() {
+                lock_writers(conn).await?;
                 // Only our own integers and names go into this DDL (it cannot take parameters).
                 let ddl = format!(
                     "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM ({from}) TO ({to})"

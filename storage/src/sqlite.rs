@@ -77,6 +77,13 @@ mod hooks {
             Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
         }
 
+        /// One writer at a time on SQLite: ingest waits its turn like any write.
+        async fn begin_ingest(
+            pool: &SqlitePool,
+        ) -> Result<Transaction<'static, Sqlite>, StorageError> {
+            Self::begin_write(pool).await
+        }
+
         /// The FTS5 table drives the walk: it yields rowids (= sort keys) newest-first and the
         /// query stops after one page instead of collecting every match. `listed_only` is an
         /// FTS5 column filter.

@@ -49,6 +49,7 @@ conformance!(
     time_presets_use_the_time_zone,
     client_ids_are_idempotent,
     concurrent_requests_commit_together_and_a_refused_one_alone_fails,
+    two_servers_ingest_side_by_side_without_loss,
     imported_events_keep_their_ids_and_are_checked_again,
     facets_list_distinct_values,
     facets_keep_the_most_recent_values_with_exact_counts,
@@ -496,6 +497,36 @@ async fn concurrent_requests_commit_together_and_a_refused_one_alone_fails(db: T
     assert!(!ids.iter().any(|id| id.starts_with("r7-")), "nothing of the refused request");
     let kept = db.store.get_event("taken", &EVERYTHING).await.unwrap().unwrap();
     assert_eq!(kept.description.as_deref(), Some("first"));
+}
+
+/// Two servers on one database ingest side by side (on Postgres without a lock between them):
+/// events crowding the same microseconds from both get keys of their own, an id sent to both
+/// is stored once, and no request fails for meeting the other's writes.
+async fn two_servers_ingest_side_by_side_without_loss(db: TestDb) {
+    let stores = [db.store.clone(), Store::open(&db.url).await.unwrap()];
+    let at = now() - Duration::minutes(5);
+    let requests = (0..16).map(|r| {
+        let store = stores[r % 2].clone();
+        let events: Vec<NewEvent> = (0..50)
+            .map(|i| {
+                // The first ten ids of a request are sent to the other server too, identical.
+                let id = if i < 10 { format!("pair{}-{i}", r / 2) } else { format!("r{r}-{i}") };
+                let occurred_at = (at + Duration::microseconds(i % 10)).to_rfc3339();
+                let event = json!({"id": id, "occurred_at": occurred_at, "project": "shop",
+                    "module": "Load", "action": "post"});
+                NewEvent::from_value(event).unwrap()
+            })
+            .collect();
+        async move { store.insert_events(events).await }
+    });
+    for (r, answer) in futures::future::join_all(requests).await.into_iter().enumerate() {
+        let inserted = answer.unwrap_or_else(|e| panic!("request {r}: {e}"));
+        assert_eq!(inserted.ids.len(), 50);
+    }
+    let ids = list_ids(&db.store, "").await;
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "each event listed once");
+    assert_eq!(ids.len(), 8 * 10 + 16 * 40);
 }
 
 /// Events copied from another store keep id, receive time and flag, and pass the same rules as
