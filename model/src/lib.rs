@@ -31,5 +31,5 @@ pub use page::{
     EventPage, FacetValue, Facets, Histogram, HistogramBucket, ListedEvent, Page, PageRequest,
     Trace,
 };
-pub use validate::{EventError, limits};
+pub use validate::{EventError, limits, timestamp_bounds};
 pub use views::{DETAIL_KEYS, LogView, VIEWS};

@@ -105,8 +105,9 @@ impl From<Event> for ListedEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
     pub total: u64,
-    /// `false` when counting stopped at [`crate::limits::HISTOGRAM_COUNT_MAX`] matches: `total`
-    /// is then a lower bound, and the bars cover only the time those newest matches span.
+    /// `false` when counting stopped, at [`crate::limits::HISTOGRAM_COUNT_MAX`] matches or
+    /// after 50 ms: `total` is then a lower bound, and the bars cover only the time those
+    /// newest matches span.
     pub exact: bool,
     pub buckets: Vec<HistogramBucket>,
 }

@@ -281,7 +281,7 @@ fn name<T>(
 }
 
 /// Earliest and latest accepted `occurred_at`: the storage sort key has room for these years.
-fn timestamp_bounds() -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn timestamp_bounds() -> (DateTime<Utc>, DateTime<Utc>) {
     (
         Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
         Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0).unwrap(),

@@ -284,6 +284,24 @@ impl FacetTally {
     }
 }
 
+/// The counts a transaction's events add, written once at its end.
+#[derive(Default)]
+pub(crate) struct Tallies {
+    pub facets: FacetTally,
+    pub hours: crate::histogram::HourTally,
+}
+
+impl Tallies {
+    pub fn merge(&mut self, other: Tallies) {
+        for (key, (count, seen)) in other.facets.0 {
+            let entry = self.facets.0.entry(key).or_insert((0, seen));
+            entry.0 += count;
+            entry.1 = entry.1.max(seen);
+        }
+        self.hours.merge(other.hours);
+    }
+}
+
 /// The searchable text of one event, one field each.
 pub(crate) struct SearchDoc {
     pub description: String,
@@ -324,7 +342,7 @@ macro_rules! store_engine {
         use sqlx::{Arguments, AssertSqlSafe, Transaction};
 
         use crate::engine::{
-            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, IngestJob, Inserted,
+            FACET_ENTRIES_READ, FACET_KINDS, FacetTally, Fresh, INSERT_CHUNK, Tallies, IngestJob, Inserted,
             Received, SearchDoc, WRITER_ATTEMPTS, answer_group, backoff, distinct_recent,
             fill_facet, gave_way, next_group,
             page_from_rows,
@@ -594,6 +612,9 @@ async fn write_groups(writer: sqlx::Pool<$db>, mut jobs: mpsc::Receiver<IngestJo
     }
 }
 
+/// Commits a group of requests. Their counts (facets, rollups) are written once for the group,
+/// after every request, in key order: two servers' groups take those rows' locks in the same
+/// order and hold them only from then to commit.
 async fn commit_group(
     writer: &sqlx::Pool<$db>,
     group: &[IngestJob],
@@ -604,7 +625,11 @@ async fn commit_group(
         let mut attempt = 1;
         loop {
             let mut tx = <$dialect>::begin_ingest(writer).await?;
-            let answer = insert_in(&mut tx, &job.events, &job.received).await;
+            let mut tallies = Tallies::default();
+            let answer = match insert_in(&mut tx, &job.events, &job.received, &mut tallies).await {
+                Ok(inserted) => write_tallies(tallies, &mut tx).await.map(|()| inserted),
+                refused => refused,
+            };
             match answer {
                 Ok(_) => tx.commit().await?,
                 Err(e) if e.met_a_writer() && attempt < WRITER_ATTEMPTS => {
@@ -620,13 +645,18 @@ async fn commit_group(
     }
     let mut tx = <$dialect>::begin_ingest(writer).await?;
     let mut answers = Vec::with_capacity(group.len());
+    let mut tallies = Tallies::default();
     for job in group {
         let mut attempt = 1;
         let answer = loop {
             sqlx::query("SAVEPOINT request").execute(&mut *tx).await?;
-            let answer = insert_in(&mut tx, &job.events, &job.received).await;
-            if answer.is_err() {
-                sqlx::query("ROLLBACK TO SAVEPOINT request").execute(&mut *tx).await?;
+            let mut own = Tallies::default();
+            let answer = insert_in(&mut tx, &job.events, &job.received, &mut own).await;
+            match &answer {
+                Ok(_) => tallies.merge(own),
+                Err(_) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT request").execute(&mut *tx).await?;
+                }
             }
             sqlx::query("RELEASE SAVEPOINT request").execute(&mut *tx).await?;
             match answer {
@@ -639,6 +669,7 @@ async fn commit_group(
         };
         answers.push(answer);
     }
+    write_tallies(tallies, &mut tx).await?;
     tx.commit().await?;
     Ok(answers)
 }
@@ -649,11 +680,10 @@ async fn insert_in(
     tx: &mut Transaction<'static, $db>,
     events: &[NewEvent],
     received: &Received,
+    tallies: &mut Tallies,
 ) -> Result<Inserted, StorageError> {
         let mut ids = Vec::with_capacity(events.len());
         let mut in_request: HashMap<&str, &NewEvent> = HashMap::new();
-        let mut facets = FacetTally::default();
-        let mut hours = HourTally::default();
         let mut new = 0;
         for (chunk_index, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
             let stored = stored_with_ids(tx, chunk).await?;
@@ -696,12 +726,10 @@ async fn insert_in(
             insert_rows(&mut *tx, &fresh, &keys).await?;
             insert_search_rows(&mut *tx, &fresh, &keys).await?;
             for (f, key) in fresh.iter().zip(&keys) {
-                facets.add(f.event);
-                hours.add(f.event, *key);
+                tallies.facets.add(f.event);
+                tallies.hours.add(f.event, *key);
             }
         }
-    write_facets(facets, tx).await?;
-    write_hours(hours, tx).await?;
     Ok(Inserted { ids, new })
 }
 
@@ -734,7 +762,9 @@ async fn record_in(
     records: &[NewEvent],
 ) -> Result<(), StorageError> {
     if !records.is_empty() {
-        insert_in(tx, records, &Received::Now(Utc::now())).await?;
+        let mut tallies = Tallies::default();
+        insert_in(tx, records, &Received::Now(Utc::now()), &mut tallies).await?;
+        write_tallies(tallies, tx).await?;
     }
     Ok(())
 }
@@ -887,6 +917,11 @@ async fn insert_search_rows(
     }
     query(buf)?.execute(&mut **tx).await?;
     Ok(())
+}
+
+async fn write_tallies(tallies: Tallies, tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {
+    write_facets(tallies.facets, tx).await?;
+    write_hours(tallies.hours, tx).await
 }
 
 async fn write_hours(tally: HourTally, tx: &mut Transaction<'static, $db>) -> Result<(), StorageError> {

@@ -6,13 +6,13 @@
 //! "at least" for the time those newest matches span.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use auditrail_model::{
     Filter, Histogram, HistogramBucket, Narrowed, NewEvent, ReadScope, TimeWindow, limits,
 };
 use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use std::time::Instant;
 
 use crate::{StorageError, Store, sort_key};
 
@@ -25,7 +25,9 @@ const COUNT_PAGE: usize = if cfg!(feature = "testing") { 16 } else { 5_000 };
 
 /// Counting matches one by one stops after this long, between pages, whatever the count: a
 /// filter the indexes serve badly answers "at least" in bounded time instead of reading on.
-const COUNT_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+/// Tests, which assert exact counts on a machine of any speed, wait longer.
+const COUNT_TIME: std::time::Duration =
+    std::time::Duration::from_millis(if cfg!(feature = "testing") { 10_000 } else { 50 });
 
 /// One hour of sort keys: a rollup's `hour` is a sort key divided by it.
 pub(crate) const HOUR_KEYS: i64 = 3_600_000_000 * sort_key::SLOTS;
@@ -100,6 +102,12 @@ impl HourTally {
         *self.0.entry((key.div_euclid(HOUR_KEYS), values)).or_default() += 1;
     }
 
+    pub fn merge(&mut self, other: HourTally) {
+        for (key, n) in other.0 {
+            *self.0.entry(key).or_default() += n;
+        }
+    }
+
     /// The rows to add to `rollup`: counts summed over the columns it is not keyed on, in
     /// key order (so concurrent writers take row locks in the same order).
     pub fn rows(&self, rollup: &Rollup) -> Vec<(i64, Vec<&str>, i64)> {
@@ -160,8 +168,9 @@ impl Step {
     /// judged with a margin: months run shorter than their average.
     fn for_span(seconds: i64, hours_at_least: bool) -> Step {
         let bars = |length: i64| seconds / length.max(1);
-        // Aligning the first and last bar to the step adds up to two.
-        let most = limits::HISTOGRAM_BUCKETS_MAX as i64 - 2;
+        // Aligning the first and last bar to the step adds up to two, a bar for events
+        // dated ahead one more.
+        let most = limits::HISTOGRAM_BUCKETS_MAX as i64 - 3;
         let fits = |step: &&Step| match **step {
             Step::Seconds(s) => bars(s) <= most,
             Step::Days(d) => bars(d as i64 * 86_400) <= most,
@@ -196,6 +205,12 @@ impl Grid {
         edges.push(to);
         let edge_keys = edges.iter().map(|t| sort_key::base(*t)).collect();
         Grid { edges, edge_keys }
+    }
+
+    /// Adds one bar from the current end to `end`.
+    pub fn extend_to(&mut self, end: DateTime<Utc>) {
+        self.edges.push(end);
+        self.edge_keys.push(sort_key::base(end));
     }
 
     pub fn len(&self) -> usize {
@@ -305,6 +320,13 @@ impl Store {
     ) -> Result<Histogram, StorageError> {
         scope.check(filter)?;
         let window = filter.time_window(now)?;
+        // A bound beyond the years events can have (`to=9999-12-31`: "everything before")
+        // leaves the range open at that end: no bars over centuries without events.
+        let (earliest, end) = auditrail_model::timestamp_bounds();
+        let window = TimeWindow {
+            from: window.from.filter(|from| *from > earliest),
+            to: window.to.filter(|to| *to < end),
+        };
         let zone = filter.zone()?;
         let Some(narrowed) = scope.narrow(filter) else {
             return Ok(empty(window, zone));
@@ -319,7 +341,8 @@ impl Store {
     }
 
     /// Whole hours from `rollup`, part hours counted from events; `None` when the bars do
-    /// not fall on whole hours (a zone half an hour off UTC, a range under two hours).
+    /// not fall on whole hours (day bars in a zone half an hour off UTC) or the range is
+    /// shorter than [`HOURLY_SPAN_MIN`].
     async fn histogram_from_hours(
         &self,
         rollup: &Rollup,
@@ -337,15 +360,25 @@ impl Store {
             None
         };
         let from = window.from.or(span.map(|(first, _)| hour_start(first)));
-        let to = window.to.or(span.map(|(_, last)| hour_start(last + 1).max(now)));
-        let (Some(from), Some(to)) = (from, to) else { return Ok(None) };
+        let (to, beyond) = match (window.to, span, from) {
+            (Some(to), _, _) => (to, None),
+            (None, Some((_, last)), Some(from)) => {
+                let now_end = hour_start(sort_key::base(now).div_euclid(HOUR_KEYS) + 1);
+                open_end(from, now_end, hour_start(last + 1))
+            }
+            _ => return Ok(None),
+        };
+        let Some(from) = from else { return Ok(None) };
         if from >= to {
             return Ok(Some(empty(window, zone)));
         }
         if to - from < HOURLY_SPAN_MIN {
             return Ok(None);
         }
-        let grid = Grid::new(from, to, zone, true);
+        let mut grid = Grid::new(from, to, zone, true);
+        if let Some(beyond) = beyond {
+            grid.extend_to(beyond);
+        }
         let Some(hours) = grid.whole_hours() else { return Ok(None) };
         let mut counts = vec![0; grid.len()];
         for (hour, n) in on_backend!(self, s => s.hour_counts(rollup, narrowed, hours).await)? {
@@ -389,15 +422,38 @@ impl Store {
             return Ok(empty(window, zone));
         };
         let from = window.from.unwrap_or_else(|| key_time(*oldest));
-        let to =
-            window.to.unwrap_or_else(|| (key_time(*newest) + Duration::microseconds(1)).max(now));
-        let grid = Grid::new(from, to, zone, false);
+        let (to, beyond) = match window.to {
+            Some(to) => (to, None),
+            None => open_end(from, now, key_time(*newest) + Duration::microseconds(1)),
+        };
+        let mut grid = Grid::new(from, to, zone, false);
+        if let Some(beyond) = beyond {
+            grid.extend_to(beyond);
+        }
         let mut counts = vec![0; grid.len()];
         for key in &keys {
             counts[grid.bar_of(*key)] += 1;
         }
         let complete_after = cut_short.then_some(*oldest);
         Ok(grid.histogram(&counts, keys.len() as u64, complete_after))
+    }
+}
+
+/// Where bars end over a range open at its end: at `now_end` (now, or the end of its hour),
+/// unless matches lie beyond it (events may be dated ahead), which then get one bar of their
+/// own up to `newest_end`, so "the last 7 days" keeps its day bars. A range starting later
+/// than `now_end` ends at `newest_end`.
+fn open_end(
+    from: DateTime<Utc>,
+    now_end: DateTime<Utc>,
+    newest_end: DateTime<Utc>,
+) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+    if newest_end <= now_end {
+        (now_end, None)
+    } else if from >= now_end {
+        (newest_end, None)
+    } else {
+        (now_end, Some(newest_end))
     }
 }
 

@@ -186,7 +186,7 @@ impl SqliteStore {
 
     /// The benchmark's baseline: copies every event of the SQLite file at `source` into this
     /// (empty) store with nothing but plain SQL, `batch` events per durable transaction: the
-    /// rows and their keyword index, no checks, no key allocation, no facets. What this schema
+    /// rows and their keyword index, no checks, no key allocation, no facets or hourly counts. What this schema
     /// costs on this disk, with none of Auditrail's own work. Returns the events copied.
     pub async fn copy_plainly(&self, source: &str, batch: usize) -> Result<u64, StorageError> {
         let mut conn = self.writer.acquire().await?;

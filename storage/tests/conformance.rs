@@ -1059,6 +1059,8 @@ async fn histograms_match_the_list_from_rollups_and_from_events(db: TestDb) {
         })
         .collect();
     db.store.insert_events(batch).await.unwrap();
+    // Dated three days ahead: listed by open-ended ranges, in a bar of its own.
+    db.store.insert_events([event(-3 * 24 * 60, json!({"id": "ahead"}))]).await.unwrap();
     let shop_only = ReadScope { projects: Projects::parse("shop").unwrap(), ..EVERYTHING };
     let no_trail = ReadScope { trail: false, ..EVERYTHING };
     let cases = [
@@ -1070,6 +1072,11 @@ async fn histograms_match_the_list_from_rollups_and_from_events(db: TestDb) {
         ("range=1d&result=success", &EVERYTHING),
         ("from=2026-11-23T10:05:00Z&to=2026-11-23T11:15:00Z", &EVERYTHING),
         ("module=Login", &EVERYTHING),
+        ("range=7d", &EVERYTHING),
+        ("range=7d&q=plan", &EVERYTHING),
+        ("from=2026-09-01T00:00:00Z&to=2026-12-01T00:00:00Z", &EVERYTHING),
+        ("project=shop&to=9999-12-31T00:00:00Z", &EVERYTHING),
+        ("from=0001-01-01T00:00:00Z&module=Login", &EVERYTHING),
         ("module=Login&result=failure&range=3d", &EVERYTHING),
         ("action=user.session.*&project=shop", &EVERYTHING),
         ("action=edit&from=2026-11-22T09:17:00Z&to=2026-11-23T10:41:00Z", &EVERYTHING),
@@ -1100,6 +1107,12 @@ async fn histograms_match_the_list_from_rollups_and_from_events(db: TestDb) {
         let tiled: u64 = histogram.buckets.iter().map(|b| b.count).sum();
         assert_eq!(tiled, histogram.total, "{query}: every match is in a bar");
     }
+    let week = db.store.histogram(&filter("range=7d"), &EVERYTHING, now()).await.unwrap();
+    assert_eq!(week.buckets.last().unwrap().count, 1, "the event dated ahead has a bar of its own");
+    let (ahead, until_now) = week.buckets.split_last().unwrap();
+    assert!(ahead.from <= now() + Duration::hours(1), "the bar ahead starts by the next hour");
+    let step = until_now.iter().map(|b| b.to - b.from).max().unwrap();
+    assert_eq!(step, Duration::hours(3), "the week up to now keeps its own step");
     let closed = filter("from=2026-11-23T10:00:00Z&to=2026-11-23T11:00:00Z&project=none");
     let empty = db.store.histogram(&closed, &EVERYTHING, now()).await.unwrap();
     assert_eq!(empty.total, 0);

@@ -1,5 +1,9 @@
 -- Same as SQLite's 0013: events per hour of sort key, by project, category and result, and
 -- also by module and action.
+
+-- Another server may be ingesting while this runs: hold its inserts until the counts below
+-- are committed, so none is left out of them.
+LOCK TABLE events IN SHARE MODE;
 CREATE TABLE event_hours (
     hour     BIGINT NOT NULL,
     project  TEXT   NOT NULL,
