@@ -13,6 +13,7 @@ use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StorageError;
+use crate::query::Arg;
 use crate::row::EventRow;
 
 /// Events per multi-row INSERT: 22 columns × 400 stays under SQLite's 32,766 and Postgres's
@@ -76,6 +77,46 @@ pub(crate) struct Fresh<'a> {
     pub event: &'a NewEvent,
     pub details: String,
     pub received_at: i64,
+}
+
+/// The columns of a stored event, in the order of [`Fresh::row`].
+pub(crate) const EVENT_INSERT_COLUMNS: &str = "sort_key, id, occurred_at, received_at, project, \
+    category, module, action, result, actor_id, actor_name, actor_email, actor_type, source_ip, \
+    user_agent, target_type, target_id, target_name, description, error, details, trace_id";
+
+/// The number of [`EVENT_INSERT_COLUMNS`].
+pub(crate) const EVENT_FIELDS: usize = 22;
+
+impl Fresh<'_> {
+    /// The event's row under sort key `key`, in [`EVENT_INSERT_COLUMNS`]' order.
+    pub fn row(&self, key: i64) -> [Arg; EVENT_FIELDS] {
+        let e = self.event;
+        let opt = |s: Option<&str>| s.map_or(Arg::Null, |s| Arg::Text(s.to_owned()));
+        [
+            Arg::Int(key),
+            Arg::Text(self.id.clone()),
+            Arg::Int(e.occurred_at().timestamp_micros()),
+            Arg::Int(self.received_at),
+            Arg::Text(e.project().to_string()),
+            Arg::Text(e.category().to_string()),
+            Arg::Text(e.module().to_string()),
+            Arg::Text(e.action().to_string()),
+            Arg::Text(e.result().as_str().to_owned()),
+            opt(e.actor().id.as_deref()),
+            opt(e.actor().name.as_deref()),
+            opt(e.actor().email.as_deref()),
+            e.actor().kind.map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
+            opt(e.source_ip()),
+            opt(e.user_agent()),
+            opt(e.target().kind.as_deref()),
+            opt(e.target().id.as_deref()),
+            opt(e.target().name.as_deref()),
+            opt(e.description()),
+            opt(e.error()),
+            Arg::Text(self.details.clone()),
+            opt(e.trace_id().map(|t| t.as_str())),
+        ]
+    }
 }
 
 /// When each event was received: now for ingest, the original times for an import.
@@ -723,7 +764,8 @@ async fn insert_in(
             }
             let keys = allocate_keys(&mut *tx, fresh.iter().map(|f| f.event)).await?;
             <$dialect>::prepare_rows(&mut *tx, &fresh, &keys).await?;
-            insert_rows(&mut *tx, &fresh, &keys).await?;
+            let rows = fresh.iter().zip(&keys).map(|(f, key)| f.row(*key)).collect();
+            <$dialect>::insert_rows(&mut *tx, rows).await?;
             insert_search_rows(&mut *tx, &fresh, &keys).await?;
             for (f, key) in fresh.iter().zip(&keys) {
                 tallies.facets.add(f.event);
@@ -850,56 +892,6 @@ async fn is_free(tx: &mut Transaction<'static, $db>, key: i64) -> Result<bool, S
     buf.push("SELECT sort_key FROM events WHERE sort_key = ").bind(Arg::Int(key));
     let taken: Option<(i64,)> = query_as(buf)?.fetch_optional(&mut **tx).await?;
     Ok(taken.is_none())
-}
-
-async fn insert_rows(
-    tx: &mut Transaction<'static, $db>,
-    events: &[Fresh<'_>],
-    keys: &[i64],
-) -> Result<(), StorageError> {
-    let mut buf = SqlBuf::new(<$dialect>::placeholder);
-    buf.push(
-        "INSERT INTO events (sort_key, id, occurred_at, received_at, project, category, module, \
-         action, result, actor_id, actor_name, actor_email, actor_type, source_ip, user_agent, \
-         target_type, target_id, target_name, description, error, details, trace_id) VALUES ",
-    );
-    let opt = |s: Option<&str>| s.map_or(Arg::Null, |s| Arg::Text(s.to_owned()));
-    for (i, (fresh, key)) in events.iter().zip(keys).enumerate() {
-        let e = fresh.event;
-        if i > 0 {
-            buf.push(", ");
-        }
-        buf.push("(").bind(Arg::Int(*key));
-        let values = [
-            Arg::Text(fresh.id.clone()),
-            Arg::Int(e.occurred_at().timestamp_micros()),
-            Arg::Int(fresh.received_at),
-            Arg::Text(e.project().to_string()),
-            Arg::Text(e.category().to_string()),
-            Arg::Text(e.module().to_string()),
-            Arg::Text(e.action().to_string()),
-            Arg::Text(e.result().as_str().to_owned()),
-            opt(e.actor().id.as_deref()),
-            opt(e.actor().name.as_deref()),
-            opt(e.actor().email.as_deref()),
-            e.actor().kind.map_or(Arg::Null, |k| Arg::Text(k.as_str().to_owned())),
-            opt(e.source_ip()),
-            opt(e.user_agent()),
-            opt(e.target().kind.as_deref()),
-            opt(e.target().id.as_deref()),
-            opt(e.target().name.as_deref()),
-            opt(e.description()),
-            opt(e.error()),
-            Arg::Text(fresh.details.clone()),
-            opt(e.trace_id().map(|t| t.as_str())),
-        ];
-        for v in values {
-            buf.push(", ").bind(v);
-        }
-        buf.push(")");
-    }
-    query(buf)?.execute(&mut **tx).await?;
-    Ok(())
 }
 
 async fn insert_search_rows(
