@@ -8,8 +8,8 @@ use auditrail_model::SearchTerm;
 use sqlx::{Pool, Transaction};
 
 use crate::StorageError;
-use crate::engine::{EVENT_FIELDS, Fresh, SearchDoc};
-use crate::query::{Arg, SqlBuf};
+use crate::engine::{Fresh, SearchDoc};
+use crate::query::SqlBuf;
 
 pub(crate) trait Dialect {
     type Db: sqlx::Database;
@@ -53,13 +53,6 @@ pub(crate) trait Dialect {
         terms: &[SearchTerm],
         listed_only: bool,
     ) -> &'static str;
-
-    /// Stores rows of [`crate::engine::EVENT_INSERT_COLUMNS`] in `events`, the dialect's
-    /// fastest way.
-    fn insert_rows(
-        tx: &mut Transaction<'static, Self::Db>,
-        rows: Vec<[Arg; EVENT_FIELDS]>,
-    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
     /// Appends one row of [`Dialect::SEARCH_INSERT`].
     fn push_search_row(buf: &mut SqlBuf, key: i64, doc: &SearchDoc);

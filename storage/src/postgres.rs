@@ -23,7 +23,7 @@ mod hooks {
     use super::{PostgresDialect, ensure_partitions, lock_writers, month_of};
     use crate::StorageError;
     use crate::dialect::Dialect;
-    use crate::engine::{EVENT_FIELDS, EVENT_INSERT_COLUMNS, Fresh, SearchDoc};
+    use crate::engine::{Fresh, SearchDoc};
     use crate::query::{Arg, FLAGS_JOIN, SqlBuf};
 
     impl Dialect for PostgresDialect {
@@ -104,25 +104,6 @@ mod hooks {
             "e.sort_key"
         }
 
-        /// Binary `COPY`: no statement to parse and no parameters to bind per row; Postgres
-        /// routes each row to its month's partition.
-        async fn insert_rows(
-            tx: &mut Transaction<'static, Postgres>,
-            rows: Vec<[Arg; EVENT_FIELDS]>,
-        ) -> Result<(), StorageError> {
-            let data = copy_binary(&rows);
-            let statement =
-                format!("COPY events ({EVENT_INSERT_COLUMNS}) FROM STDIN (FORMAT binary)");
-            let mut copy = (&mut **tx).copy_in_raw(&statement).await?;
-            if let Err(e) = copy.send(data).await {
-                // The connection must leave copy mode before it is used again.
-                let _ = copy.abort("sending the rows failed").await;
-                return Err(e.into());
-            }
-            copy.finish().await?;
-            Ok(())
-        }
-
         fn push_search_row(buf: &mut SqlBuf, key: i64, doc: &SearchDoc) {
             let text: Vec<String> =
                 [&doc.description, &doc.error, &doc.target, &doc.actor, &doc.details]
@@ -153,35 +134,6 @@ mod hooks {
             insert.build().execute(&mut **tx).await?;
             Ok(())
         }
-    }
-
-    /// Rows in `COPY`'s binary format: a signature, flags and header extension (none), then per
-    /// row its field count and each field's length and bytes (-1 for NULL; integers as 8 bytes
-    /// big-endian, text as UTF-8), and -1 to end.
-    fn copy_binary(rows: &[[Arg; EVENT_FIELDS]]) -> Vec<u8> {
-        let mut data = Vec::with_capacity(19 + rows.len() * 512);
-        data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        data.extend_from_slice(&0i32.to_be_bytes());
-        data.extend_from_slice(&0i32.to_be_bytes());
-        for row in rows {
-            data.extend_from_slice(&(EVENT_FIELDS as i16).to_be_bytes());
-            for value in row {
-                match value {
-                    Arg::Int(i) => {
-                        data.extend_from_slice(&8i32.to_be_bytes());
-                        data.extend_from_slice(&i.to_be_bytes());
-                    }
-                    Arg::Text(text) => {
-                        // Every stored text is bounded far below 2 GiB (`limits`).
-                        data.extend_from_slice(&(text.len() as i32).to_be_bytes());
-                        data.extend_from_slice(text.as_bytes());
-                    }
-                    Arg::Null => data.extend_from_slice(&(-1i32).to_be_bytes()),
-                }
-            }
-        }
-        data.extend_from_slice(&(-1i16).to_be_bytes());
-        data
     }
 
     /// Each term a phrase (`a <-> b`), all required (`&`), a trailing `*` a prefix (`:*`). Words

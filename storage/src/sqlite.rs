@@ -25,13 +25,13 @@ pub(crate) struct SqliteDialect;
 
 mod hooks {
     use auditrail_model::SearchTerm;
+    use sqlx::Transaction;
     use sqlx::sqlite::{Sqlite, SqlitePool};
-    use sqlx::{QueryBuilder, Transaction};
 
     use super::SqliteDialect;
     use crate::StorageError;
     use crate::dialect::Dialect;
-    use crate::engine::{EVENT_FIELDS, EVENT_INSERT_COLUMNS, Fresh, SearchDoc};
+    use crate::engine::{Fresh, SearchDoc};
     use crate::query::{Arg, FLAGS_JOIN, SqlBuf};
 
     impl Dialect for SqliteDialect {
@@ -82,27 +82,6 @@ mod hooks {
             pool: &SqlitePool,
         ) -> Result<Transaction<'static, Sqlite>, StorageError> {
             Self::begin_write(pool).await
-        }
-
-        /// One multi-row `INSERT` (22 parameters a row, a chunk well under SQLite's 32,766).
-        async fn insert_rows(
-            tx: &mut Transaction<'static, Sqlite>,
-            rows: Vec<[Arg; EVENT_FIELDS]>,
-        ) -> Result<(), StorageError> {
-            let mut insert = QueryBuilder::<Sqlite>::new(format!(
-                "INSERT INTO events ({EVENT_INSERT_COLUMNS}) "
-            ));
-            insert.push_values(rows, |mut row, values| {
-                for value in values {
-                    match value {
-                        Arg::Int(i) => row.push_bind(i),
-                        Arg::Text(text) => row.push_bind(text),
-                        Arg::Null => row.push_bind(None::<String>),
-                    };
-                }
-            });
-            insert.build().execute(&mut **tx).await?;
-            Ok(())
         }
 
         /// The FTS5 table drives the walk: it yields rowids (= sort keys) newest-first and the
