@@ -45,6 +45,13 @@ pub(crate) trait Dialect {
         pool: &Pool<Self::Db>,
     ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, StorageError>> + Send;
 
+    /// Runs before an ingest transaction, outside it, for events of these times: whatever
+    /// must exist first (Postgres: their months' partitions, whose creation blocks the table).
+    fn before_ingest(
+        pool: &Pool<Self::Db>,
+        occurred: Vec<chrono::DateTime<chrono::Utc>>,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
+
     /// Appends the `FROM … WHERE …` that matches `terms` with the keyword index; returns the
     /// sort-key column to walk the matches by. `listed_only` keeps the match to the listed
     /// columns.

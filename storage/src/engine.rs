@@ -234,7 +234,13 @@ pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
 /// A request that still met other writers after its last try: worth sending again later (503),
 /// not a fault (500).
 pub(crate) fn gave_way(error: StorageError) -> StorageError {
-    if error.met_a_writer() { StorageError::Database(sqlx::Error::PoolTimedOut) } else { error }
+    if !error.met_a_writer() {
+        return error;
+    }
+    // Logged with the constraint: a unique index that refuses every try may mean stored data
+    // out of step (an id row without its event), not traffic.
+    tracing::warn!(error = ?error, "a write kept meeting other writers; answered busy");
+    StorageError::Database(sqlx::Error::PoolTimedOut)
 }
 
 fn writer_stopped() -> StorageError {
@@ -660,59 +666,81 @@ async fn commit_group(
     writer: &sqlx::Pool<$db>,
     group: &[IngestJob],
 ) -> Result<Vec<Result<Inserted, StorageError>>, StorageError> {
+    let occurred = group.iter().flat_map(|job| &job.events).map(|e| e.occurred_at());
+    <$dialect>::before_ingest(writer, occurred.collect()).await?;
     if let [job] = group {
-        // Alone, the request's transaction is its savepoint: a savepoint makes SQLite copy
-        // every page it changes first.
-        let mut attempt = 1;
-        loop {
-            let mut tx = <$dialect>::begin_ingest(writer).await?;
-            let mut tallies = Tallies::default();
-            let answer = match insert_in(&mut tx, &job.events, &job.received, &mut tallies).await {
-                Ok(inserted) => write_tallies(tallies, &mut tx).await.map(|()| inserted),
-                refused => refused,
-            };
-            match answer {
-                Ok(_) => tx.commit().await?,
-                Err(e) if e.met_a_writer() && attempt < WRITER_ATTEMPTS => {
-                    drop(tx);
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                Err(_) => {}
-            }
-            return Ok(vec![answer.map_err(gave_way)]);
-        }
+        return Ok(vec![commit_alone(writer, job).await?]);
     }
     let mut tx = <$dialect>::begin_ingest(writer).await?;
     let mut answers = Vec::with_capacity(group.len());
     let mut tallies = Tallies::default();
     for job in group {
-        let mut attempt = 1;
-        let answer = loop {
-            sqlx::query("SAVEPOINT request").execute(&mut *tx).await?;
-            let mut own = Tallies::default();
-            let answer = insert_in(&mut tx, &job.events, &job.received, &mut own).await;
-            match &answer {
-                Ok(_) => tallies.merge(own),
-                Err(_) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT request").execute(&mut *tx).await?;
-                }
+        sqlx::query("SAVEPOINT request").execute(&mut *tx).await?;
+        let mut own = Tallies::default();
+        let answer = insert_in(&mut tx, &job.events, &job.received, &mut own).await;
+        if answer.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT request").execute(&mut *tx).await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT request").execute(&mut *tx).await?;
+        match answer {
+            Err(e) if e.met_a_writer() => return one_by_one(writer, group, tx).await,
+            Ok(inserted) => {
+                tallies.merge(own);
+                answers.push(Ok(inserted));
             }
-            sqlx::query("RELEASE SAVEPOINT request").execute(&mut *tx).await?;
-            match answer {
-                Err(e) if e.met_a_writer() && attempt < WRITER_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                answer => break answer.map_err(gave_way),
-            }
-        };
-        answers.push(answer);
+            refused => answers.push(refused),
+        }
     }
-    write_tallies(tallies, &mut tx).await?;
+    match write_tallies(tallies, &mut tx).await {
+        Err(e) if e.met_a_writer() => return one_by_one(writer, group, tx).await,
+        written => written?,
+    }
     tx.commit().await?;
     Ok(answers)
+}
+
+/// A group that met another server's write starts over, one request a transaction: the rows
+/// its earlier requests wrote stay locked until its transaction ends, so trying again inside
+/// it could meet the same writer the same way.
+async fn one_by_one(
+    writer: &sqlx::Pool<$db>,
+    group: &[IngestJob],
+    tx: Transaction<'static, $db>,
+) -> Result<Vec<Result<Inserted, StorageError>>, StorageError> {
+    tx.rollback().await?;
+    let mut answers = Vec::with_capacity(group.len());
+    for job in group {
+        answers.push(commit_alone(writer, job).await?);
+    }
+    Ok(answers)
+}
+
+/// One request in its own transaction (its savepoint, as it were: a savepoint makes SQLite
+/// copy every page it changes first), run again whole when it meets another server's write.
+async fn commit_alone(
+    writer: &sqlx::Pool<$db>,
+    job: &IngestJob,
+) -> Result<Result<Inserted, StorageError>, StorageError> {
+    let mut attempt = 1;
+    loop {
+        let mut tx = <$dialect>::begin_ingest(writer).await?;
+        let mut tallies = Tallies::default();
+        let answer = match insert_in(&mut tx, &job.events, &job.received, &mut tallies).await {
+            Ok(inserted) => write_tallies(tallies, &mut tx).await.map(|()| inserted),
+            refused => refused,
+        };
+        match answer {
+            Ok(_) => tx.commit().await?,
+            Err(e) if e.met_a_writer() && attempt < WRITER_ATTEMPTS => {
+                tx.rollback().await?;
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            Err(_) => tx.rollback().await?,
+        }
+        return Ok(answer.map_err(gave_way));
+    }
 }
 
 /// Stores events inside the caller's write transaction: ingest's own, or a change that must
@@ -802,12 +830,31 @@ async fn record_in(
     tx: &mut Transaction<'static, $db>,
     records: &[NewEvent],
 ) -> Result<(), StorageError> {
-    if !records.is_empty() {
-        let mut tallies = Tallies::default();
-        insert_in(tx, records, &Received::Now(Utc::now()), &mut tallies).await?;
-        write_tallies(tallies, tx).await?;
+    if records.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // Ingest takes no lock (on Postgres): a record dated now can meet an event being ingested
+    // at its sort key, and is then written again, with a fresh look at the keys taken.
+    let mut attempt = 1;
+    loop {
+        sqlx::query("SAVEPOINT record").execute(&mut **tx).await?;
+        let mut tallies = Tallies::default();
+        let written = match insert_in(tx, records, &Received::Now(Utc::now()), &mut tallies).await {
+            Ok(_) => write_tallies(tallies, tx).await,
+            Err(e) => Err(e),
+        };
+        if written.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT record").execute(&mut **tx).await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT record").execute(&mut **tx).await?;
+        match written {
+            Err(e) if e.met_a_writer() && attempt < WRITER_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            written => return written.map_err(gave_way),
+        }
+    }
 }
 
 /// The stored events whose ids this chunk names, by id.

@@ -20,11 +20,12 @@ mod hooks {
     use sqlx::postgres::{PgPool, Postgres};
     use sqlx::{QueryBuilder, Transaction};
 
-    use super::{PostgresDialect, ensure_partitions, lock_writers, month_of};
+    use super::{PostgresDialect, ensure_partitions, lock_writers, month_of, partitions_exist};
     use crate::StorageError;
     use crate::dialect::Dialect;
     use crate::engine::{Fresh, SearchDoc};
     use crate::query::{Arg, FLAGS_JOIN, SqlBuf};
+    use crate::sort_key;
 
     impl Dialect for PostgresDialect {
         type Db = Postgres;
@@ -69,6 +70,39 @@ mod hooks {
             let mut tx = pool.begin().await?;
             lock_writers(&mut tx).await?;
             Ok(tx)
+        }
+
+        /// Creates missing months in a short transaction of their own, under the writers'
+        /// lock: `CREATE TABLE … PARTITION OF` locks out every reader and writer of the table
+        /// until its transaction ends, which inside a group commit would be the whole group
+        /// (and could deadlock with another server's). A key may spill up to a millisecond
+        /// past its event's time, so that millisecond's month counts too.
+        async fn before_ingest(
+            pool: &PgPool,
+            occurred: Vec<chrono::DateTime<chrono::Utc>>,
+        ) -> Result<(), StorageError> {
+            let months: std::collections::BTreeSet<(i32, u32)> = occurred
+                .iter()
+                .flat_map(|t| [sort_key::base(*t), sort_key::base(*t) + sort_key::SPILL_SPAN])
+                .map(month_of)
+                .collect();
+            let mut conn = pool.acquire().await?;
+            let mut missing = Vec::new();
+            for (year, month) in months {
+                if !partitions_exist(&mut conn, year, month).await? {
+                    missing.push((year, month));
+                }
+            }
+            drop(conn);
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let mut tx = Self::begin_write(pool).await?;
+            for (year, month) in missing {
+                ensure_partitions(&mut tx, year, month, 3).await?;
+            }
+            tx.commit().await?;
+            Ok(())
         }
 
         /// No lock: servers ingest side by side. Two that take the same sort key or id meet
@@ -171,6 +205,40 @@ fn next_month(year: i32, month: u32) -> (i32, u32) {
     if month == 12 { (year + 1, 1) } else { (year, month + 1) }
 }
 
+/// Whether the month's partitions of `events` and `event_search` both exist.
+async fn partitions_exist(
+    conn: &mut sqlx::PgConnection,
+    year: i32,
+    month: u32,
+) -> Result<bool, StorageError> {
+    for table in PARTITIONED {
+        if !partition_exists(conn, table, year, month).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The tables partitioned by month.
+const PARTITIONED: [&str; 2] = ["events", "event_search"];
+
+fn partition_name(table: &str, year: i32, month: u32) -> String {
+    format!("{table}_p{year:04}{month:02}")
+}
+
+async fn partition_exists(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    year: i32,
+    month: u32,
+) -> Result<bool, StorageError> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+        .bind(partition_name(table, year, month))
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(exists.is_some())
+}
+
 /// The writers' advisory lock (see `Dialect::begin_write`).
 async fn lock_writers(conn: &mut sqlx::PgConnection) -> Result<(), StorageError> {
     sqlx::query("SELECT pg_advisory_xact_lock(7358210001)").execute(conn).await?;
@@ -189,13 +257,9 @@ async fn ensure_partitions(
     for _ in 0..count {
         let (ny, nm) = next_month(y, m);
         let (from, to) = (month_start_key(y, m), month_start_key(ny, nm));
-        for table in ["events", "event_search"] {
-            let name = format!("{table}_p{y:04}{m:02}");
-            let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
-                .bind(&name)
-                .fetch_one(&mut *conn)
-                .await?;
-            if exists.is_none() {
+        for table in PARTITIONED {
+            if !partition_exists(conn, table, y, m).await? {
+                let name = partition_name(table, y, m);
                 lock_writers(conn).await?;
                 // Only our own integers and names go into this DDL (it cannot take parameters).
                 let ddl = format!(

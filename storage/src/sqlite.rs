@@ -77,6 +77,14 @@ mod hooks {
             Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
         }
 
+        /// Nothing to prepare: one table holds every month.
+        async fn before_ingest(
+            _pool: &SqlitePool,
+            _occurred: Vec<chrono::DateTime<chrono::Utc>>,
+        ) -> Result<(), StorageError> {
+            Ok(())
+        }
+
         /// One writer at a time on SQLite: ingest waits its turn like any write.
         async fn begin_ingest(
             pool: &SqlitePool,

@@ -66,6 +66,7 @@ conformance!(
     roles_are_checked_and_someone_keeps_users_manage,
     counts_follow_the_snapshot_and_stop_at_the_cap,
     histograms_match_the_list_from_rollups_and_from_events,
+    a_histogram_cut_short_says_at_least_and_keeps_the_bars_it_finished,
     export_jobs_run_on_one_worker_under_a_lease,
     concurrent_claims_take_each_job_once,
     a_job_interrupted_too_often_fails_with_the_reason,
@@ -500,14 +501,16 @@ async fn concurrent_requests_commit_together_and_a_refused_one_alone_fails(db: T
 }
 
 /// Two servers on one database ingest side by side (on Postgres without a lock between them):
-/// events crowding the same microseconds from both get keys of their own, an id sent to both
-/// is stored once, and no request fails for meeting the other's writes.
+/// events crowding the same microseconds from both, sent in opposite orders, get keys of their
+/// own; an id sent to both is stored once; a month without partitions yet is created once; and
+/// no request fails for meeting the other's writes.
 async fn two_servers_ingest_side_by_side_without_loss(db: TestDb) {
     let stores = [db.store.clone(), Store::open(&db.url).await.unwrap()];
-    let at = now() - Duration::minutes(5);
-    let requests = (0..16).map(|r| {
+    let later: DateTime<Utc> = "2031-05-15T00:00:00Z".parse().unwrap();
+    let requests = (0..32).map(|r| {
         let store = stores[r % 2].clone();
-        let events: Vec<NewEvent> = (0..50)
+        let at = if r % 4 < 2 { now() - Duration::minutes(5) } else { later };
+        let mut events: Vec<NewEvent> = (0..30)
             .map(|i| {
                 // The first ten ids of a request are sent to the other server too, identical.
                 let id = if i < 10 { format!("pair{}-{i}", r / 2) } else { format!("r{r}-{i}") };
@@ -517,16 +520,22 @@ async fn two_servers_ingest_side_by_side_without_loss(db: TestDb) {
                 NewEvent::from_value(event).unwrap()
             })
             .collect();
+        if r % 2 == 1 {
+            events.reverse();
+        }
         async move { store.insert_events(events).await }
     });
     for (r, answer) in futures::future::join_all(requests).await.into_iter().enumerate() {
         let inserted = answer.unwrap_or_else(|e| panic!("request {r}: {e}"));
-        assert_eq!(inserted.ids.len(), 50);
+        assert_eq!(inserted.ids.len(), 30);
     }
-    let ids = list_ids(&db.store, "").await;
+    let page = PageRequest { cursor: None, limit: 1000 };
+    let since = filter("from=2026-01-01T00:00:00Z");
+    let all = db.store.list_events(&since, &EVERYTHING, page, now()).await.unwrap();
+    let ids: Vec<String> = all.events.into_iter().map(|e| e.id).collect();
     let distinct: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "each event listed once");
-    assert_eq!(ids.len(), 8 * 10 + 16 * 40);
+    assert_eq!(ids.len(), 16 * 10 + 32 * 20);
 }
 
 /// Events copied from another store keep id, receive time and flag, and pass the same rules as
@@ -1117,6 +1126,32 @@ async fn histograms_match_the_list_from_rollups_and_from_events(db: TestDb) {
     let empty = db.store.histogram(&closed, &EVERYTHING, now()).await.unwrap();
     assert_eq!(empty.total, 0);
     assert!(empty.buckets.len() > 1 && empty.buckets.iter().all(|b| b.count == 0));
+}
+
+/// Counting one by one stops at its cap (200 in test builds, 50,000 otherwise; checked between
+/// pages): the total is then a lower bound, and only the bars after the oldest counted match are given, each exact.
+async fn a_histogram_cut_short_says_at_least_and_keeps_the_bars_it_finished(db: TestDb) {
+    let batch: Vec<NewEvent> = (0..250).map(|i| event(i * 5, json!({}))).collect();
+    db.store.insert_events(batch).await.unwrap();
+    let page = PageRequest { cursor: None, limit: 1000 };
+
+    let counted = filter("actor=u1");
+    let histogram = db.store.histogram(&counted, &EVERYTHING, now()).await.unwrap();
+    assert!(!histogram.exact);
+    let counted_matches = histogram.total as usize;
+    assert!((200..250).contains(&counted_matches), "the cap's worth, not all: {counted_matches}");
+    let listed = db.store.list_events(&counted, &EVERYTHING, page, now()).await.unwrap().events;
+    let oldest_counted = listed[counted_matches - 1].occurred_at;
+    assert!(histogram.buckets.first().unwrap().from > oldest_counted);
+    for bar in &histogram.buckets {
+        let inside = listed.iter().filter(|e| bar.from <= e.occurred_at && e.occurred_at < bar.to);
+        assert_eq!(bar.count, inside.count() as u64, "bar from {}", bar.from);
+    }
+
+    // The same events through the rollups (no actor filter, over 12 hours): all of them.
+    let all = db.store.histogram(&filter(""), &EVERYTHING, now()).await.unwrap();
+    assert!(all.exact);
+    assert_eq!(all.total, 250);
 }
 
 fn new_job(owner: &str) -> auditrail_storage::NewExportJob {

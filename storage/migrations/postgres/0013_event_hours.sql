@@ -3,6 +3,8 @@
 
 -- Another server may be ingesting while this runs: hold its inserts until the counts below
 -- are committed, so none is left out of them.
+-- A session left idle in a transaction must not hold the start up forever: fail, and say so.
+SET LOCAL lock_timeout = '60s';
 LOCK TABLE events IN SHARE MODE;
 CREATE TABLE event_hours (
     hour     BIGINT NOT NULL,
